@@ -1,0 +1,13 @@
+// Host/device portability macros: every function in cpp/include/specsep/ is SPECSEP_HD so that
+// g++ (CPU backend, emulator), nvcc and NVRTC (CUDA backend) compile the same source.
+#pragma once
+
+#if defined(__CUDACC__)
+#define SPECSEP_HD __host__ __device__
+#define SPECSEP_INLINE __forceinline__
+#define SPECSEP_RESTRICT __restrict__
+#else
+#define SPECSEP_HD
+#define SPECSEP_INLINE inline
+#define SPECSEP_RESTRICT __restrict__
+#endif

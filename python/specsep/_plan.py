@@ -1,0 +1,220 @@
+"""The STFT plan: immutable parameters plus cached derived values (window, envelope)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _validate as v
+from ._windows import _named_window, check_nola
+
+
+class STFT:
+    """Short-time Fourier transform plan.
+
+    An immutable description of one STFT configuration. Derived values (the padded window, the
+    window-sum-square envelope for a given frame count) are computed once and cached. The functions
+    :func:`specsep.stft` and :func:`specsep.istft` use cached plans of this class.
+
+    Parameters
+    ----------
+    n_fft : int
+        FFT size, ``>= 2``. The spectrogram has ``n_fft // 2 + 1`` frequency bins.
+    hop_length : int, optional
+        Frame shift in samples, ``1 <= hop_length <= win_length``. Default ``win_length // 4``
+        (at least 1).
+    win_length : int, optional
+        Window length, ``1 <= win_length <= n_fft``; a shorter window is zero-padded on both sides
+        (centred) to ``n_fft``. Default ``n_fft``.
+    window : str or array_like, shape (win_length,)
+        A name accepted by :func:`specsep.get_window`, or the window values.
+    center : bool
+        Pad ``n_fft // 2`` samples on both sides so that frame ``t`` is centred on sample
+        ``t * hop_length`` (librosa and torch convention).
+    pad_mode : {"constant", "reflect", "edge"}
+        How ``center`` pads: zeros, mirror without repeating the edge sample (NumPy's ``reflect``),
+        or repeating the edge sample.
+    normalized : bool
+        Scale the forward transform by ``n_fft ** -0.5`` (torch's ``normalized=True``); the
+        inverse undoes it.
+    dtype : {np.float32, np.float64}
+        Real precision of the signals; spectrograms are complex64 or complex128 to match.
+
+    Attributes
+    ----------
+    window : np.ndarray, shape (n_fft,)
+        The analysis window, zero-padded to ``n_fft``, in ``dtype``.
+    invertible : bool
+        Whether the window and hop satisfy NOLA, so that :meth:`inverse` exists.
+    n_freqs : int
+        ``n_fft // 2 + 1``.
+    """
+
+    __slots__ = ("n_fft", "hop_length", "win_length", "window_spec", "center", "pad_mode",
+                 "normalized", "dtype", "_window64", "_invertible", "__weakref__")
+
+    def __init__(self, n_fft, hop_length=None, win_length=None, window="hann", center=True,
+                 pad_mode="constant", normalized=False, dtype=np.float32):
+        n_fft = v.check_int("n_fft", n_fft, minimum=2)
+        win_length = n_fft if win_length is None else v.check_int("win_length", win_length, minimum=1, maximum=n_fft)
+        if hop_length is None:
+            hop_length = max(win_length // 4, 1)
+        hop_length = v.check_int("hop_length", hop_length, minimum=1)
+        if hop_length > win_length:
+            raise ValueError(f"hop_length={hop_length} must be <= win_length={win_length} (frames would leave gaps)")
+        if isinstance(window, str):
+            v.check_window_name(window)
+            values = _named_window(window, win_length)
+            window_spec = window
+        else:
+            values = v.check_window_array(window)
+            if values.shape[0] != win_length:
+                raise ValueError(f"window has {values.shape[0]} points but win_length={win_length}")
+            window_spec = values.copy()
+            window_spec.flags.writeable = False
+        dtype = np.dtype(dtype)
+        if dtype not in v.REAL_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        padded = np.zeros(n_fft)
+        offset = (n_fft - win_length) // 2  # librosa's pad_center
+        padded[offset:offset + win_length] = values
+        padded.flags.writeable = False
+        setattr_ = object.__setattr__
+        setattr_(self, "n_fft", n_fft)
+        setattr_(self, "hop_length", hop_length)
+        setattr_(self, "win_length", win_length)
+        setattr_(self, "window_spec", window_spec)
+        setattr_(self, "center", v.check_bool("center", center))
+        setattr_(self, "pad_mode", v.check_pad_mode(pad_mode))
+        setattr_(self, "normalized", v.check_bool("normalized", normalized))
+        setattr_(self, "dtype", dtype)
+        setattr_(self, "_window64", padded)
+        setattr_(self, "_invertible", check_nola(padded, hop_length))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("STFT plans are immutable; build a new one")
+
+    # ---- identity -------------------------------------------------------------------------
+    def _key(self):
+        spec = self.window_spec if isinstance(self.window_spec, str) else self.window_spec.tobytes()
+        return (self.n_fft, self.hop_length, self.win_length, spec, self.center, self.pad_mode,
+                self.normalized, self.dtype.str)
+
+    def __eq__(self, other):
+        return isinstance(other, STFT) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (STFT, (self.n_fft, self.hop_length, self.win_length, self.window_spec, self.center,
+                       self.pad_mode, self.normalized, self.dtype))
+
+    def __repr__(self):
+        window = self.window_spec if isinstance(self.window_spec, str) else "<array>"
+        return (f"STFT(n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}, "
+                f"window={window!r}, center={self.center}, pad_mode={self.pad_mode!r}, "
+                f"normalized={self.normalized}, dtype={self.dtype.name})")
+
+    # ---- derived values ---------------------------------------------------------------------
+    @property
+    def n_freqs(self) -> int:
+        return self.n_fft // 2 + 1
+
+    @property
+    def window(self) -> np.ndarray:
+        return self._window64.astype(self.dtype)
+
+    @property
+    def window64(self) -> np.ndarray:
+        """The padded window in float64 (read-only): what the reference computes with."""
+        return self._window64
+
+    @property
+    def invertible(self) -> bool:
+        return self._invertible
+
+    def n_frames(self, n_samples: int) -> int:
+        """Number of frames of a signal of ``n_samples`` samples.
+
+        Raises ``ValueError`` when the signal is too short for one frame.
+        """
+        n_samples = v.check_int("n_samples", n_samples, minimum=1)
+        padded = n_samples + (2 * (self.n_fft // 2) if self.center else 0)
+        if padded < self.n_fft:
+            raise ValueError(
+                f"signal of {n_samples} samples is shorter than n_fft={self.n_fft} "
+                + ("" if self.center else "with center=False (use center=True or a shorter n_fft)")
+            )
+        return 1 + (padded - self.n_fft) // self.hop_length
+
+    def istft_length(self, n_frames: int) -> int:
+        """Length of the inverse STFT of ``n_frames`` frames when no ``length`` is asked for."""
+        full = self.n_fft + self.hop_length * (n_frames - 1)
+        return full - 2 * (self.n_fft // 2) if self.center else full
+
+    def freqs(self, sr: float) -> np.ndarray:
+        """Centre frequency of each bin in Hz, shape ``(n_fft // 2 + 1,)``, float64."""
+        sr = v.check_float("sr", sr, minimum=0.0)
+        return np.arange(self.n_freqs) * (sr / self.n_fft)
+
+    def envelope(self, n_frames: int) -> np.ndarray:
+        """Window-sum-square envelope over the un-trimmed output, shape ``(n_fft + hop*(n_frames-1),)``."""
+        return _envelope(self._window64.tobytes(), self.n_fft, self.hop_length, int(n_frames))
+
+    def check_invertible(self) -> None:
+        if not self.invertible:
+            raise ValueError(_nola_message(self))
+
+    # ---- transforms -------------------------------------------------------------------------
+    def forward(self, x, *, backend=None):
+        """STFT of ``x``; see :func:`specsep.stft`."""
+        from .api import _stft_with_plan
+
+        return _stft_with_plan(self, x, backend)
+
+    def inverse(self, X, length=None, *, backend=None):
+        """Inverse STFT of ``X``; see :func:`specsep.istft`."""
+        from .api import _istft_with_plan
+
+        return _istft_with_plan(self, X, length, backend)
+
+
+def _nola_message(plan: STFT) -> str:
+    window = plan.window_spec if isinstance(plan.window_spec, str) else "the given window"
+    working = [h for h in range(plan.hop_length - 1, 0, -1) if check_nola(plan._window64, h)]
+    hint = f"; hop_length={working[0]} would work" if working else ""
+    return (f"window={window!r} (win_length={plan.win_length}, n_fft={plan.n_fft}) with "
+            f"hop_length={plan.hop_length} violates NOLA: the window-sum-square envelope vanishes, "
+            f"so the inverse STFT does not exist{hint}")
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    window = np.frombuffer(window_bytes, dtype=np.float64)
+    q = -(-n_fft // hop_length)
+    squares = np.zeros(q * hop_length)
+    squares[:n_fft] = window ** 2
+    out = np.zeros(hop_length * (n_frames + q - 1))
+    for j, chunk in enumerate(squares.reshape(q, hop_length)):
+        out[j * hop_length:(j + n_frames) * hop_length] += np.tile(chunk, n_frames)
+    out = out[:n_fft + hop_length * (n_frames - 1)]
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=128)
+def _cached(key_args) -> STFT:
+    return STFT(*key_args)
+
+
+def get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype) -> STFT:
+    """A cached plan for these parameters (array windows get a fresh plan)."""
+    if not isinstance(window, str):
+        return STFT(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype)
+    try:
+        return _cached((n_fft, hop_length, win_length, window, center, pad_mode, normalized, np.dtype(dtype)))
+    except TypeError:
+        # unhashable arguments: let the constructor produce the argument error
+        return STFT(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype)

@@ -1,0 +1,102 @@
+"""Phase retrieval, defined in plain NumPy: fast Griffin-Lim and MISI.
+
+Both share one iteration (``_project``): from complex estimates, go to the time domain and back,
+then take the new phase with momentum (Perraudin, Balazs & Sondergaard 2013), exactly as librosa
+and torchaudio do: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, ``angles = c / |c|``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .transforms import istft, stft
+
+# librosa's guard against dividing a zero bin by its zero modulus
+_EPS = np.finfo(np.float64).tiny
+
+
+def spectral_convergence(rebuilt: np.ndarray, S: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``|| |rebuilt| - S || / ||S||`` over ``axes`` (0 where ``S`` is all zeros)."""
+    error = np.sqrt(np.sum((np.abs(rebuilt) - S) ** 2, axis=axes))
+    scale = np.sqrt(np.sum(S ** 2, axis=axes))
+    return error / np.maximum(scale, _EPS)
+
+
+class _Iteration:
+    """Bookkeeping shared by GLA and MISI: momentum, per-item stopping, history."""
+
+    def __init__(self, batch_shape, momentum, tol):
+        self.active = np.ones(batch_shape, dtype=bool)
+        self.previous_sc = np.full(batch_shape, np.inf)
+        self.rebuilt = 0.0
+        self.alpha = momentum / (1.0 + momentum)
+        self.tol = tol
+        self.history = []
+
+    def update(self, angles, rebuilt, sc, item_axes):
+        """New unit-modulus angles for the active items; frozen angles for the stopped ones."""
+        accelerated = rebuilt - self.alpha * self.rebuilt
+        self.rebuilt = rebuilt
+        accelerated /= np.abs(accelerated) + _EPS
+        active = self.active.reshape(self.active.shape + (1,) * item_axes)
+        self.history.append(np.where(self.active, sc, np.nan))
+        if self.tol is not None:
+            improvement = (self.previous_sc - sc) / np.maximum(self.previous_sc, _EPS)
+            first = np.isinf(self.previous_sc)
+            self.active &= first | (improvement >= self.tol)
+        self.previous_sc = sc
+        return np.where(active, accelerated, angles)
+
+    def history_array(self, batch_shape):
+        if not self.history:
+            return np.zeros(batch_shape + (0,))
+        return np.stack(self.history, axis=-1)
+
+
+def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
+    """Fast Griffin-Lim from magnitudes ``S (..., F, T)`` and initial unit-modulus ``angles``.
+
+    Returns ``(signal (..., length), history (..., iterations))``; the history holds the spectral
+    convergence of each iteration, NaN after an item stopped on ``tol``.
+    """
+    magnitude = S.astype(np.float64)
+    angles = np.array(np.broadcast_to(angles, S.shape), dtype=np.complex128)
+    batch_shape = S.shape[:-2]
+    state = _Iteration(batch_shape, momentum, tol)
+    for _ in range(n_iter):
+        if not state.active.any():
+            break
+        rebuilt = stft(plan, istft(plan, magnitude * angles, length))
+        sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1))
+        angles = state.update(angles, rebuilt, sc, item_axes=2)
+    signal = istft(plan, magnitude * angles, length)
+    return signal.astype(S.dtype), state.history_array(batch_shape)
+
+
+def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+    """MISI (Gunawan & Sen 2010) for mixtures ``x_mix (..., L)`` and source magnitudes
+    ``S (..., J, F, T)``: each iteration inverts every source, adds ``weights[j]`` times the
+    mixture error to source ``j``, and takes the new phases. The final sources are corrected the
+    same way, so they sum to the mixture.
+
+    Returns ``(sources (..., J, L), history (..., iterations))``.
+    """
+    length = x_mix.shape[-1]
+    magnitude = S.astype(np.float64)
+    mixture = x_mix.astype(np.float64)[..., None, :]
+    share = np.asarray(weights, dtype=np.float64)[:, None]
+    angles = np.array(np.broadcast_to(angles, S.shape), dtype=np.complex128)
+    batch_shape = S.shape[:-3]
+
+    def consistent_sources(angles):
+        sources = istft(plan, magnitude * angles, length)
+        return sources + share * (mixture - sources.sum(axis=-2, keepdims=True))
+
+    state = _Iteration(batch_shape, momentum, tol)
+    for _ in range(n_iter):
+        if not state.active.any():
+            break
+        rebuilt = stft(plan, consistent_sources(angles))
+        sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1))
+        angles = state.update(angles, rebuilt, sc, item_axes=3)
+    return consistent_sources(angles).astype(x_mix.dtype), state.history_array(batch_shape)

@@ -1,0 +1,365 @@
+"""Public transforms: validate -> plan -> backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backends
+from . import _plan
+from . import _validate as v
+
+# ---------------------------------------------------------------------------------------------
+# STFT / iSTFT
+
+
+def _stft_with_plan(plan, x, backend):
+    x = v.as_real_array("x", x)
+    v.check_same_precision("x", x, plan.dtype, "the plan")
+    plan.n_frames(x.shape[-1])  # raises when the signal is too short
+    return _backends.select(backend).stft(plan, x)
+
+
+def _check_spectrogram(plan, X, name="X"):
+    if X.shape[-2] != plan.n_freqs:
+        implied = 2 * (X.shape[-2] - 1)
+        raise ValueError(
+            f"{name} has {X.shape[-2]} frequency bins, which implies n_fft={implied} or {implied + 1}, "
+            f"not n_fft={plan.n_fft} ({plan.n_freqs} bins)"
+        )
+    if X.shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one frame, got shape {X.shape}")
+
+
+def _check_length(length):
+    return None if length is None else v.check_int("length", length, minimum=0)
+
+
+def _istft_with_plan(plan, X, length, backend):
+    X = v.as_complex_array("X", X)
+    v.check_same_precision("X", X, plan.dtype, "the plan")
+    _check_spectrogram(plan, X)
+    length = _check_length(length)
+    plan.check_invertible()
+    return _backends.select(backend).istft(plan, X, length)
+
+
+def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
+         pad_mode="constant", normalized=False, *, backend=None):
+    """Short-time Fourier transform of a batch of signals.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (..., samples), float32 or float64
+        Signals; leading axes are batch axes.
+    n_fft : int
+        FFT size, ``>= 2``.
+    hop_length : int, optional
+        Frame shift, ``1 <= hop_length <= win_length``; default ``win_length // 4``.
+    win_length : int, optional
+        Window length ``<= n_fft`` (zero-padded, centred); default ``n_fft``.
+    window : str or array_like, shape (win_length,)
+        Window name (see :func:`specsep.get_window`) or values.
+    center : bool
+        Pad ``n_fft // 2`` samples on each side so frame ``t`` centres on sample ``t * hop_length``.
+    pad_mode : {"constant", "reflect", "edge"}
+        Padding used by ``center``.
+    normalized : bool
+        Multiply by ``n_fft ** -0.5``.
+    backend : {None, "numpy", "cpu", "cuda", "cuda-emu"}
+        ``None`` picks the fastest backend for the array type.
+
+    Returns
+    -------
+    X : np.ndarray, shape (..., n_fft // 2 + 1, frames), complex64 or complex128
+        ``frames = 1 + (samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``. The array is a
+        transposed view of frame-major memory, as torch returns.
+    """
+    x = v.as_real_array("x", x)
+    plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
+    return _stft_with_plan(plan, x, backend)
+
+
+def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
+          normalized=False, length=None, *, backend=None):
+    """Inverse short-time Fourier transform (least-squares overlap-add).
+
+    Parameters
+    ----------
+    X : np.ndarray, shape (..., n_fft // 2 + 1, frames), complex64 or complex128
+        Spectrograms.
+    hop_length, win_length, window, center, normalized
+        As in :func:`stft`.
+    n_fft : int, optional
+        FFT size; default ``2 * (freq - 1)``. Give it for odd sizes.
+    length : int, optional
+        Output length: the signal is trimmed or zero-padded to it. Default: the shortest length
+        whose STFT has ``frames`` frames.
+    backend : {None, "numpy", "cpu", "cuda", "cuda-emu"}
+
+    Returns
+    -------
+    y : np.ndarray, shape (..., length), float32 or float64
+
+    Raises
+    ------
+    ValueError
+        When the window and hop violate NOLA (no inverse exists), naming both.
+    """
+    X = v.as_complex_array("X", X)
+    if n_fft is None:
+        n_fft = 2 * (X.shape[-2] - 1)
+    plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
+                     v.REAL_OF[X.dtype])
+    return _istft_with_plan(plan, X, length, backend)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masks applied to a mixture
+
+
+def _check_masks(M, X_shape, real_dtype, name="M"):
+    """Masks ``(..., F, T)`` or ``(..., J, F, T)`` for a mixture spectrogram of ``X_shape``."""
+    M = v.as_real_array(name, M, min_ndim=2)
+    v.check_same_precision(name, M, real_dtype, "the mixture")
+    if M.ndim not in (len(X_shape), len(X_shape) + 1):
+        raise ValueError(
+            f"{name} must have shape (..., F, T) or (..., J, F, T) for a mixture of shape {X_shape}, got {M.shape}"
+        )
+    mixture_shape = X_shape if M.ndim == len(X_shape) else X_shape[:-2] + (1,) + X_shape[-2:]
+    try:
+        np.broadcast_shapes(mixture_shape, M.shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {M.shape} does not broadcast against the mixture of shape {X_shape}") from None
+    if M.shape[-2:] != X_shape[-2:]:
+        raise ValueError(f"{name} has (freq, frames) = {M.shape[-2:]}, the mixture {X_shape[-2:]}")
+    return M
+
+
+def apply_mask(X_mix, M, *, backend=None):
+    """Masked mixture: ``X_mix * M``, i.e. the mask times the mixture's magnitude, with its phase.
+
+    Parameters
+    ----------
+    X_mix : np.ndarray, shape (..., F, T), complex64 or complex128
+        Mixture spectrogram.
+    M : np.ndarray, shape (..., F, T) or (..., J, F, T), float32 or float64 (same precision)
+        One mask, or one per source (the mixture is broadcast over the source axis -3).
+
+    Returns
+    -------
+    np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
+    """
+    X_mix = v.as_complex_array("X_mix", X_mix)
+    M = _check_masks(M, X_mix.shape, v.REAL_OF[X_mix.dtype])
+    return _backends.select(backend).apply_mask(X_mix, M)
+
+
+def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
+             pad_mode="constant", normalized=False, length=None, *, backend=None):
+    """STFT of the mixture, mask, inverse STFT, in one call.
+
+    Parameters
+    ----------
+    x_mix : np.ndarray, shape (..., samples), float32 or float64
+        Mixtures.
+    M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``
+        Masks on the mixture's STFT grid (``F = n_fft // 2 + 1``, ``T`` its frame count).
+    n_fft, hop_length, win_length, window, center, pad_mode, normalized
+        As in :func:`stft`.
+    length : int, optional
+        Output length; default ``samples``.
+
+    Returns
+    -------
+    np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
+    """
+    x_mix = v.as_real_array("x_mix", x_mix)
+    plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
+    X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
+    M = _check_masks(M, X_shape, x_mix.dtype)
+    length = x_mix.shape[-1] if length is None else _check_length(length)
+    plan.check_invertible()
+    return _backends.select(backend).separate(plan, x_mix, M, length)
+
+
+# ---------------------------------------------------------------------------------------------
+# Phase retrieval
+
+
+def _initial_angles(init, shape, rng, phase_of_mixture=None):
+    """Unit-modulus complex128 angles broadcastable to ``shape``."""
+    if isinstance(init, str):
+        choices = ("random", "zeros") + (("mixture",) if phase_of_mixture is not None else ())
+        v.check_choice("init", init, choices)
+        if init == "random":
+            if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator)) or isinstance(rng, bool):
+                raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+            return np.exp(2j * np.pi * np.random.default_rng(rng).random(shape))
+        if init == "zeros":
+            return np.ones(shape, dtype=np.complex128)
+        return phase_of_mixture()
+    values = np.asarray(init)
+    if values.dtype.kind not in "fc":
+        raise TypeError(f"init must be 'random', 'zeros', a complex array or an array of phases, got dtype {values.dtype}")
+    try:
+        np.broadcast_shapes(values.shape, shape)
+    except ValueError:
+        raise ValueError(f"init of shape {values.shape} does not broadcast to the spectrogram shape {shape}") from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError("init contains NaN or Inf")
+    if values.dtype.kind == "f":
+        return np.exp(1j * values.astype(np.float64))
+    modulus = np.abs(values)
+    return np.where(modulus > 0, values / np.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
+
+
+def _check_iteration(n_iter, momentum, tol):
+    n_iter = v.check_int("n_iter", n_iter, minimum=0)
+    momentum = v.check_float("momentum", momentum, minimum=0.0, below=1.0)
+    tol = None if tol is None else v.check_float("tol", tol, minimum=0.0)
+    return n_iter, momentum, tol
+
+
+def _check_magnitudes(name, S, min_ndim):
+    S = v.as_real_array(name, S, min_ndim=min_ndim)
+    v.check_finite(name, S)
+    if np.any(S < 0):
+        raise ValueError(f"{name} must be non-negative magnitudes")
+    return S
+
+
+def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
+                center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
+                rng=None, tol=None, return_history=False, *, backend=None):
+    """Signal whose STFT magnitude approaches ``S``: fast Griffin-Lim.
+
+    Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) with the update librosa and torchaudio
+    use: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, new phase ``c / |c|``.
+    ``momentum=0`` is the original algorithm of Griffin & Lim (1984).
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (..., F, T), float32 or float64, non-negative and finite
+        Target magnitudes.
+    n_iter : int
+        Iterations, ``>= 0``.
+    hop_length, win_length, window, center, pad_mode
+        As in :func:`stft`.
+    n_fft : int, optional
+        Default ``2 * (F - 1)``.
+    length : int, optional
+        Output length; default as :func:`istft`.
+    momentum : float
+        In ``[0, 1)``.
+    init : {"random", "zeros"} or array_like
+        Initial phases: uniform on the circle (seeded by ``rng``), all zero (so that
+        ``init="zeros"`` equals ``librosa.griffinlim(S, init=None)``), a complex array (its phase is
+        used) or real phase angles in radians; arrays broadcast to ``S``.
+    rng : None, int or numpy.random.Generator
+        Seed for ``init="random"``.
+    tol : float, optional
+        Stop each batch item once the relative improvement of its spectral convergence
+        ``|| |STFT(y)| - S || / ||S||`` over one iteration falls under ``tol``; the others go on.
+    return_history : bool
+        Also return the spectral convergence of every iteration.
+
+    Returns
+    -------
+    y : np.ndarray, shape (..., length), float of ``S``'s dtype
+    history : np.ndarray, shape (..., iterations), float64
+        Only with ``return_history``; entries after an item stopped are NaN.
+    """
+    S = _check_magnitudes("S", S, min_ndim=2)
+    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
+    if n_fft is None:
+        n_fft = 2 * (S.shape[-2] - 1)
+    plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
+    _check_spectrogram(plan, S, "S")
+    length = _check_length(length)
+    plan.check_invertible()
+    v.check_bool("return_history", return_history)
+    angles = _initial_angles(init, S.shape, rng)
+    y, history = _backends.select(backend).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
+    return (y, history) if return_history else y
+
+
+def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
+         tol=None, return_history=False, n_fft=None, hop_length=None, win_length=None,
+         window="hann", center=True, pad_mode="constant", rng=None, *, backend=None):
+    """Multiple input spectrogram inversion (Gunawan & Sen 2010).
+
+    Each iteration gives every source its target magnitude with its current phase, inverts it, and
+    adds a share of the mixture error ``x_mix - sum_j y_j`` to source ``j``; the new phases come
+    from the STFT of the corrected sources (with fast Griffin-Lim momentum when ``momentum > 0``).
+    The returned sources sum to the mixture to float precision.
+
+    Parameters
+    ----------
+    x_mix : np.ndarray, shape (..., samples), float32 or float64
+        Mixtures.
+    S_sources : np.ndarray, shape (..., J, F, T), same dtype, non-negative and finite
+        Target magnitude of each source on the mixture's STFT grid.
+    n_iter : int
+        Iterations, ``>= 0``.
+    momentum : float
+        In ``[0, 1)``.
+    init : {"mixture", "random", "zeros"} or array_like
+        Initial phases: the mixture's (default), random (seeded by ``rng``), zero, or an array as in
+        :func:`griffin_lim`.
+    weights : array_like, shape (J,), optional
+        Share of the mixture error each source receives; non-negative, summing to 1.
+        Default ``1 / J`` each.
+    length : int, optional
+        The mixture is trimmed or zero-padded to ``length`` first; default ``samples``.
+    tol, return_history, rng
+        As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item).
+    n_fft, hop_length, win_length, window, center, pad_mode
+        As in :func:`stft`; ``n_fft`` defaults to ``2 * (F - 1)``.
+
+    Returns
+    -------
+    sources : np.ndarray, shape (..., J, length), float of ``x_mix``'s dtype
+    history : np.ndarray, shape (..., iterations), float64
+        Only with ``return_history``.
+    """
+    x_mix = v.as_real_array("x_mix", x_mix)
+    v.check_finite("x_mix", x_mix)
+    S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
+    v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
+    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
+    v.check_bool("return_history", return_history)
+    if S.shape[:-3] != x_mix.shape[:-1]:
+        raise ValueError(
+            f"S_sources has batch shape {S.shape[:-3]} but x_mix has {x_mix.shape[:-1]}; "
+            "S_sources must be (..., J, F, T) for x_mix (..., samples)"
+        )
+    length = _check_length(length)
+    if length is not None and length != x_mix.shape[-1]:
+        fitted = np.zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
+        fitted[..., : min(length, x_mix.shape[-1])] = x_mix[..., :length]
+        x_mix = fitted
+    n_sources = S.shape[-3]
+    if weights is None:
+        weights = np.full(n_sources, 1.0 / n_sources)
+    else:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
+    if n_fft is None:
+        n_fft = 2 * (S.shape[-2] - 1)
+    plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, x_mix.dtype)
+    _check_spectrogram(plan, S, "S_sources")
+    if S.shape[-1] != plan.n_frames(x_mix.shape[-1]):
+        raise ValueError(
+            f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({x_mix.shape[-1]} samples) "
+            f"has {plan.n_frames(x_mix.shape[-1])}"
+        )
+    plan.check_invertible()
+    chosen = _backends.select(backend)
+
+    def phase_of_mixture():
+        return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)
+
+    angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
+    sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol)
+    return (sources, history) if return_history else sources

@@ -1,0 +1,70 @@
+"""Shared fixtures: backends, the per-dtype tolerance table, seeded signals, the music fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import specsep
+
+# Relative L2 error allowed between a backend and the reference, per real dtype. The reference
+# computes in float64; float32 results carry ~sqrt(log2 n_fft) * eps32 of rounding from the output
+# cast and the backend's own float32 arithmetic.
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+# Independent float64 oracles (librosa, torch, direct DFT) against the reference.
+ORACLE_RTOL = 1e-12
+
+BACKENDS = [
+    pytest.param("numpy", id="numpy"),
+    pytest.param("cpu", id="cpu", marks=pytest.mark.skipif(
+        "cpu" not in specsep.available_backends(), reason="cpu backend not built yet")),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Every backend this installation runs; later backends join this list."""
+    return request.param
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+def rel_error(actual, expected) -> float:
+    """Relative L2 error ``||actual - expected|| / ||expected||`` (absolute when expected is 0)."""
+    actual = np.asarray(actual, dtype=np.complex128)
+    expected = np.asarray(expected, dtype=np.complex128)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    scale = np.linalg.norm(expected.ravel())
+    error = np.linalg.norm((actual - expected).ravel())
+    return float(error / scale) if scale > 0 else float(error)
+
+
+def assert_close(actual, expected, rtol):
+    error = rel_error(actual, expected)
+    assert error <= rtol, f"relative L2 error {error:.3e} > {rtol:.1e}"
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261125)
+
+
+MUSIC = Path(__file__).resolve().parents[2] / "shared" / "music" / "setA"
+
+
+@pytest.fixture(scope="session")
+def music_piece():
+    """``(mix, stems, sr)`` of ../shared/music/setA/piece1 as float64 (channels, samples); skips if absent."""
+    sf = pytest.importorskip("soundfile")
+    piece = MUSIC / "piece1"
+    if not piece.is_dir():
+        pytest.skip("../shared/music is not beside this checkout")
+    mix, sr = sf.read(piece / "mix.wav", dtype="float64", always_2d=True)
+    stems = {name: sf.read(piece / f"{name}.wav", dtype="float64", always_2d=True)[0].T
+             for name in ("drums", "bass", "keys", "lead")}
+    return mix.T, stems, sr
