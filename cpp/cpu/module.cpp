@@ -1,41 +1,246 @@
-// pybind11 module specsep._cpu: dtype dispatch to the templated drivers over cpp/include/specsep/.
+// pybind11 module specsep._cpu: NumPy arrays in, dtype dispatch to the templated drivers, GIL
+// released while they run. Arguments are validated in Python (specsep/_cpu_backend.py); the checks
+// here only keep a wrong call from touching memory it does not own.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
+#include <complex>
+#include <memory>
 #include <stdexcept>
+#include <string>
 
-#include "specsep/ola.hpp"
+#include "phase.hpp"
+#include "stft_plan.hpp"
 
 namespace py = pybind11;
+using specsep::cplx;
 
 namespace {
 
+template <typename E>
+using array = py::array_t<E, 0>;  // no forcecast: a wrong dtype is a Python-side bug
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+template <typename E>
+std::ptrdiff_t stride(const py::array& a, int axis) {
+  return a.strides(axis) / static_cast<std::ptrdiff_t>(sizeof(E));
+}
+
+// (batch, freq, frames) complex or real array as a (batch, frames, freq) element view.
+template <typename E, typename A>
+specsep::View3<E> spectrogram_view(A& a, const std::string& name) {
+  require(a.ndim() == 3, name + " must be 3-d (batch, freq, frames)");
+  for (int d = 0; d < 3; ++d)
+    require(a.strides(d) % static_cast<py::ssize_t>(sizeof(E)) == 0, name + " strides must be whole elements");
+  return {reinterpret_cast<E*>(const_cast<void*>(static_cast<const void*>(a.data()))), stride<E>(a, 0), stride<E>(a, 2), stride<E>(a, 1)};
+}
+
 template <typename T>
-py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::forcecast> window,
-                                 long hop_length, long n_frames) {
-  if (window.ndim() != 1 || window.shape(0) < 1)
-    throw std::invalid_argument("window must be a non-empty 1-D array");
-  if (hop_length < 1) throw std::invalid_argument("hop_length must be >= 1");
-  if (n_frames < 1) throw std::invalid_argument("n_frames must be >= 1");
+class Plan {
+ public:
+  Plan(array<T> window, long hop, bool center, int pad_mode, bool normalized)
+      : plan_(std::vector<T>(window.data(), window.data() + window.size()), hop, center, pad_mode, normalized) {}
+
+  // x: (batch, samples) C-contiguous -> (batch, frames, freqs) complex, frame-major.
+  py::array stft(array<T> x) const {
+    require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (batch, samples) with unit sample stride");
+    const long batch = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
+    const long frames = plan_.n_frames(n), F = plan_.n_freqs();
+    array<std::complex<T>> out({batch, frames, F});
+    auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
+    const T* data = x.data();
+    const std::ptrdiff_t xs = stride<T>(x, 0);
+    {
+      py::gil_scoped_release release;
+      plan_.stft(data, batch, xs, n, frames, [&](long b, long t, const cplx<T>* spectrum) {
+        cplx<T>* row = y + (b * frames + t) * F;
+        for (long f = 0; f < F; ++f) row[f] = spectrum[f];
+      });
+    }
+    return std::move(out);
+  }
+
+  // X: (batch, freq, frames) complex, any strides -> (batch, length).
+  py::array istft(array<std::complex<T>> X, long length, long start) const {
+    auto view = spectrogram_view<const cplx<T>>(X, "X");
+    require(X.shape(1) == plan_.n_freqs(), "X has the wrong number of frequency bins");
+    const long batch = static_cast<long>(X.shape(0)), frames = static_cast<long>(X.shape(2));
+    array<T> out({batch, length});
+    T* y = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      plan_.istft(batch, frames, start, length, y, length, [&](long b, long t, long f) { return view(b, t, f); });
+    }
+    return std::move(out);
+  }
+
+  // X: (batch, freq, frames) mixture, M: (batch, sources, freq, frames) masks -> (batch, sources, length).
+  py::array separate(array<std::complex<T>> X, array<T> M, long length, long start) const {
+    auto mix = spectrogram_view<const cplx<T>>(X, "X");
+    require(M.ndim() == 4 && M.shape(0) == X.shape(0) && M.shape(2) == X.shape(1) && M.shape(3) == X.shape(2),
+            "M must be (batch, sources, freq, frames) over X");
+    const long batch = static_cast<long>(M.shape(0)), J = static_cast<long>(M.shape(1));
+    const long frames = static_cast<long>(X.shape(2));
+    const T* m = M.data();
+    const std::ptrdiff_t mb = stride<T>(M, 0), mj = stride<T>(M, 1), mf = stride<T>(M, 2), mt = stride<T>(M, 3);
+    array<T> out({batch, J, length});
+    T* y = out.mutable_data();
+    {
+      py::gil_scoped_release release;
+      plan_.istft(batch * J, frames, start, length, y, length, [&](long i, long t, long f) {
+        const long b = i / J, j = i - b * J;
+        return specsep::scale(mix(b, t, f), m[b * mb + j * mj + f * mf + t * mt]);
+      });
+    }
+    return std::move(out);
+  }
+
+  // S: (batch, freq, frames) magnitudes, angles: same shape complex (unit modulus).
+  py::tuple griffin_lim(array<T> S, array<std::complex<T>> angles, long n_iter, double momentum, long length,
+                        long start, double tol) const {
+    return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol);
+  }
+
+  // x_mix: (batch, length), S and angles: (batch * sources, freq, frames), weights: (sources,).
+  py::tuple misi(array<T> x_mix, array<T> S, array<std::complex<T>> angles, array<double> weights, long n_iter,
+                 double momentum, long start, double tol) const {
+    require(x_mix.ndim() == 2 && x_mix.strides(1) == sizeof(T), "x_mix must be (batch, samples), unit stride");
+    const long J = static_cast<long>(weights.size());
+    require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
+    std::vector<double> w(weights.data(), weights.data() + J);
+    return iterate(S, angles, J, x_mix.data(), stride<T>(x_mix, 0), w, n_iter, momentum,
+                   static_cast<long>(x_mix.shape(1)), start, tol);
+  }
+
+  long n_frames(long n_samples) const { return plan_.n_frames(n_samples); }
+
+ private:
+  // GLA (sources == 1, no mixture) or MISI (the mixture error is shared by `weights`).
+  py::tuple iterate(array<T>& S, array<std::complex<T>>& angles0, long J, const T* mixture,
+                    std::ptrdiff_t mixture_stride, const std::vector<double>& weights, long n_iter,
+                    double momentum, long length, long start, double tol) const {
+    auto mag = spectrogram_view<const T>(S, "S");
+    auto init = spectrogram_view<const cplx<T>>(angles0, "angles");
+    require(S.shape(1) == plan_.n_freqs() && angles0.shape(0) == S.shape(0) && angles0.shape(1) == S.shape(1) &&
+                angles0.shape(2) == S.shape(2), "S and angles must have the same (batch, freq, frames)");
+    const long signals = static_cast<long>(S.shape(0)), items = signals / J;
+    const long frames = static_cast<long>(S.shape(2)), F = plan_.n_freqs();
+    array<T> out({signals, length});
+    T* y = out.mutable_data();
+    std::vector<double> history;
+    long iterations = 0;
+    {
+      py::gil_scoped_release release;
+      specsep::PhaseProblem<T> problem(plan_, items, J, frames, length, start, mag);
+      for (long i = 0; i < signals; ++i)
+        for (long t = 0; t < frames; ++t)
+          for (long f = 0; f < F; ++f) problem.angle(i, t, f) = init(i, t, f);
+      auto share_error = [&] {
+        if (!mixture) return;
+        for (long b = 0; b < items; ++b)
+          for (long s = 0; s < length; ++s) {
+            T sum = T(0);
+            for (long j = 0; j < J; ++j) sum += y[(b * J + j) * length + s];
+            const T error = mixture[b * mixture_stride + s] - sum;
+            for (long j = 0; j < J; ++j) y[(b * J + j) * length + s] += T(weights[j]) * error;
+          }
+      };
+      specsep::IterationState state(items, tol);
+      const T alpha = T(momentum / (1.0 + momentum));
+      for (long it = 0; it < n_iter && state.any_active(); ++it) {
+        problem.invert(y);
+        share_error();
+        state.record(problem.update(y, alpha, state));
+      }
+      problem.invert(y);
+      share_error();
+      history = state.history();
+      iterations = state.iterations();
+    }
+    array<double> hist({items, iterations});
+    std::copy(history.begin(), history.end(), hist.mutable_data());
+    return py::make_tuple(std::move(out), std::move(hist));
+  }
+
+  specsep::CpuPlan<T> plan_;
+};
+
+// Test hooks: one real FFT per row, through the same frame code as the STFT.
+template <typename T>
+py::array rfft(array<T> x) {
+  require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (rows, n), unit stride");
+  const long rows = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
+  require(n >= 1, "n must be >= 1");
+  array<std::complex<T>> out({rows, n / 2 + 1});
+  specsep::HostFrameFFT<T> fft(n);
+  std::vector<cplx<T>> a(n + 1), b(n + 1);
+  auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
+  for (long r = 0; r < rows; ++r) {
+    const T* row = x.data() + r * stride<T>(x, 0);
+    specsep::frame_forward(specsep::SerialBlock{}, fft.view(), [&](long j) { return row[j]; }, a.data(), b.data(),
+                           y + r * (n / 2 + 1), T(1));
+  }
+  return std::move(out);
+}
+
+template <typename T>
+py::array irfft(array<std::complex<T>> X, long n) {
+  require(X.ndim() == 2 && X.shape(1) == n / 2 + 1 && X.strides(1) == sizeof(std::complex<T>),
+          "X must be (rows, n // 2 + 1), unit stride");
+  const long rows = static_cast<long>(X.shape(0));
+  array<T> out({rows, n});
+  specsep::HostFrameFFT<T> fft(n);
+  std::vector<cplx<T>> a(n + 1), b(n + 1);
+  T* y = out.mutable_data();
+  for (long r = 0; r < rows; ++r) {
+    const auto* row = reinterpret_cast<const cplx<T>*>(X.data()) + r * stride<std::complex<T>>(X, 0);
+    specsep::frame_backward(specsep::SerialBlock{}, fft.view(), [&](long k) { return row[k]; }, a.data(), b.data(),
+                            [&](long j, T v) { y[r * n + j] = v / T(n); });
+  }
+  return std::move(out);
+}
+
+template <typename T>
+py::array_t<T> window_sum_square(array<T> window, long hop_length, long n_frames) {
+  require(window.ndim() == 1 && window.shape(0) >= 1, "window must be a non-empty 1-D array");
+  require(hop_length >= 1 && n_frames >= 1, "hop_length and n_frames must be >= 1");
   const long n_fft = static_cast<long>(window.shape(0));
   const long n_out = n_fft + hop_length * (n_frames - 1);
-  py::array_t<T> out(n_out);
-  const T* w = window.data();
+  std::vector<T> w(window.data(), window.data() + n_fft);
+  array<T> out(n_out);
   T* y = out.mutable_data();
-  {
-    py::gil_scoped_release release;
-    for (long n = 0; n < n_out; ++n)
-      y[n] = specsep::window_sum_square_at(w, n_fft, hop_length, n_frames, n);
-  }
+  for (long n = 0; n < n_out; ++n) y[n] = specsep::window_sum_square_at(w.data(), n_fft, hop_length, n_frames, n);
   return out;
+}
+
+template <typename T>
+void bind_dtype(py::module_& m, const char* plan_name) {
+  py::class_<Plan<T>>(m, plan_name)
+      .def(py::init<array<T>, long, bool, int, bool>(), py::arg("window"), py::arg("hop_length"),
+           py::arg("center"), py::arg("pad_mode"), py::arg("normalized"))
+      .def("n_frames", &Plan<T>::n_frames)
+      .def("stft", &Plan<T>::stft, py::arg("x"))
+      .def("istft", &Plan<T>::istft, py::arg("X"), py::arg("length"), py::arg("start"))
+      .def("separate", &Plan<T>::separate, py::arg("X"), py::arg("M"), py::arg("length"), py::arg("start"))
+      .def("griffin_lim", &Plan<T>::griffin_lim, py::arg("S"), py::arg("angles"), py::arg("n_iter"),
+           py::arg("momentum"), py::arg("length"), py::arg("start"), py::arg("tol"))
+      .def("misi", &Plan<T>::misi, py::arg("x_mix"), py::arg("S"), py::arg("angles"), py::arg("weights"),
+           py::arg("n_iter"), py::arg("momentum"), py::arg("start"), py::arg("tol"));
+  m.def("rfft", &rfft<T>, py::arg("x"));
+  m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"));
+  m.def("window_sum_square", &window_sum_square<T>, py::arg("window"), py::arg("hop_length"), py::arg("n_frames"));
 }
 
 }  // namespace
 
 PYBIND11_MODULE(_cpu, m) {
-  m.doc() = "specsep C++ CPU kernels";
-  m.def("window_sum_square", &window_sum_square<double>, py::arg("window"), py::arg("hop_length"),
-        py::arg("n_frames"), "Window-sum-square envelope, length n_fft + hop_length * (n_frames - 1).");
-  m.def("window_sum_square", &window_sum_square<float>, py::arg("window"), py::arg("hop_length"),
-        py::arg("n_frames"));
+  m.doc() = "specsep C++ CPU kernels (called through specsep._cpu_backend)";
+  bind_dtype<float>(m, "PlanFloat32");
+  bind_dtype<double>(m, "PlanFloat64");
+  m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &specsep::num_threads);
 }

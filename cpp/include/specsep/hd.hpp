@@ -11,3 +11,10 @@
 #define SPECSEP_INLINE inline
 #define SPECSEP_RESTRICT __restrict__
 #endif
+
+#if !defined(__CUDACC_RTC__)
+#include <cmath>
+namespace specsep {
+using std::sqrt;
+}  // namespace specsep
+#endif

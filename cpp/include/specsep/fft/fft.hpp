@@ -1,0 +1,52 @@
+// Complex FFT of one sequence, run by a block of workers over shared scratch.
+#pragma once
+#include "passes.hpp"
+
+namespace specsep {
+namespace fft {
+
+constexpr int kMaxFactors = 40;  // 2^40 points: more than any STFT frame
+
+// The factorisation of a transform length: built on the host (cpp/cpu/fft_plan.hpp), read by
+// every backend. Passes run in the order of `factors`.
+struct Factors {
+  long n;
+  int count;
+  int factors[kMaxFactors];
+};
+
+// Pass dispatch on the radix of one stage.
+template <bool fwd, typename V, typename T, typename Block>
+SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, long ido, long l1, long n,
+                                        const cplx<V>* cc, cplx<V>* ch, Roots<T> roots) {
+  switch (p) {
+    case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, roots); break;
+    case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, roots); break;
+    case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, roots); break;
+    case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, roots); break;
+    default: pass_generic<fwd>(block, p, ido, l1, n, cc, ch, roots); break;
+  }
+}
+
+// Unnormalised DFT of `a` (length plan.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
+// with the opposite sign. `b` is scratch of the same length. Returns the buffer holding the
+// result (a or b). Every worker of the block must call it; it ends with a barrier.
+template <bool fwd, typename V, typename T, typename Block>
+SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& plan, Roots<T> roots,
+                              cplx<V>* a, cplx<V>* b) {
+  long l1 = 1;
+  for (int s = 0; s < plan.count; ++s) {
+    const int p = plan.factors[s];
+    const long ido = plan.n / (l1 * p);
+    run_pass<fwd>(block, p, ido, l1, plan.n, a, b, roots);
+    block.sync();
+    cplx<V>* t = a;
+    a = b;
+    b = t;
+    l1 *= p;
+  }
+  return a;
+}
+
+}  // namespace fft
+}  // namespace specsep

@@ -1,0 +1,123 @@
+// Self-sorting (Stockham) mixed-radix passes, after FFTPACK's cfftp layout.
+//
+// One pass of radix p maps cc, viewed as CC(i, m, k) = cc[i + ido*(m + p*k)], to ch, viewed as
+// CH(i, k, j) = ch[i + ido*(k + l1*j)], for i < ido, k < l1, m, j < p:
+//     CH(i, k, j) = w^(j*l1*i) * sum_m CC(i, m, k) * w_p^(j*m),   w = exp(-+2 pi i / n).
+// Running the passes for the factors p_1, p_2, ... of n with l1 = p_1*...*p_(s-1) and
+// ido = n / (l1 * p_s), ping-ponging between two buffers, gives the DFT in natural order.
+// Every (i, k) item is independent, so a block of workers splits them and meets at a barrier
+// after each pass.
+//
+// All roots of unity come from one table: roots[x * stride] = exp(+2 pi i x / n_sub) for
+// x < n_sub (the forward direction conjugates them), so w_p^m = roots[m * (n_sub / p) * stride].
+#pragma once
+#include "../complex.hpp"
+
+namespace specsep {
+namespace fft {
+
+template <typename T>
+struct Roots {
+  const cplx<T>* table;  // exp(+2 pi i x / n_table), x < n_table
+  long stride;           // n_table / n_sub: the sub-transform's roots are every stride-th entry
+  SPECSEP_HD SPECSEP_INLINE cplx<T> operator[](long x) const { return table[x * stride]; }
+};
+
+template <bool fwd, typename V>
+SPECSEP_HD SPECSEP_INLINE void butterfly2(cplx<V>* a) {
+  const cplx<V> a0 = a[0], a1 = a[1];
+  a[0] = a0 + a1;
+  a[1] = a0 - a1;
+}
+
+template <bool fwd, typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE void butterfly3(cplx<V>* a) {
+  const T c = T(-0.5);
+  const T s = fwd ? T(-0.86602540378443864676) : T(0.86602540378443864676);
+  const cplx<V> t1 = a[1] + a[2], t2 = a[1] - a[2];
+  const cplx<V> m = {a[0].re + t1.re * c, a[0].im + t1.im * c};
+  const cplx<V> r = {-t2.im * s, t2.re * s};  // i * s * t2
+  a[0] = a[0] + t1;
+  a[1] = m + r;
+  a[2] = m - r;
+}
+
+template <bool fwd, typename V>
+SPECSEP_HD SPECSEP_INLINE void butterfly4(cplx<V>* a) {
+  const cplx<V> t0 = a[0] + a[2], t1 = a[0] - a[2];
+  const cplx<V> t2 = a[1] + a[3], t3 = quarter_turn<fwd>(a[1] - a[3]);
+  a[0] = t0 + t2;
+  a[2] = t0 - t2;
+  a[1] = t1 + t3;
+  a[3] = t1 - t3;
+}
+
+template <bool fwd, typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE void butterfly5(cplx<V>* a) {
+  const T c1 = T(0.30901699437494742410), c2 = T(-0.80901699437494742410);
+  const T s1 = fwd ? T(-0.95105651629515357212) : T(0.95105651629515357212);
+  const T s2 = fwd ? T(-0.58778525229247312917) : T(0.58778525229247312917);
+  const cplx<V> t1 = a[1] + a[4], t4 = a[1] - a[4];
+  const cplx<V> t2 = a[2] + a[3], t3 = a[2] - a[3];
+  const cplx<V> m1 = {a[0].re + t1.re * c1 + t2.re * c2, a[0].im + t1.im * c1 + t2.im * c2};
+  const cplx<V> m2 = {a[0].re + t1.re * c2 + t2.re * c1, a[0].im + t1.im * c2 + t2.im * c1};
+  // i * (s1 t4 + s2 t3) and i * (s2 t4 - s1 t3)
+  const cplx<V> r1 = {-(t4.im * s1 + t3.im * s2), t4.re * s1 + t3.re * s2};
+  const cplx<V> r2 = {-(t4.im * s2 - t3.im * s1), t4.re * s2 - t3.re * s1};
+  a[0] = a[0] + t1 + t2;
+  a[1] = m1 + r1;
+  a[4] = m1 - r1;
+  a[2] = m2 + r2;
+  a[3] = m2 - r2;
+}
+
+// Largest radix the generic pass handles in registers (bigger primes take the O(p^2) gather).
+constexpr int kMaxRegisterRadix = 5;
+
+// One pass of a radix with a specialised butterfly (2, 3, 4, 5).
+template <int p, bool fwd, typename V, typename T, typename Block>
+SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>* SPECSEP_RESTRICT cc,
+                           cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
+  const long items = ido * l1;
+  for (long item = block.tid(); item < items; item += block.size()) {
+    const long k = item / ido, i = item - k * ido;
+    cplx<V> a[p];
+    for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
+    if (p == 2) butterfly2<fwd>(a);
+    if (p == 3) butterfly3<fwd, V, T>(a);
+    if (p == 4) butterfly4<fwd>(a);
+    if (p == 5) butterfly5<fwd, V, T>(a);
+    ch[i + ido * k] = a[0];
+    for (int j = 1; j < p; ++j) {
+      const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
+      ch[i + ido * (k + l1 * j)] = y;
+    }
+  }
+}
+
+// One pass of any radix p: a direct length-p DFT per item, O(p^2).
+template <bool fwd, typename V, typename T, typename Block>
+SPECSEP_HD void pass_generic(const Block& block, int p, long ido, long l1, long n_sub,
+                             const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch,
+                             Roots<T> roots) {
+  const long items = ido * l1;
+  const long root_step = n_sub / p;
+  for (long item = block.tid(); item < items; item += block.size()) {
+    const long k = item / ido, i = item - k * ido;
+    const cplx<V>* in = cc + i + ido * p * k;
+    for (int j = 0; j < p; ++j) {
+      cplx<V> acc = in[0];
+      long jm = 0;  // (j * m) mod p, advanced without a division
+      for (int m = 1; m < p; ++m) {
+        jm += j;
+        if (jm >= p) jm -= p;
+        acc = acc + twiddle_mul<fwd>(in[ido * m], roots[jm * root_step]);
+      }
+      if (i != 0 && j != 0) acc = twiddle_mul<fwd>(acc, roots[j * l1 * i]);
+      ch[i + ido * (k + l1 * j)] = acc;
+    }
+  }
+}
+
+}  // namespace fft
+}  // namespace specsep

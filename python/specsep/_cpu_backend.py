@@ -1,0 +1,93 @@
+"""The ``cpu`` backend: NumPy arrays in and out, the work done by the C++ kernels of ``specsep._cpu``.
+
+Batch axes are flattened here, spectrogram views are passed with their strides (no copies), and
+the results are reshaped back. ``apply_mask`` is NumPy's elementwise product, which is already
+memory-bound; every other method runs C++.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from . import _cpu
+from ._reference import apply_mask as _numpy_apply_mask
+from ._validate import COMPLEX_OF
+
+_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+_PLAN_CLASSES = {np.dtype(np.float32): _cpu.PlanFloat32, np.dtype(np.float64): _cpu.PlanFloat64}
+
+
+@functools.lru_cache(maxsize=64)
+def _kernels(plan):
+    """The C++ plan (window, root table, factorisation) for an STFT plan."""
+    return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.center,
+                                     _PAD_MODES[plan.pad_mode], plan.normalized)
+
+
+def _rows(x):
+    """``(..., n)`` as a C-contiguous ``(batch, n)`` array."""
+    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+
+
+def _spectrograms(X, batch):
+    """``(..., F, T)`` as a ``(batch, F, T)`` array (a view whenever the batch axes allow one)."""
+    return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
+
+
+def _start(plan):
+    return plan.n_fft // 2 if plan.center else 0
+
+
+def _length(plan, length, n_frames):
+    return plan.istft_length(n_frames) if length is None else length
+
+
+class CpuBackend:
+    """C++ kernels on the CPU threads (see :func:`specsep.set_num_threads`)."""
+
+    name = "cpu"
+
+    @staticmethod
+    def stft(plan, x):
+        out = _kernels(plan).stft(_rows(x))
+        return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
+
+    @staticmethod
+    def istft(plan, X, length):
+        length = _length(plan, length, X.shape[-1])
+        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, _start(plan))
+        return y.reshape(X.shape[:-2] + (length,))
+
+    apply_mask = staticmethod(_numpy_apply_mask)
+
+    def separate(self, plan, x_mix, M, length):
+        single = M.ndim == x_mix.ndim + 1  # one (..., F, T) mask, no source axis
+        masks = M[..., None, :, :] if single else M
+        batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
+        X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
+        masks = np.broadcast_to(masks, batch + masks.shape[-3:]).reshape((-1,) + masks.shape[-3:])
+        y = _kernels(plan).separate(_spectrograms(X, batch), masks, length, _start(plan))
+        y = y.reshape(batch + y.shape[1:])
+        return y[..., 0, :] if single else y
+
+    @staticmethod
+    def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
+        length = _length(plan, length, S.shape[-1])
+        angles = np.broadcast_to(angles, S.shape).astype(COMPLEX_OF[S.dtype])
+        y, history = _kernels(plan).griffin_lim(
+            _spectrograms(S, S.shape[:-2]), _spectrograms(angles, S.shape[:-2]), n_iter, momentum, length,
+            _start(plan), -1.0 if tol is None else tol)
+        return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
+
+    @staticmethod
+    def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+        angles = np.broadcast_to(angles, S.shape).astype(COMPLEX_OF[S.dtype])
+        batch = S.shape[:-3]
+        sources, history = _kernels(plan).misi(
+            _rows(x_mix), _spectrograms(S, batch + S.shape[-3:-2]), _spectrograms(angles, batch + S.shape[-3:-2]),
+            np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),
+            -1.0 if tol is None else tol)
+        return (sources.reshape(S.shape[:-2] + sources.shape[-1:]),
+                history.reshape(batch + history.shape[-1:]))
