@@ -11,7 +11,7 @@
 #include <string>
 
 #include "phase.hpp"
-#include "stft_plan.hpp"
+#include "io.hpp"
 
 namespace py = pybind11;
 using specsep::cplx;
@@ -45,22 +45,19 @@ class Plan {
   Plan(array<T> window, long hop, bool center, int pad_mode, bool normalized)
       : plan_(std::vector<T>(window.data(), window.data() + window.size()), hop, center, pad_mode, normalized) {}
 
-  // x: (batch, samples) C-contiguous -> (batch, frames, freqs) complex, frame-major.
+  long n_frames(long n_samples) const { return plan_.n_frames(n_samples); }
+
+  // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major.
   py::array stft(array<T> x) const {
     require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (batch, samples) with unit sample stride");
     const long batch = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
     const long frames = plan_.n_frames(n), F = plan_.n_freqs();
     array<std::complex<T>> out({batch, frames, F});
-    auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
+    specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
     const T* data = x.data();
-    const std::ptrdiff_t xs = stride<T>(x, 0);
-    {
-      py::gil_scoped_release release;
-      plan_.stft(data, batch, xs, n, frames, [&](long b, long t, const cplx<T>* spectrum) {
-        cplx<T>* row = y + (b * frames + t) * F;
-        for (long f = 0; f < F; ++f) row[f] = spectrum[f];
-      });
-    }
+    const std::ptrdiff_t rows = stride<T>(x, 0);
+    py::gil_scoped_release release;
+    specsep::run_stft(plan_, data, batch, rows, n, frames, sink);
     return std::move(out);
   }
 
@@ -71,99 +68,64 @@ class Plan {
     const long batch = static_cast<long>(X.shape(0)), frames = static_cast<long>(X.shape(2));
     array<T> out({batch, length});
     T* y = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      plan_.istft(batch, frames, start, length, y, length, [&](long b, long t, long f) { return view(b, t, f); });
-    }
+    py::gil_scoped_release release;
+    specsep::run_istft(plan_, batch, frames, start, length, y, length, specsep::SpectrumReader<T>{view});
     return std::move(out);
   }
 
   // X: (batch, freq, frames) mixture, M: (batch, sources, freq, frames) masks -> (batch, sources, length).
   py::array separate(array<std::complex<T>> X, array<T> M, long length, long start) const {
-    auto mix = spectrogram_view<const cplx<T>>(X, "X");
+    auto mixture = spectrogram_view<const cplx<T>>(X, "X");
     require(M.ndim() == 4 && M.shape(0) == X.shape(0) && M.shape(2) == X.shape(1) && M.shape(3) == X.shape(2),
             "M must be (batch, sources, freq, frames) over X");
     const long batch = static_cast<long>(M.shape(0)), J = static_cast<long>(M.shape(1));
     const long frames = static_cast<long>(X.shape(2));
-    const T* m = M.data();
-    const std::ptrdiff_t mb = stride<T>(M, 0), mj = stride<T>(M, 1), mf = stride<T>(M, 2), mt = stride<T>(M, 3);
+    specsep::MaskedMixture<T> source{mixture, M.data(), stride<T>(M, 0), stride<T>(M, 1), stride<T>(M, 2),
+                                     stride<T>(M, 3), J};
     array<T> out({batch, J, length});
     T* y = out.mutable_data();
-    {
-      py::gil_scoped_release release;
-      plan_.istft(batch * J, frames, start, length, y, length, [&](long i, long t, long f) {
-        const long b = i / J, j = i - b * J;
-        return specsep::scale(mix(b, t, f), m[b * mb + j * mj + f * mf + t * mt]);
-      });
-    }
+    py::gil_scoped_release release;
+    specsep::run_istft(plan_, batch * J, frames, start, length, y, length, source);
     return std::move(out);
   }
 
-  // S: (batch, freq, frames) magnitudes, angles: same shape complex (unit modulus).
+  // S: (batch, freq, frames) magnitudes, angles: the same shape, complex of unit modulus.
   py::tuple griffin_lim(array<T> S, array<std::complex<T>> angles, long n_iter, double momentum, long length,
                         long start, double tol) const {
     return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol);
   }
 
-  // x_mix: (batch, length), S and angles: (batch * sources, freq, frames), weights: (sources,).
+  // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
   py::tuple misi(array<T> x_mix, array<T> S, array<std::complex<T>> angles, array<double> weights, long n_iter,
                  double momentum, long start, double tol) const {
     require(x_mix.ndim() == 2 && x_mix.strides(1) == sizeof(T), "x_mix must be (batch, samples), unit stride");
     const long J = static_cast<long>(weights.size());
     require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
-    std::vector<double> w(weights.data(), weights.data() + J);
+    std::vector<T> w(weights.data(), weights.data() + J);
     return iterate(S, angles, J, x_mix.data(), stride<T>(x_mix, 0), w, n_iter, momentum,
                    static_cast<long>(x_mix.shape(1)), start, tol);
   }
 
-  long n_frames(long n_samples) const { return plan_.n_frames(n_samples); }
-
  private:
-  // GLA (sources == 1, no mixture) or MISI (the mixture error is shared by `weights`).
-  py::tuple iterate(array<T>& S, array<std::complex<T>>& angles0, long J, const T* mixture,
-                    std::ptrdiff_t mixture_stride, const std::vector<double>& weights, long n_iter,
-                    double momentum, long length, long start, double tol) const {
-    auto mag = spectrogram_view<const T>(S, "S");
-    auto init = spectrogram_view<const cplx<T>>(angles0, "angles");
-    require(S.shape(1) == plan_.n_freqs() && angles0.shape(0) == S.shape(0) && angles0.shape(1) == S.shape(1) &&
-                angles0.shape(2) == S.shape(2), "S and angles must have the same (batch, freq, frames)");
-    const long signals = static_cast<long>(S.shape(0)), items = signals / J;
-    const long frames = static_cast<long>(S.shape(2)), F = plan_.n_freqs();
+  py::tuple iterate(array<T>& S, array<std::complex<T>>& angles, long J, const T* mixture,
+                    std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
+                    long length, long start, double tol) const {
+    auto magnitude = spectrogram_view<const T>(S, "S");
+    auto init = spectrogram_view<const cplx<T>>(angles, "angles");
+    require(S.shape(1) == plan_.n_freqs() && angles.shape(0) == S.shape(0) && angles.shape(1) == S.shape(1) &&
+                angles.shape(2) == S.shape(2), "S and angles must have the same (batch, freq, frames)");
+    const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
     array<T> out({signals, length});
     T* y = out.mutable_data();
-    std::vector<double> history;
-    long iterations = 0;
+    specsep::IterationState state(items, tol);
     {
       py::gil_scoped_release release;
-      specsep::PhaseProblem<T> problem(plan_, items, J, frames, length, start, mag);
-      for (long i = 0; i < signals; ++i)
-        for (long t = 0; t < frames; ++t)
-          for (long f = 0; f < F; ++f) problem.angle(i, t, f) = init(i, t, f);
-      auto share_error = [&] {
-        if (!mixture) return;
-        for (long b = 0; b < items; ++b)
-          for (long s = 0; s < length; ++s) {
-            T sum = T(0);
-            for (long j = 0; j < J; ++j) sum += y[(b * J + j) * length + s];
-            const T error = mixture[b * mixture_stride + s] - sum;
-            for (long j = 0; j < J; ++j) y[(b * J + j) * length + s] += T(weights[j]) * error;
-          }
-      };
-      specsep::IterationState state(items, tol);
-      const T alpha = T(momentum / (1.0 + momentum));
-      for (long it = 0; it < n_iter && state.any_active(); ++it) {
-        problem.invert(y);
-        share_error();
-        state.record(problem.update(y, alpha, state));
-      }
-      problem.invert(y);
-      share_error();
-      history = state.history();
-      iterations = state.iterations();
+      specsep::retrieve_phase(plan_, magnitude, init, items, J, mixture, mixture_stride, weights, frames, n_iter,
+                              momentum, length, start, y, state);
     }
-    array<double> hist({items, iterations});
-    std::copy(history.begin(), history.end(), hist.mutable_data());
-    return py::make_tuple(std::move(out), std::move(hist));
+    array<double> history({items, state.iterations()});
+    state.history(history.mutable_data());
+    return py::make_tuple(std::move(out), std::move(history));
   }
 
   specsep::CpuPlan<T> plan_;
@@ -237,8 +199,27 @@ void bind_dtype(py::module_& m, const char* plan_name) {
 
 }  // namespace
 
-PYBIND11_MODULE(_cpu, m) {
+#ifndef SPECSEP_MODULE
+#define SPECSEP_MODULE _cpu
+#endif
+#ifndef SPECSEP_ISA
+#define SPECSEP_ISA "baseline"
+#endif
+
+// Whether this CPU runs the AVX2 build of these kernels (_cpu_avx2).
+bool cpu_has_avx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
+
+PYBIND11_MODULE(SPECSEP_MODULE, m) {
   m.doc() = "specsep C++ CPU kernels (called through specsep._cpu_backend)";
+  m.attr("isa") = SPECSEP_ISA;
+  m.def("cpu_has_avx2", &cpu_has_avx2);
   bind_dtype<float>(m, "PlanFloat32");
   bind_dtype<double>(m, "PlanFloat64");
   m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
