@@ -15,8 +15,14 @@ from . import _validate as v
 def _stft_with_plan(plan, x, backend):
     x = v.as_real_array("x", x)
     v.check_same_precision("x", x, plan.dtype, "the plan")
+    _check_samples("x", x)
     plan.n_frames(x.shape[-1])  # raises when the signal is too short
     return _backends.select(backend).stft(plan, x)
+
+
+def _check_samples(name, x):
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one sample on its last axis, got shape {x.shape}")
 
 
 def _check_spectrogram(plan, X, name="X"):
@@ -174,6 +180,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
     x_mix = v.as_real_array("x_mix", x_mix)
+    _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
     M = _check_masks(M, X_shape, x_mix.dtype)

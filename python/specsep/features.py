@@ -37,6 +37,14 @@ def power(X):
     return X.real ** 2 + X.imag ** 2
 
 
+def _reference_value(ref, S) -> float:
+    """``ref`` (a number, or a callable applied to ``S``) as a finite float, naming ``ref`` if not."""
+    value = ref(S) if callable(ref) else ref
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return v.check_float("ref", value)
+
+
 def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     """Power spectrogram in decibels, as ``librosa.power_to_db``.
 
@@ -62,8 +70,7 @@ def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     amin = v.check_float("amin", amin)
     if amin <= 0:
         raise ValueError(f"amin={amin} must be > 0")
-    ref_value = ref(S) if callable(ref) else ref
-    ref_value = np.abs(v.check_float("ref", float(ref_value)))
+    ref_value = np.abs(_reference_value(ref, S))
     log_spec = 10.0 * np.log10(np.maximum(amin, S.astype(np.float64)))
     log_spec -= 10.0 * np.log10(max(amin, ref_value))
     if top_db is not None:
@@ -90,11 +97,11 @@ def amplitude_to_db(S, ref=1.0, amin=1e-5, top_db=80.0):
     np.ndarray, shape of ``S``, dtype of ``S``
     """
     S = v.as_real_array("S", S, min_ndim=0)
-    ref_value = ref(S) if callable(ref) else ref
+    ref_value = _reference_value(ref, S)
     amin = v.check_float("amin", amin)
     if amin <= 0:
         raise ValueError(f"amin={amin} must be > 0")
-    return power_to_db(S.astype(np.float64) ** 2, ref=float(ref_value) ** 2, amin=amin ** 2,
+    return power_to_db(S.astype(np.float64) ** 2, ref=ref_value ** 2, amin=amin ** 2,
                        top_db=top_db).astype(S.dtype)
 
 

@@ -107,7 +107,7 @@ def softmask(X, X_ref, power=1.0, split_zeros=False):
 
     Parameters
     ----------
-    X, X_ref : np.ndarray, float32 or float64, non-negative, broadcastable
+    X, X_ref : np.ndarray, float32 or float64 (the same precision), non-negative, broadcastable
         Magnitudes of the target and of the reference (the rest).
     power : float
         ``p > 0``; ``np.inf`` gives the hard mask ``X > X_ref``.
@@ -120,6 +120,7 @@ def softmask(X, X_ref, power=1.0, split_zeros=False):
     """
     X = v.as_real_array("X", X, min_ndim=0)
     X_ref = v.as_real_array("X_ref", X_ref, min_ndim=0)
+    v.check_same_precision("X_ref", X_ref, X.dtype, "X")
     if isinstance(power, (bool, np.bool_)) or not isinstance(power, (int, float, np.floating, np.integer)):
         raise TypeError(f"power must be a positive number, got {power!r}")
     if not power > 0:

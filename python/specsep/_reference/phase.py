@@ -41,8 +41,11 @@ class _Iteration:
         active = self.active.reshape(self.active.shape + (1,) * item_axes)
         self.history.append(np.where(self.active, sc, np.nan))
         if self.tol is not None:
-            improvement = (self.previous_sc - sc) / np.maximum(self.previous_sc, _EPS)
+            # the first iteration has no previous value (inf): it never stops an item, and
+            # inf / inf must not be evaluated (a RuntimeWarning, an error under strict warnings)
             first = np.isinf(self.previous_sc)
+            previous = np.where(first, sc, self.previous_sc)
+            improvement = (previous - sc) / np.maximum(previous, _EPS)
             self.active &= first | (improvement >= self.tol)
         self.previous_sc = sc
         return np.where(active, accelerated, angles)
