@@ -38,7 +38,8 @@ class _Iteration:
         accelerated = rebuilt - self.alpha * self.rebuilt
         self.rebuilt = rebuilt
         accelerated /= np.abs(accelerated) + _EPS
-        active = self.active.reshape(self.active.shape + (1,) * item_axes)
+        # the items active in this iteration take its update, including those it stops
+        active = self.active.copy().reshape(self.active.shape + (1,) * item_axes)
         self.history.append(np.where(self.active, sc, np.nan))
         if self.tol is not None:
             # the first iteration has no previous value (inf): it never stops an item, and
