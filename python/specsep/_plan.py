@@ -95,6 +95,9 @@ class STFT:
     def __setattr__(self, name, value):
         raise AttributeError("STFT plans are immutable; build a new one")
 
+    def __delattr__(self, name):
+        raise AttributeError("STFT plans are immutable; build a new one")
+
     # ---- identity -------------------------------------------------------------------------
     def _key(self):
         spec = self.window_spec if isinstance(self.window_spec, str) else self.window_spec.tobytes()
@@ -205,7 +208,9 @@ def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -
 
 
 @functools.lru_cache(maxsize=128)
-def _cached(key_args) -> STFT:
+def _cached(key_args, key_types) -> STFT:
+    # key_types keeps 512.0 / True from hitting the entry of 512 / 1 (equal and equal-hashing),
+    # which would skip the constructor's type checks.
     return STFT(*key_args)
 
 
@@ -214,7 +219,8 @@ def get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dty
     if not isinstance(window, str):
         return STFT(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype)
     try:
-        return _cached((n_fft, hop_length, win_length, window, center, pad_mode, normalized, np.dtype(dtype)))
+        key = (n_fft, hop_length, win_length, window, center, pad_mode, normalized, np.dtype(dtype))
+        return _cached(key, tuple(type(value) for value in key))
     except TypeError:
         # unhashable arguments: let the constructor produce the argument error
         return STFT(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype)
