@@ -81,7 +81,10 @@ def test_demo_prints_every_method_and_stem(demo_run):
     for name in _demo.STEM_NAMES:
         assert name in stdout
     backend = "cpu" if "cpu" in specsep.available_backends() else "numpy"
-    rows = [line for line in stdout.splitlines() if line.startswith(LABELS)]
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    rows = lines[header + 2: lines.index("", header)]  # header, rule, rows, blank line
+    assert [row[:len(label)] for row, label in zip(rows, LABELS)] == list(LABELS)
     assert len(rows) == len(LABELS)
     assert all(row.split()[-1].replace(".", "").isdigit() for row in rows)  # seconds
     assert all(f"  {backend}  " in row for row in rows)
