@@ -162,8 +162,7 @@ def _demo_command(args) -> int:
     n_fft = args.n_fft if args.n_fft is not None else (1024 if material.sr < 32000 else 2048)
     hop = args.hop_length if args.hop_length is not None else max(n_fft // 4, 1)
     try:
-        plan = STFT(n_fft, hop, dtype=np.float32)
-        plan.check_invertible()
+        STFT(n_fft, hop, dtype=np.float32).check_invertible()
     except ValueError as exc:
         error(f"arguments --n-fft/--hop-length: {exc}")
 
