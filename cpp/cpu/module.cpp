@@ -167,9 +167,11 @@ py::array irfft(array<std::complex<T>> X, long n) {
 }
 
 template <typename T>
-py::array_t<T> window_sum_square(array<T> window, long hop_length, long n_frames) {
+py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::forcecast> window, long hop_length,
+                                 long n_frames) {
   require(window.ndim() == 1 && window.shape(0) >= 1, "window must be a non-empty 1-D array");
-  require(hop_length >= 1 && n_frames >= 1, "hop_length and n_frames must be >= 1");
+  require(hop_length >= 1, "hop_length must be >= 1");
+  require(n_frames >= 1, "n_frames must be >= 1");
   const long n_fft = static_cast<long>(window.shape(0));
   const long n_out = n_fft + hop_length * (n_frames - 1);
   std::vector<T> w(window.data(), window.data() + n_fft);
@@ -220,8 +222,10 @@ PYBIND11_MODULE(SPECSEP_MODULE, m) {
   m.doc() = "specsep C++ CPU kernels (called through specsep._cpu_backend)";
   m.attr("isa") = SPECSEP_ISA;
   m.def("cpu_has_avx2", &cpu_has_avx2);
-  bind_dtype<float>(m, "PlanFloat32");
+  // float64 first: pybind11 tries overloads in order, and a forcecast float32 overload would take
+  // float64 input that needs a copy
   bind_dtype<double>(m, "PlanFloat64");
+  bind_dtype<float>(m, "PlanFloat32");
   m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &specsep::num_threads);
 }

@@ -10,6 +10,7 @@ for device backends, device) arrays and a plan.
 from __future__ import annotations
 
 from . import _reference
+from ._cpu_backend import CpuBackend
 
 BACKEND_NAMES = ("numpy", "cpu", "cuda", "cuda-emu")
 
@@ -29,12 +30,11 @@ class NumpyBackend:
 
 
 _NOT_YET = {
-    "cpu": "the C++ kernels of the cpu backend are not built into this release yet",
     "cuda": "the CUDA kernels are not part of this release yet",
     "cuda-emu": "the CUDA emulator is not part of this release yet",
 }
 
-_REGISTRY = {"numpy": NumpyBackend()}
+_REGISTRY = {"numpy": NumpyBackend(), "cpu": CpuBackend()}
 
 
 def available() -> tuple[str, ...]:
