@@ -403,6 +403,10 @@ CASES = [
          r"window='kaiser' is not one of", "mel_spectrogram-window"),
     case(specsep.mel_spectrogram, (x, 16000), dict(STFT_KW, backend="cuda"), ValueError,
          r"backend='cuda' is not available", "mel_spectrogram-backend"),
+    # ---- threads ----------------------------------------------------------------------------
+    case(specsep.set_num_threads, (0,), {}, ValueError, r"n=0 must be >= 1", "set_num_threads-zero"),
+    case(specsep.set_num_threads, (2.0,), {}, TypeError, r"n must be an integer", "set_num_threads-float"),
+    case(specsep.set_num_threads, (True,), {}, TypeError, r"n must be an integer", "set_num_threads-bool"),
 ]
 
 
@@ -456,8 +460,8 @@ def _covered():
 
 
 def test_catalogue_covers_every_public_function():
-    # available_backends() takes no argument and cannot fail: the only public callable exempt.
-    missing = _public_callables() - _covered() - {"available_backends"}
+    # available_backends() and get_num_threads() take no argument and cannot fail: exempt.
+    missing = _public_callables() - _covered() - {"available_backends", "get_num_threads"}
     assert not missing, f"no error case for {sorted(missing)}"
 
 

@@ -7,6 +7,7 @@ Griffin-Lim, MISI) on interchangeable backends that compute the same function.
 from . import masks, metrics
 from ._backends import available as available_backends
 from ._plan import STFT
+from ._threads import get_num_threads, set_num_threads
 from ._windows import check_cola, check_nola, get_window
 from .api import apply_mask, griffin_lim, istft, misi, separate, stft
 from .features import (
@@ -27,6 +28,7 @@ __all__ = [
     "available_backends",
     "check_cola",
     "check_nola",
+    "get_num_threads",
     "get_window",
     "griffin_lim",
     "istft",
@@ -39,5 +41,6 @@ __all__ = [
     "power",
     "power_to_db",
     "separate",
+    "set_num_threads",
     "stft",
 ]

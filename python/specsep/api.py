@@ -98,8 +98,9 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     n_fft : int, optional
         FFT size; default ``2 * (freq - 1)``. Give it for odd sizes.
     length : int, optional
-        Output length: the signal is trimmed or zero-padded to it. Default: the shortest length
-        whose STFT has ``frames`` frames.
+        Output length: samples ``[n_fft // 2, n_fft // 2 + length)`` of the overlap-added signal
+        when ``center`` (``[0, length)`` otherwise), zero past its end, as librosa and torch do.
+        Default: the shortest length whose STFT has ``frames`` frames.
     backend : {None, "numpy", "cpu", "cuda", "cuda-emu"}
 
     Returns
