@@ -9,6 +9,7 @@
 #include <new>
 
 #include "plan.hpp"
+#include "io.hpp"
 #include "simd.hpp"
 #include "specsep/framing.hpp"
 #include "specsep/ola.hpp"
@@ -33,6 +34,8 @@ class Scratch {
   cplx<V>* b() { return b_.get(); }
   cplx<V>* spectrum() { return spectrum_.get(); }
   V* frames() { return frames_.get(); }
+  LaneWorkspace<T> workspace() { return {lanes_.get(), lanes_complex_.get()}; }
+  T* rows() { return rows_.get(); }  // Lanes<T>::count frames of n_fft samples, row-major
 
  private:
   struct Free {
@@ -53,12 +56,48 @@ class Scratch {
     b_ = allocate<cplx<V>>(n + 1);
     spectrum_ = allocate<cplx<V>>(n / 2 + 1);
     frames_ = allocate<V>(n);
+    rows_ = allocate<T>(n * static_cast<size_t>(Lanes<T>::count));
+    lanes_ = allocate<V>(n / 2 + 1);
+    lanes_complex_ = allocate<cplx<V>>(n / 2 + 1);
     capacity_ = n;
   }
-  Buffer<cplx<V>> a_, b_, spectrum_;
-  Buffer<V> frames_;
+  Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_;
+  Buffer<V> frames_, lanes_;
+  Buffer<T> rows_;
   size_t capacity_ = 0;
 };
+
+// Windowed samples of L frames that lie inside the signal (frame l starts at signal + origin[l]),
+// in the packed layout of frame_forward_packed: contiguous loads, then register transposes.
+template <typename T>
+void pack_frames(const CpuPlan<T>& plan, const T* signal, const long* origin, cplx<typename Lanes<T>::type>* a) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const T* window = plan.window.data();
+  const long n = plan.n_fft;
+  const bool even = n % 2 == 0;
+  V r[L];
+  long j0 = 0;
+  for (; j0 + L <= n; j0 += L) {
+    for (int l = 0; l < L; ++l) r[l] = load_unaligned<V>(signal + origin[l] + j0);
+    transpose(r);
+    for (int j = 0; j < L; ++j) r[j] *= window[j0 + j];
+    if (even) {
+      for (int j = 0; j < L; j += 2) a[(j0 + j) / 2] = {r[j], r[j + 1]};
+    } else {
+      for (int j = 0; j < L; ++j) a[j0 + j] = {r[j], V()};
+    }
+  }
+  for (; j0 < n; ++j0) {  // the last n % L samples
+    V v;
+    for (int l = 0; l < L; ++l) v[l] = signal[origin[l] + j0] * window[j0];
+    if (even) {
+      if (j0 % 2 == 0) a[j0 / 2].re = v; else a[j0 / 2].im = v;
+    } else {
+      a[j0] = {v, V()};
+    }
+  }
+}
 
 // STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch; sink(b, t, count, spectrum)
 // receives frames t .. t + count - 1 (one per lane) of item b.
@@ -82,27 +121,43 @@ void run_stft(const CpuPlan<T>& plan, const T* x, long batch, std::ptrdiff_t x_s
         origin[l] = (t + std::min(l, count - 1)) * plan.hop - plan.pad;
         inside = inside && origin[l] >= 0 && origin[l] + plan.n_fft <= n_samples;
       }
-      auto load = [&](long j) {
-        V v;
-        for (int l = 0; l < L; ++l) {
-          if (inside) {
-            v[l] = signal[origin[l] + j];
-          } else {
+      if (inside) {
+        pack_frames(plan, signal, origin, s.a());
+        frame_forward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), s.spectrum(), plan.forward_scale);
+      } else {
+        auto load = [&](long j) {
+          V v = V();
+          for (int l = 0; l < L; ++l) {
             const long i = source_index(origin[l] + j, n_samples, plan.pad_mode);
             v[l] = i < 0 ? T(0) : signal[i];
           }
-        }
-        return v * window[j];
-      };
-      frame_forward(SerialBlock{}, plan.fft.view(), load, s.a(), s.b(), s.spectrum(), plan.forward_scale);
-      sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()));
+          return v * window[j];
+        };
+        frame_forward(SerialBlock{}, plan.fft.view(), load, s.a(), s.b(), s.spectrum(), plan.forward_scale);
+      }
+      sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());
     }
   });
 }
 
+// frames[j] (lane l = frame l) as rows: rows[l * n + j], through register transposes.
+template <typename V, typename T>
+void unpack_frames(long n, const V* frames, T* rows) {
+  constexpr int L = sizeof(V) / sizeof(T);
+  V r[L];
+  long j0 = 0;
+  for (; j0 + L <= n; j0 += L) {
+    for (int i = 0; i < L; ++i) r[i] = frames[j0 + i];
+    transpose(r);
+    for (int l = 0; l < L; ++l) store_unaligned(rows + l * n + j0, r[l]);
+  }
+  for (; j0 < n; ++j0)
+    for (int l = 0; l < L; ++l) rows[l * n + j0] = frames[j0][l];
+}
+
 // Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): out[b * out_stride +
 // (s - start)] for s in [start, start + length) of the un-trimmed signal, from the spectra that
-// source(b, t, count, k) returns for frames t .. t + count - 1.
+// source.fill(b, t, count, n_bins, dst) packs for frames t .. t + count - 1.
 template <typename T, typename Source>
 void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, long length, T* out,
                std::ptrdiff_t out_stride, const Source& source) {
@@ -111,7 +166,6 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
   const long n_full = plan.n_fft + plan.hop * (n_frames - 1);
   const long chunk = plan.hop * kHopsPerChunk;
   const long chunks = (length + chunk - 1) / chunk;
-  const T tiny = std::numeric_limits<T>::min();
   parallel_for(batch * chunks, [&](std::ptrdiff_t task) {
     const long b = static_cast<long>(task / chunks);
     const long s0 = start + static_cast<long>(task % chunks) * chunk;  // samples [s0, s1)
@@ -122,21 +176,28 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
     if (s0 >= covered) return;
     Scratch<T>& s = Scratch<T>::local(plan.n_fft);
     V* frames = s.frames();
+    T* rows = s.rows();
     const T* synthesis = plan.synthesis.data();
     const long t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
     for (long t = ola_first_frame(s0, plan.n_fft, plan.hop); t <= t_last; t += L) {
       const int count = static_cast<int>(std::min<long>(L, t_last + 1 - t));
-      frame_backward(SerialBlock{}, plan.fft.view(), [&](long k) { return source.template operator()<V>(b, t, count, k); }, s.a(), s.b(),
-                     [&](long j, V v) { frames[j] = v; });
+      source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
+      frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), [&](long j, V v) { frames[j] = v; });
+      unpack_frames(plan.n_fft, frames, rows);
       for (int l = 0; l < count; ++l) {  // increasing t: the same order for any split of the work
         const long origin = (t + l) * plan.hop;
         const long j0 = std::max(s0 - origin, 0L), j1 = std::min(covered - origin, plan.n_fft);
-        for (long j = j0; j < j1; ++j) y[origin + j - s0] += synthesis[j] * frames[j][l];
+        const T* row = rows + l * plan.n_fft;
+        T* target = y + (origin + j0 - s0);
+        for (long j = j0; j < j1; ++j) target[j - j0] += synthesis[j] * row[j];
       }
     }
-    for (long i = s0; i < covered; ++i) {
-      const T envelope = window_sum_square_at(plan.window.data(), plan.n_fft, plan.hop, n_frames, i);
-      if (envelope > tiny) y[i - s0] /= envelope;
+    T* SPECSEP_RESTRICT divisor = rows;  // the frames are overlap-added: reuse their buffer
+    for (long e0 = s0; e0 < covered; e0 += plan.n_fft) {
+      const long e1 = std::min(e0 + plan.n_fft, covered);
+      plan.envelope_divisor(n_frames, e0, e1, divisor);
+      T* SPECSEP_RESTRICT part = y + (e0 - s0);
+      for (long i = 0; i < e1 - e0; ++i) part[i] /= divisor[i];
     }
   });
 }

@@ -1,6 +1,6 @@
-// What the drivers read and write per frame group. Sinks take the spectra of frames
-// t .. t + count - 1 (lane l = frame t + l); sources return bin k of those frames as lanes.
-// Lanes past `count` repeat the last frame and are never written anywhere.
+// What the drivers read and write per group of L frames (lane l = frame t + l). Sinks take the
+// spectra of frames t .. t + count - 1; sources pack bins 0 .. n_bins - 1 of those frames into
+// lanes. Lanes past `count` repeat the last frame and are never written anywhere.
 #pragma once
 #include <cmath>
 
@@ -10,53 +10,121 @@
 
 namespace specsep {
 
+// Lanes of frames t .. t + count - 1 of a strided (batch, frames, bins) complex view, bins
+// [0, n_bins) of item b, into dst. Rows with unit bin stride go through transposes, views with
+// unit frame stride load lanes directly; anything else is gathered.
+template <typename T>
+void gather_complex(const View3<const cplx<T>>& X, long b, long t, int count, long n_bins,
+                    cplx<typename Lanes<T>::type>* dst) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  long k0 = 0;
+  if (count == L && X.s2 == 1) {
+    V re[L], im[L];
+    for (; k0 + L <= n_bins; k0 += L) {
+      for (int l = 0; l < L; ++l) {
+        const cplx<T>* row = &X(b, t + l, k0);
+        deinterleave(load_unaligned<V>(row), load_unaligned<V>(row + L / 2), re[l], im[l]);
+      }
+      transpose(re);
+      transpose(im);
+      for (int k = 0; k < L; ++k) dst[k0 + k] = {re[k], im[k]};
+    }
+  } else if (count == L && X.s1 == 1) {
+    for (; k0 < n_bins; ++k0) {
+      const cplx<T>* lanes = &X(b, t, k0);
+      deinterleave(load_unaligned<V>(lanes), load_unaligned<V>(lanes + L / 2), dst[k0].re, dst[k0].im);
+    }
+  }
+  for (; k0 < n_bins; ++k0)
+    for (int l = 0; l < L; ++l) {
+      const cplx<T> x = X(b, t + (l < count ? l : count - 1), k0);
+      dst[k0].re[l] = x.re;
+      dst[k0].im[l] = x.im;
+    }
+}
+
+// The same for a real view (magnitudes, masks).
+template <typename T>
+void gather_real(const View3<const T>& X, long b, long t, int count, long n_bins, typename Lanes<T>::type* dst) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  long k0 = 0;
+  if (count == L && X.s2 == 1) {
+    V r[L];
+    for (; k0 + L <= n_bins; k0 += L) {
+      for (int l = 0; l < L; ++l) r[l] = load_unaligned<V>(&X(b, t + l, k0));
+      transpose(r);
+      for (int k = 0; k < L; ++k) dst[k0 + k] = r[k];
+    }
+  } else if (count == L && X.s1 == 1) {
+    for (; k0 < n_bins; ++k0) dst[k0] = load_unaligned<V>(&X(b, t, k0));
+  }
+  for (; k0 < n_bins; ++k0)
+    for (int l = 0; l < L; ++l) dst[k0][l] = X(b, t + (l < count ? l : count - 1), k0);
+}
+
+// Spectra of `count` frames (lanes) as rows: row(l)[f] for f < n_bins.
+template <typename T, typename Row>
+void scatter_complex(const cplx<typename Lanes<T>::type>* spectrum, int count, long n_bins, const Row& row) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  long f0 = 0;
+  V re[L], im[L], pair[2];
+  for (; f0 + L <= n_bins; f0 += L) {
+    for (int i = 0; i < L; ++i) {
+      re[i] = spectrum[f0 + i].re;
+      im[i] = spectrum[f0 + i].im;
+    }
+    transpose(re);
+    transpose(im);
+    for (int l = 0; l < count; ++l) {
+      interleave(re[l], im[l], pair);
+      cplx<T>* out = row(l) + f0;
+      store_unaligned(out, pair[0]);
+      store_unaligned(out + L / 2, pair[1]);
+    }
+  }
+  for (; f0 < n_bins; ++f0)
+    for (int l = 0; l < count; ++l) row(l)[f0] = {spectrum[f0].re[l], spectrum[f0].im[l]};
+}
+
+// Per-thread lane buffers a sink or source may use, n_bins entries each.
+template <typename T>
+struct LaneWorkspace {
+  typename Lanes<T>::type* real;
+  cplx<typename Lanes<T>::type>* complex;
+};
+
 template <typename T>
 struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
   cplx<T>* out;
   long n_frames, n_freqs;
-  template <typename V>
-  void operator()(long b, long t, int count, const cplx<V>* spectrum) const {
-    for (int l = 0; l < count; ++l) {
-      cplx<T>* row = out + (b * n_frames + t + l) * n_freqs;
-      for (long f = 0; f < n_freqs; ++f) row[f] = {spectrum[f].re[l], spectrum[f].im[l]};
-    }
+  void operator()(long b, long t, int count, const cplx<typename Lanes<T>::type>* spectrum,
+                  const LaneWorkspace<T>&) const {
+    scatter_complex<T>(spectrum, count, n_freqs, [&](int l) { return out + (b * n_frames + t + l) * n_freqs; });
   }
 };
-
-template <typename T, typename V>
-cplx<V> gather_lanes(int count, long t, const View3<const cplx<T>>& X, long b, long k) {
-  cplx<V> out;
-  for (int l = 0; l < Lanes<T>::count; ++l) {
-    const cplx<T> x = X(b, t + (l < count ? l : count - 1), k);
-    out.re[l] = x.re;
-    out.im[l] = x.im;
-  }
-  return out;
-}
 
 template <typename T>
 struct SpectrumReader {  // X(b, t, f), any strides
   View3<const cplx<T>> X;
-  template <typename V>
-  cplx<V> operator()(long b, long t, int count, long k) const { return gather_lanes<T, V>(count, t, X, b, k); }
+  void fill(long b, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+            const LaneWorkspace<T>&) const {
+    gather_complex(X, b, t, count, n_bins, dst);
+  }
 };
 
 template <typename T>
-struct MaskedMixture {  // mixture(b / J, t, f) * mask[b / J, b % J, f, t] (strided masks)
+struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J + j, frames, freqs)
   View3<const cplx<T>> mixture;
-  const T* mask;
-  std::ptrdiff_t mb, mj, mf, mt;
+  View3<const T> mask;
   long sources;
-  template <typename V>
-  cplx<V> operator()(long i, long t, int count, long k) const {
-    const long b = i / sources, j = i - b * sources;
-    cplx<V> x = gather_lanes<T, V>(count, t, mixture, b, k);
-    for (int l = 0; l < Lanes<T>::count; ++l) {
-      const T m = mask[b * mb + j * mj + k * mf + (t + (l < count ? l : count - 1)) * mt];
-      x.re[l] *= m;
-      x.im[l] *= m;
-    }
-    return x;
+  void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+            const LaneWorkspace<T>& ws) const {
+    gather_complex(mixture, i / sources, t, count, n_bins, dst);
+    gather_real(mask, i, t, count, n_bins, ws.real);
+    for (long k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
   }
 };
 
@@ -68,26 +136,23 @@ struct PhaseState {
   cplx<T>* angles;
   cplx<T>* previous;
   long n_frames, n_freqs;
-  cplx<T>* angle_row(long i, long t) const { return angles + (i * n_frames + t) * n_freqs; }
+  View3<const cplx<T>> view(const cplx<T>* data) const { return {data, n_frames * n_freqs, n_freqs, 1}; }
+  cplx<T>* row(cplx<T>* data, long i, long t) const { return data + (i * n_frames + t) * n_freqs; }
 };
 
 template <typename T>
 struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
   const PhaseState<T>& state;
-  template <typename V>
-  cplx<V> operator()(long i, long t, int count, long k) const {
-    cplx<V> x;
-    for (int l = 0; l < Lanes<T>::count; ++l) {
-      const long tl = t + (l < count ? l : count - 1);
-      x.re[l] = state.angle_row(i, tl)[k].re * state.magnitude(i, tl, k);
-      x.im[l] = state.angle_row(i, tl)[k].im * state.magnitude(i, tl, k);
-    }
-    return x;
+  void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+            const LaneWorkspace<T>& ws) const {
+    gather_complex(state.view(state.angles), i, t, count, n_bins, dst);
+    gather_real(state.magnitude, i, t, count, n_bins, ws.real);
+    for (long k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
   }
 };
 
-// The fast Griffin-Lim update of every frame (specsep/phase.hpp), and each frame's squared
-// magnitude error for the spectral convergence. Items not `active` keep their angles.
+// The fast Griffin-Lim update of every frame (specsep/phase.hpp), lane by lane, and each frame's
+// squared magnitude error for the spectral convergence. Items not `active` keep their angles.
 template <typename T>
 struct PhaseUpdate {
   const PhaseState<T>& state;
@@ -95,24 +160,24 @@ struct PhaseUpdate {
   long sources;
   T alpha;
   double* frame_error;  // (signal, frames)
-  template <typename V>
-  void operator()(long i, long t, int count, const cplx<V>* rebuilt) const {
-    const bool update = active[i / sources] != 0;
-    for (int l = 0; l < count; ++l) {
-      const long tl = t + l;
-      cplx<T>* angle = state.angle_row(i, tl);
-      cplx<T>* previous = state.previous + (i * state.n_frames + tl) * state.n_freqs;
-      double error = 0.0;
-      for (long f = 0; f < state.n_freqs; ++f) {
-        const cplx<T> r = {rebuilt[f].re[l], rebuilt[f].im[l]};
-        const double d = std::hypot(double(r.re), double(r.im)) - double(state.magnitude(i, tl, f));
-        error += d * d;
-        const cplx<T> next = accelerated_phase(r, previous[f], alpha);
-        previous[f] = r;
-        if (update) angle[f] = next;
-      }
-      frame_error[i * state.n_frames + tl] = error;
+  void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
+                  const LaneWorkspace<T>& ws) const {
+    using V = typename Lanes<T>::type;
+    constexpr int L = Lanes<T>::count;
+    const long F = state.n_freqs;
+    V* magnitude = ws.real;
+    cplx<V>* previous = ws.complex;
+    gather_real(state.magnitude, i, t, count, F, magnitude);
+    gather_complex(state.view(state.previous), i, t, count, F, previous);
+    V error = V();
+    for (long f = 0; f < F; ++f) {
+      const V d = modulus(rebuilt[f]) - magnitude[f];
+      error += d * d;
+      previous[f] = accelerated_phase(rebuilt[f], previous[f], alpha);  // now the new angles
     }
+    scatter_complex<T>(rebuilt, count, F, [&](int l) { return state.row(state.previous, i, t + l); });
+    if (active[i / sources]) scatter_complex<T>(previous, count, F, [&](int l) { return state.row(state.angles, i, t + l); });
+    for (int l = 0; l < count && l < L; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
   }
 };
 

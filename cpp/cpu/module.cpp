@@ -73,19 +73,19 @@ class Plan {
     return std::move(out);
   }
 
-  // X: (batch, freq, frames) mixture, M: (batch, sources, freq, frames) masks -> (batch, sources, length).
+  // X: (batch, freq, frames) mixture, M: (batch * sources, freq, frames) masks, any strides
+  // -> (batch * sources, length).
   py::array separate(array<std::complex<T>> X, array<T> M, long length, long start) const {
     auto mixture = spectrogram_view<const cplx<T>>(X, "X");
-    require(M.ndim() == 4 && M.shape(0) == X.shape(0) && M.shape(2) == X.shape(1) && M.shape(3) == X.shape(2),
-            "M must be (batch, sources, freq, frames) over X");
-    const long batch = static_cast<long>(M.shape(0)), J = static_cast<long>(M.shape(1));
-    const long frames = static_cast<long>(X.shape(2));
-    specsep::MaskedMixture<T> source{mixture, M.data(), stride<T>(M, 0), stride<T>(M, 1), stride<T>(M, 2),
-                                     stride<T>(M, 3), J};
-    array<T> out({batch, J, length});
+    auto masks = spectrogram_view<const T>(M, "M");
+    require(M.shape(0) % std::max<py::ssize_t>(X.shape(0), 1) == 0 && M.shape(1) == X.shape(1) &&
+                M.shape(2) == X.shape(2), "M must be (batch * sources, freq, frames) over X");
+    const long signals = static_cast<long>(M.shape(0)), frames = static_cast<long>(X.shape(2));
+    const long J = X.shape(0) == 0 ? 1 : signals / static_cast<long>(X.shape(0));
+    array<T> out({signals, length});
     T* y = out.mutable_data();
     py::gil_scoped_release release;
-    specsep::run_istft(plan_, batch * J, frames, start, length, y, length, source);
+    specsep::run_istft(plan_, signals, frames, start, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
     return std::move(out);
   }
 

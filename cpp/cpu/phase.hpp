@@ -62,7 +62,7 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<cons
   for (long i = 0; i < signals; ++i)
     for (long t = 0; t < n_frames; ++t)
       for (long f = 0; f < F; ++f) {
-        phase.angle_row(i, t)[f] = init(i, t, f);
+        phase.row(angles.data(), i, t)[f] = init(i, t, f);
         const double m = magnitude(i, t, f);
         norm[i / sources] += m * m;
       }

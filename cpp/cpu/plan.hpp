@@ -1,9 +1,11 @@
 // The CPU STFT plan: window, synthesis window and frame FFT of one configuration, immutable.
 #pragma once
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "fft_plan.hpp"
+#include "specsep/ola.hpp"
 
 namespace specsep {
 
@@ -32,6 +34,13 @@ class CpuPlan {
     const T backward = (normalized ? std::sqrt(T(n_fft)) : T(1)) / T(n_fft);
     synthesis.resize(this->window.size());
     for (size_t j = 0; j < synthesis.size(); ++j) synthesis[j] = this->window[j] * backward;
+    // Where every frame that can cover a sample exists, the envelope is periodic in the hop.
+    // Summed in the order of window_sum_square_at (increasing frame = decreasing window index),
+    // so that both give the same bits.
+    steady_envelope.assign(static_cast<size_t>(hop), T(0));
+    for (long r = 0; r < hop; ++r)
+      for (long j = r + ((n_fft - 1 - r) / hop) * hop; j >= r; j -= hop)
+        steady_envelope[static_cast<size_t>(r)] += this->window[j] * this->window[j];
   }
 
   long n_freqs() const { return n_fft / 2 + 1; }
@@ -43,6 +52,22 @@ class CpuPlan {
   const T forward_scale;
   const HostFrameFFT<T> fft;
   std::vector<T> synthesis;
+  std::vector<T> steady_envelope;  // envelope at samples s with every covering frame present, by s % hop
+
+  // What the overlap-added samples [s0, s1) of a signal of n_frames frames are divided by: the
+  // window-sum-square envelope, or 1 where it is below the smallest normal number (samples no
+  // window reaches are left as they are, as librosa does).
+  void envelope_divisor(long n_frames, long s0, long s1, T* SPECSEP_RESTRICT out) const {
+    const long steady_begin = n_fft - 1, steady_end = n_frames * hop;
+    const T tiny = std::numeric_limits<T>::min();
+    long r = s0 % hop;
+    for (long s = s0; s < s1; ++s) {
+      const T e = s >= steady_begin && s < steady_end ? steady_envelope[static_cast<size_t>(r)]
+                                                      : window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
+      out[s - s0] = e > tiny ? e : T(1);
+      if (++r == hop) r = 0;
+    }
+  }
 };
 
 }  // namespace specsep

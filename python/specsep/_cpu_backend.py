@@ -92,9 +92,10 @@ class CpuBackend:
         masks = M[..., None, :, :] if single else M
         batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
         X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
-        masks = np.broadcast_to(masks, batch + masks.shape[-3:]).reshape((-1,) + masks.shape[-3:])
-        y = _kernels(plan).separate(_spectrograms(X, batch), masks, length, _start(plan))
-        y = y.reshape(batch + y.shape[1:])
+        masks = np.broadcast_to(masks, batch + masks.shape[-3:])
+        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length,
+                                    _start(plan))
+        y = y.reshape(masks.shape[:-2] + (length,))
         return y[..., 0, :] if single else y
 
     @staticmethod

@@ -16,4 +16,20 @@ struct SerialBlock {
   SPECSEP_HD SPECSEP_INLINE void sync() const {}
 };
 
+// body(k, i) for every k < outer, i < inner, split over the block's workers.
+template <typename Block, typename Body>
+SPECSEP_HD SPECSEP_INLINE void for_each_pair(const Block& block, long outer, long inner, const Body& body) {
+  for (long item = block.tid(); item < outer * inner; item += block.size()) {
+    const long k = item / inner;
+    body(k, item - k * inner);
+  }
+}
+
+// A single worker walks the pairs in order, without a division per item.
+template <typename Body>
+SPECSEP_HD SPECSEP_INLINE void for_each_pair(const SerialBlock&, long outer, long inner, const Body& body) {
+  for (long k = 0; k < outer; ++k)
+    for (long i = 0; i < inner; ++i) body(k, i);
+}
+
 }  // namespace specsep

@@ -11,6 +11,7 @@
 // All roots of unity come from one table: roots[x * stride] = exp(+2 pi i x / n_sub) for
 // x < n_sub (the forward direction conjugates them), so w_p^m = roots[m * (n_sub / p) * stride].
 #pragma once
+#include "../block.hpp"
 #include "../complex.hpp"
 
 namespace specsep {
@@ -78,9 +79,7 @@ constexpr int kMaxRegisterRadix = 5;
 template <int p, bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>* SPECSEP_RESTRICT cc,
                            cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
-  const long items = ido * l1;
-  for (long item = block.tid(); item < items; item += block.size()) {
-    const long k = item / ido, i = item - k * ido;
+  for_each_pair(block, l1, ido, [&](long k, long i) {
     cplx<V> a[p];
     for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
     if (p == 2) butterfly2<fwd>(a);
@@ -92,7 +91,7 @@ SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>*
       const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
       ch[i + ido * (k + l1 * j)] = y;
     }
-  }
+  });
 }
 
 // One pass of any radix p: a direct length-p DFT per item, O(p^2).
@@ -100,10 +99,8 @@ template <bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD void pass_generic(const Block& block, int p, long ido, long l1, long n_sub,
                              const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch,
                              Roots<T> roots) {
-  const long items = ido * l1;
   const long root_step = n_sub / p;
-  for (long item = block.tid(); item < items; item += block.size()) {
-    const long k = item / ido, i = item - k * ido;
+  for_each_pair(block, l1, ido, [&](long k, long i) {
     const cplx<V>* in = cc + i + ido * p * k;
     for (int j = 0; j < p; ++j) {
       cplx<V> acc = in[0];
@@ -116,7 +113,7 @@ SPECSEP_HD void pass_generic(const Block& block, int p, long ido, long l1, long 
       if (i != 0 && j != 0) acc = twiddle_mul<fwd>(acc, roots[j * l1 * i]);
       ch[i + ido * (k + l1 * j)] = acc;
     }
-  }
+  });
 }
 
 }  // namespace fft
