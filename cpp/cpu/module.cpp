@@ -181,6 +181,20 @@ py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::
   return out;
 }
 
+// The frame FFT of length n as arrays for the CUDA kernels: the factor list {count, p_1, ...} of
+// the transform they run (n/2 for even n, n for odd n) and the root table exp(+2 pi i x / n).
+py::tuple fft_plan_arrays(long n) {
+  require(n >= 1, "n must be >= 1");
+  const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n);
+  array<int> factors(f.count + 1);
+  factors.mutable_data()[0] = f.count;
+  for (int s = 0; s < f.count; ++s) factors.mutable_data()[1 + s] = f.factors[s];
+  const std::vector<cplx<double>> table = specsep::root_table<double>(n);
+  array<std::complex<double>> roots(n);
+  std::copy(table.begin(), table.end(), reinterpret_cast<cplx<double>*>(roots.mutable_data()));
+  return py::make_tuple(std::move(factors), std::move(roots));
+}
+
 template <typename T>
 void bind_dtype(py::module_& m, const char* plan_name) {
   py::class_<Plan<T>>(m, plan_name)
@@ -226,6 +240,7 @@ PYBIND11_MODULE(SPECSEP_MODULE, m) {
   // float64 input that needs a copy
   bind_dtype<double>(m, "PlanFloat64");
   bind_dtype<float>(m, "PlanFloat32");
+  m.def("fft_plan_arrays", &fft_plan_arrays, py::arg("n"));
   m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &specsep::num_threads);
 }

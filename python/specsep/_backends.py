@@ -1,18 +1,23 @@
 """Backend registry: which implementation runs a call.
 
-``backend=None`` picks by array type; a named backend is used as asked or refused with a clear
-error. There is no silent fallback from one backend to another.
+``backend=None`` picks by array kind: NumPy arrays go to ``cpu``, CUDA arrays to ``cuda``. A named
+backend is used as asked, or refused with an error that says why (not available here, or the
+array lives on the other side of the PCIe bus). There is no silent fallback.
 
-A backend is an object with the methods of :class:`NumpyBackend`, all taking validated NumPy (or,
-for device backends, device) arrays and a plan.
+A backend is an object with the methods of :class:`NumpyBackend`, taking validated arrays of its
+own kind and a plan.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import _reference
+from ._arrays import on_device
 from ._cpu_backend import CpuBackend
 
 BACKEND_NAMES = ("numpy", "cpu", "cuda", "cuda-emu")
+DEVICE_BACKENDS = ("cuda",)
 
 
 class NumpyBackend:
@@ -29,25 +34,78 @@ class NumpyBackend:
         return self.istft(plan, self.apply_mask(self.stft(plan, x_mix), M), length)
 
 
-_NOT_YET = {
-    "cuda": "the CUDA kernels are not part of this release yet",
-    "cuda-emu": "the CUDA emulator is not part of this release yet",
-}
+def _emulated_cuda():
+    """The CUDA kernels on NumPy arrays through the emulator (tests: the GPU path without a GPU)."""
+    from ._cuda.backend import CudaBackend
+    from ._cuda.launcher import EmulatorLauncher
+
+    return CudaBackend("cuda-emu", np, EmulatorLauncher())
+
+
+def _real_cuda():
+    from ._cuda.backend import CudaBackend
+    from ._cuda.launcher import CupyLauncher
+
+    import cupy
+
+    return CudaBackend("cuda", cupy, CupyLauncher())
+
+
+def _cuda_unavailable() -> str | None:
+    """Why the cuda backend cannot run here, or None."""
+    try:
+        import cupy
+    except ImportError:
+        return "CuPy is not installed (pip install 'specsep[cuda12]' or 'specsep[cuda13]')"
+    try:
+        if not cupy.cuda.is_available():
+            return "CuPy finds no CUDA device"
+    except Exception as error:  # noqa: BLE001 - CuPy raises driver errors of several kinds
+        return f"CuPy cannot reach a CUDA device ({error})"
+    return None
+
+
+def _emulator_unavailable() -> str | None:
+    try:
+        from . import _emu  # noqa: F401
+    except ImportError:
+        return "this build has no emulator module (configure with SPECSEP_BUILD_EMU=ON)"
+    return None
+
 
 _REGISTRY = {"numpy": NumpyBackend(), "cpu": CpuBackend()}
+_FACTORIES = {"cuda": (_real_cuda, _cuda_unavailable), "cuda-emu": (_emulated_cuda, _emulator_unavailable)}
+
+
+def _load(name):
+    """The backend ``name``, created on first use; raises ValueError when it cannot run here."""
+    if name not in _REGISTRY:
+        factory, unavailable = _FACTORIES[name]
+        reason = unavailable()
+        if reason is not None:
+            raise ValueError(f"backend={name!r} is not available: {reason}")
+        _REGISTRY[name] = factory()
+    return _REGISTRY[name]
 
 
 def available() -> tuple[str, ...]:
     """Names of the backends this installation can run."""
-    return tuple(_REGISTRY)
+    return tuple(name for name in BACKEND_NAMES
+                 if name in _REGISTRY or _FACTORIES[name][1]() is None)
 
 
-def select(backend: str | None):
-    """The backend object for ``backend`` (``None``: the default for NumPy arrays)."""
+def select(backend: str | None, array=None):
+    """The backend object for ``backend`` and an input ``array`` (its kind decides ``None``)."""
+    device = array is not None and on_device(array)
     if backend is None:
-        return _REGISTRY["cpu"] if "cpu" in _REGISTRY else _REGISTRY["numpy"]
+        return _load("cuda" if device else "cpu")
     if not isinstance(backend, str) or backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is not one of {', '.join(map(repr, BACKEND_NAMES))}")
-    if backend not in _REGISTRY:
-        raise ValueError(f"backend={backend!r} is not available: {_NOT_YET[backend]}")
-    return _REGISTRY[backend]
+    chosen = _load(backend)
+    if device and backend not in DEVICE_BACKENDS:
+        raise ValueError(f"backend={backend!r} takes NumPy arrays, but the input is in CUDA device memory: "
+                         "use backend='cuda', or copy it to the host first (cupy.asnumpy, tensor.cpu())")
+    if array is not None and not device and backend in DEVICE_BACKENDS:
+        raise ValueError(f"backend={backend!r} takes CUDA arrays (CuPy, torch CUDA tensors), but the input is "
+                         "a host array: move it to the device first (cupy.asarray) or use backend='cpu'")
+    return chosen

@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ._arrays import as_array, namespace
 from ._windows import WINDOW_NAMES
 
 PAD_MODES = ("constant", "reflect", "edge")
@@ -81,9 +82,10 @@ def _native(array: np.ndarray) -> np.ndarray:
     return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
-def as_real_array(name: str, x, *, min_ndim: int = 1) -> np.ndarray:
-    """``x`` as a float32 or float64 NumPy array of rank >= ``min_ndim`` (no dtype conversion)."""
-    array = _native(np.asarray(x))
+def as_real_array(name: str, x, *, min_ndim: int = 1):
+    """``x`` as a float32 or float64 array (NumPy, or CuPy for device memory) of rank >=
+    ``min_ndim`` (no dtype conversion)."""
+    array = _native(as_array(x))
     if array.dtype.kind == "c":
         raise TypeError(f"{name} must be real (float32 or float64), got complex dtype {array.dtype}")
     if array.dtype not in REAL_DTYPES:
@@ -96,9 +98,9 @@ def as_real_array(name: str, x, *, min_ndim: int = 1) -> np.ndarray:
     return array
 
 
-def as_complex_array(name: str, X, *, min_ndim: int = 2) -> np.ndarray:
-    """``X`` as a complex64 or complex128 NumPy array of rank >= ``min_ndim``."""
-    array = _native(np.asarray(X))
+def as_complex_array(name: str, X, *, min_ndim: int = 2):
+    """``X`` as a complex64 or complex128 array (NumPy or CuPy) of rank >= ``min_ndim``."""
+    array = _native(as_array(X))
     if array.dtype not in REAL_OF:
         raise TypeError(
             f"{name} must be a complex spectrogram (complex64 or complex128), got dtype {array.dtype}"
@@ -108,8 +110,9 @@ def as_complex_array(name: str, X, *, min_ndim: int = 2) -> np.ndarray:
     return array
 
 
-def check_finite(name: str, array: np.ndarray) -> None:
-    if not np.all(np.isfinite(array)):
+def check_finite(name: str, array) -> None:
+    xp = namespace(array)
+    if not bool(xp.all(xp.isfinite(array))):
         raise ValueError(f"{name} contains NaN or Inf, which would spread through every iteration")
 
 

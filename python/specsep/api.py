@@ -7,6 +7,7 @@ import numpy as np
 from . import _backends
 from . import _plan
 from . import _validate as v
+from ._arrays import namespace
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
@@ -17,7 +18,7 @@ def _stft_with_plan(plan, x, backend):
     v.check_same_precision("x", x, plan.dtype, "the plan")
     _check_samples("x", x)
     plan.n_frames(x.shape[-1])  # raises when the signal is too short
-    return _backends.select(backend).stft(plan, x)
+    return _backends.select(backend, x).stft(plan, x)
 
 
 def _check_samples(name, x):
@@ -46,7 +47,7 @@ def _istft_with_plan(plan, X, length, backend):
     _check_spectrogram(plan, X)
     length = _check_length(length)
     plan.check_invertible()
-    return _backends.select(backend).istft(plan, X, length)
+    return _backends.select(backend, X).istft(plan, X, length)
 
 
 def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
@@ -158,7 +159,7 @@ def apply_mask(X_mix, M, *, backend=None):
     """
     X_mix = v.as_complex_array("X_mix", X_mix)
     M = _check_masks(M, X_mix.shape, v.REAL_OF[X_mix.dtype])
-    return _backends.select(backend).apply_mask(X_mix, M)
+    return _backends.select(backend, X_mix).apply_mask(X_mix, M)
 
 
 def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
@@ -187,7 +188,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     M = _check_masks(M, X_shape, x_mix.dtype)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
-    return _backends.select(backend).separate(plan, x_mix, M, length)
+    return _backends.select(backend, x_mix).separate(plan, x_mix, M, length)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def _check_iteration(n_iter, momentum, tol):
 def _check_magnitudes(name, S, min_ndim):
     S = v.as_real_array(name, S, min_ndim=min_ndim)
     v.check_finite(name, S)
-    if np.any(S < 0):
+    if bool((S < 0).any()):
         raise ValueError(f"{name} must be non-negative magnitudes")
     return S
 
@@ -287,7 +288,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
-    y, history = _backends.select(backend).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
+    y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
     return (y, history) if return_history else y
 
 
@@ -343,7 +344,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         )
     length = _check_length(length)
     if length is not None and length != x_mix.shape[-1]:
-        fitted = np.zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
+        fitted = namespace(x_mix).zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
         fitted[..., : min(length, x_mix.shape[-1])] = x_mix[..., :length]
         x_mix = fitted
     n_sources = S.shape[-3]
@@ -363,7 +364,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
             f"has {plan.n_frames(x_mix.shape[-1])}"
         )
     plan.check_invertible()
-    chosen = _backends.select(backend)
+    chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
         return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)

@@ -6,6 +6,11 @@
 #define SPECSEP_HD __host__ __device__
 #define SPECSEP_INLINE __forceinline__
 #define SPECSEP_RESTRICT __restrict__
+// Dynamic shared memory as a typed pointer (a literal `extern __shared__ T s[]` cannot be
+// re-typed per template, and the emulator defines this macro its own way).
+#define SPECSEP_DYN_SHARED(T, name)                                   \
+  extern __shared__ __align__(16) unsigned char specsep_dyn_smem_[]; \
+  T* name = reinterpret_cast<T*>(specsep_dyn_smem_)
 #else
 #define SPECSEP_HD
 #define SPECSEP_INLINE inline

@@ -1,0 +1,52 @@
+// Device-side helpers shared by the kernels: the CUDA thread block as a specsep Block, the frame
+// FFT descriptor read from kernel arguments, and fixed-order block reductions.
+#pragma once
+#include "specsep/frame.hpp"
+#include "specsep/framing.hpp"
+#include "specsep/ola.hpp"
+#include "specsep/phase.hpp"
+
+namespace specsep {
+namespace cuda {
+
+// The threads of a CUDA block as a specsep Block (block.hpp): items split by threadIdx.x,
+// barriers are __syncthreads().
+struct CudaBlock {
+  __device__ __forceinline__ int tid() const { return threadIdx.x; }
+  __device__ __forceinline__ int size() const { return blockDim.x; }
+  __device__ __forceinline__ void sync() const { __syncthreads(); }
+};
+
+// The frame FFT of length n from the factor list {count, p_1, ..., p_count} and the root table
+// exp(+2 pi i x / n) that the host built (specsep._cpu.fft_plan_arrays). Built by thread 0 in
+// shared memory; every thread reads it after the barrier.
+template <typename T>
+__device__ void load_frame_fft(FrameFFT<T>& f, long n, const int* factors, const cplx<T>* roots) {
+  if (threadIdx.x == 0) {
+    f.n = n;
+    f.roots = roots;
+    f.factors.n = n % 2 == 0 ? n / 2 : n;
+    f.factors.count = factors[0];
+    for (int s = 0; s < factors[0]; ++s) f.factors.factors[s] = factors[1 + s];
+  }
+  __syncthreads();
+}
+
+// Scratch per FFT buffer, in complex values: n/2 + 1 for even n (the backward pass keeps bins
+// 0..n/2 in it), n for odd n.
+__device__ __forceinline__ long fft_scratch(long n) { return n % 2 == 0 ? n / 2 + 1 : n; }
+
+// Sum of `value` over the block, in a fixed tree order (the same bits every run). `buffer` holds
+// blockDim.x doubles; blockDim.x must be a power of two. The result is valid in thread 0.
+__device__ double block_sum(double value, double* buffer) {
+  buffer[threadIdx.x] = value;
+  __syncthreads();
+  for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) buffer[threadIdx.x] += buffer[threadIdx.x + half];
+    __syncthreads();
+  }
+  return buffer[0];
+}
+
+}  // namespace cuda
+}  // namespace specsep

@@ -1,0 +1,59 @@
+// Inverse STFT kernel by gather overlap-add (Note [gather OLA] in specsep/ola.hpp). One block
+// per output segment: grid (segments, signals). The block inverts, one after another in
+// increasing t, every frame that covers its segment, and each thread adds its samples of the
+// frame into a segment accumulator in shared memory: no atomics, no communication between
+// blocks, and the same summation order on every run. Frames covering two segments are inverted
+// by both blocks: (n_fft / hop - 1) extra frames per `segment / hop` frames.
+//
+// The spectrum of signal i is X(i / sources, t, f) * M(i, t, f): a masked mixture (separate),
+// magnitudes times angles (Griffin-Lim, MISI), or the plain iSTFT with M a single 1 (strides 0).
+//
+// Dynamic shared memory: 2 * fft_scratch(n) complex values and `segment` reals.
+#include "common.cuh"
+
+namespace specsep {
+namespace cuda {
+
+template <typename T>
+__global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M, long long ms0,
+                      long long ms1, long long ms2, int sources, const T* window, const T* synthesis,
+                      const cplx<T>* roots, const int* factors, int n_fft, int hop, long long n_frames,
+                      long long start, long long length, int segment, T* out) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  SPECSEP_DYN_SHARED(cplx<T>, smem);
+  const long scratch = fft_scratch(n_fft);
+  T* acc = reinterpret_cast<T*>(smem + 2 * scratch);
+  const long signal = blockIdx.y;
+  const long s0 = start + static_cast<long>(blockIdx.x) * segment;  // samples [s0, s1)
+  const long s1 = s0 + segment < start + length ? s0 + segment : start + length;
+  const long n_full = n_fft + hop * (n_frames - 1);
+  const long covered = s1 < n_full ? s1 : n_full;  // samples past the last frame stay zero
+  for (long s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
+  __syncthreads();
+  const cplx<T>* spectrum = X + (signal / sources) * xs0;
+  const T* mask = M + signal * ms0;
+  if (s0 < covered) {
+    const long t_last = ola_last_frame(covered - 1, hop, n_frames);
+    for (long t = ola_first_frame(s0, n_fft, hop); t <= t_last; ++t) {
+      const long origin = t * hop;
+      auto load = [&](long k) {
+        const cplx<T> x = spectrum[t * xs1 + k * xs2];
+        return scale(x, mask[t * ms1 + k * ms2]);
+      };
+      auto store = [&](long j, T v) {
+        const long s = origin + j;
+        if (s >= s0 && s < covered) acc[s - s0] += synthesis[j] * v;
+      };
+      frame_backward(CudaBlock{}, f, load, smem, smem + scratch, store);
+    }
+  }
+  T* y = out + signal * length + (s0 - start);
+  for (long s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
+    const T envelope = s < covered ? window_sum_square_at(window, n_fft, hop, n_frames, s) : T(0);
+    y[s - s0] = envelope > tiny_normal<T>() ? acc[s - s0] / envelope : acc[s - s0];
+  }
+}
+
+}  // namespace cuda
+}  // namespace specsep

@@ -1,0 +1,235 @@
+"""The CUDA backend's orchestration, written once against an array module ``xp`` (CuPy on a GPU,
+NumPy under the emulator) and a launcher (launcher.py).
+
+Launch geometry, shared-memory sizes and the exact scalar types of every kernel argument live
+here. Note [phase retrieval precision] of _cpu_backend.py holds here too: Griffin-Lim and MISI
+iterate in float64 and return the input's precision.
+
+Griffin-Lim and MISI stop items on ``tol`` on the device (kernel ``convergence``); the host looks
+at the device's active flags every ``CHECK_EVERY`` iterations only, so that the loop runs without
+a host synchronisation per iteration.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .. import _plan
+from .._validate import COMPLEX_OF
+from . import source
+
+CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
+SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops
+MAX_GRID_Y = 65535        # CUDA's limit on gridDim.y (signals per launch)
+_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+
+
+def _threads(n_fft):
+    """Threads per block: a power of two (block_sum needs one), about n_fft / 8, in [32, 256]."""
+    threads = 32
+    while threads < 256 and threads * 8 < n_fft:
+        threads *= 2
+    return threads
+
+
+def _int(value):
+    return np.int32(value)
+
+
+def _long(value):
+    return np.int64(value)
+
+
+class CudaBackend:
+    """The kernels of cpp/cuda/ on ``xp`` arrays, launched by ``launcher``."""
+
+    def __init__(self, name, xp, launcher):
+        self.name = name
+        self.xp = xp
+        self.launcher = launcher
+        self._constants = functools.lru_cache(maxsize=64)(self._make_constants)
+
+    # ---- per-plan device constants ---------------------------------------------------------
+    def _make_constants(self, plan):
+        from .. import _cpu
+
+        xp, real = self.xp, plan.dtype
+        factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
+        backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
+        return {
+            "window": xp.asarray(plan.window64.astype(real)),
+            "synthesis": xp.asarray((plan.window64 * backward).astype(real)),
+            "roots": xp.asarray(roots.astype(COMPLEX_OF[real])),
+            "factors": xp.asarray(factors),
+            "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
+        }
+
+    def _shared(self, plan, extra_bytes):
+        """Dynamic shared memory of an FFT kernel: two FFT buffers plus ``extra_bytes``."""
+        n = plan.n_fft
+        scratch = n // 2 + 1 if n % 2 == 0 else n
+        size = 2 * scratch * COMPLEX_OF[plan.dtype].itemsize + extra_bytes
+        if size > self.launcher.max_shared_memory:
+            raise ValueError(
+                f"n_fft={n} in {plan.dtype.name} needs {size} bytes of shared memory per block; the "
+                f"{self.name} backend has {self.launcher.max_shared_memory}: use a smaller n_fft, float32, "
+                "or the cpu backend")
+        return size
+
+    def _launch(self, kernel, plan, grid, block, args, shared_mem):
+        self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
+
+    @staticmethod
+    def _per_signal_launches(signals, sources=1):
+        """Ranges of signals that fit gridDim.y, each starting at an item boundary."""
+        step = (MAX_GRID_Y // sources) * sources
+        return [(first, min(first + step, signals)) for first in range(0, signals, step)]
+
+    # ---- transforms --------------------------------------------------------------------------
+    def _stft_rows(self, plan, rows, n_frames):
+        """``rows (signals, samples)`` contiguous -> ``(signals, frames, freqs)`` contiguous."""
+        xp, c = self.xp, self._constants(plan)
+        signals, n_samples = rows.shape
+        out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
+        shared = self._shared(plan, 0)
+        for first, last in self._per_signal_launches(signals):
+            self._launch("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
+                rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
+                _int(plan.n_fft), _int(plan.hop_length), _int(plan.n_fft // 2 if plan.center else 0),
+                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), shared)
+        return out
+
+    def _istft_rows(self, plan, X, M, sources, length, out):
+        """``out (signals, length)`` from frame-major ``X (items, frames, freqs)`` times ``M
+        (signals, freqs, frames)`` (None: no mask), signal i reading item i // sources."""
+        c = self._constants(plan)
+        n_frames = X.shape[1]
+        signals = out.shape[0]
+        segment = SEGMENT_HOPS * plan.hop_length
+        shared = self._shared(plan, segment * plan.dtype.itemsize)
+        start = plan.n_fft // 2 if plan.center else 0
+        segments = max(-(-length // segment), 1) if length else 0
+        if segments == 0 or signals == 0:
+            return out
+        xs = [_long(s // X.itemsize) for s in X.strides]
+        for first, last in self._per_signal_launches(signals, sources):
+            if M is None:  # a single 1 read through strides 0
+                mask, ms = self.xp.ones(1, dtype=plan.dtype), (_long(0), _long(0), _long(0))
+            else:
+                mask = M[first:last]
+                ms = (_long(M.strides[0] // M.itemsize), _long(M.strides[2] // M.itemsize),
+                      _long(M.strides[1] // M.itemsize))
+            items = X[first // sources:-(-last // sources)]
+            self._launch("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
+                items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["window"], c["synthesis"], c["roots"],
+                c["factors"], _int(plan.n_fft), _int(plan.hop_length), _long(n_frames), _long(start),
+                _long(length), _int(segment), out[first:last]), shared)
+        return out
+
+    def stft(self, plan, x):
+        xp = self.xp
+        rows = xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        n_frames = plan.n_frames(x.shape[-1])
+        out = self._stft_rows(plan, rows, n_frames)
+        return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
+
+    def _frame_major(self, X):
+        """``(..., F, T)`` as a contiguous ``(batch, T, F)`` array (a view for stft's output)."""
+        xp = self.xp
+        return xp.ascontiguousarray(X.reshape((-1,) + X.shape[-2:]).swapaxes(-1, -2))
+
+    def istft(self, plan, X, length):
+        xp = self.xp
+        length = plan.istft_length(X.shape[-1]) if length is None else length
+        frames = self._frame_major(X)
+        out = xp.empty((frames.shape[0], length), dtype=plan.dtype)
+        self._istft_rows(plan, frames, None, 1, length, out)
+        return out.reshape(X.shape[:-2] + (length,))
+
+    def apply_mask(self, X_mix, M):
+        mixture = X_mix if M.ndim == X_mix.ndim else self.xp.expand_dims(X_mix, -3)
+        return (mixture * M).astype(X_mix.dtype, copy=False)
+
+    def separate(self, plan, x_mix, M, length):
+        xp = self.xp
+        single = M.ndim == x_mix.ndim + 1
+        masks = M[..., None, :, :] if single else M
+        batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
+        X = self.stft(plan, xp.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
+        masks = xp.ascontiguousarray(xp.broadcast_to(masks, batch + masks.shape[-3:]))
+        sources = masks.shape[-3]
+        masks = masks.reshape((-1,) + masks.shape[-2:])
+        out = xp.empty((masks.shape[0], length), dtype=plan.dtype)
+        self._istft_rows(plan, self._frame_major(X), masks, sources, length, out)
+        out = out.reshape(batch + (sources, length))
+        return out[..., 0, :] if single else out
+
+    # ---- phase retrieval ---------------------------------------------------------------------
+    def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol):
+        """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), in float64."""
+        xp = self.xp
+        plan = _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center,
+                         plan.pad_mode, plan.normalized, np.float64)
+        c = self._constants(plan)
+        signals, F, n_frames = S.shape
+        items = signals // sources
+        S = xp.ascontiguousarray(S, dtype=np.float64)
+        angles = xp.ascontiguousarray(angles.swapaxes(-1, -2), dtype=np.complex128)  # (signals, T, F)
+        previous = xp.zeros_like(angles)
+        norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))
+        active = xp.ones(items, dtype=np.int32)
+        best = xp.full(items, -1.0)
+        history = xp.full((items, n_iter), np.nan)
+        frame_error = xp.empty((signals, n_frames))
+        y = xp.empty((signals, length))
+        threads = _threads(plan.n_fft)
+        update_shared = self._shared(plan, plan.n_freqs * 16 + threads * 8)
+        pad = plan.n_fft // 2 if plan.center else 0
+        ms = (_long(F * n_frames), _long(1), _long(n_frames))
+        alpha = np.float64(momentum / (1.0 + momentum))
+
+        def invert():
+            self._istft_rows(plan, angles, S, 1, length, y)
+            if mixture is not None:
+                self._launch("misi_distribute", plan, (-(-length // 256), items), (256,), (
+                    y, mixture, _long(mixture.shape[-1]), weights, _int(sources), _long(length)), 0)
+
+        for iteration in range(n_iter):
+            if iteration and iteration % CHECK_EVERY == 0 and not bool(active.any()):
+                break
+            invert()
+            for first, last in self._per_signal_launches(signals, sources):
+                self._launch("stft_phase_update", plan, (n_frames, last - first), (threads,), (
+                    y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
+                    _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
+                    S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
+                    _int(sources), alpha,
+                    frame_error[first:last]), update_shared)
+            self._launch("convergence", plan, (items,), (256,), (
+                frame_error, _long(sources * n_frames), norm, np.float64(-1.0 if tol is None else tol), active,
+                best, history, _long(iteration), _long(n_iter)), 256 * 8)
+        invert()
+        recorded = xp.any(~xp.isnan(history), axis=0)
+        iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0
+        return y, history[:, :iterations]
+
+    def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol):
+        xp = self.xp
+        length = plan.istft_length(S.shape[-1]) if length is None else length
+        batch = S.shape[:-2]
+        angles = xp.broadcast_to(xp.asarray(angles), S.shape).reshape((-1,) + S.shape[-2:])
+        y, history = self._retrieve(plan, S.reshape((-1,) + S.shape[-2:]), angles, 1, None, None, n_iter,
+                                    momentum, length, tol)
+        return y.reshape(batch + (length,)).astype(S.dtype), history.reshape(batch + history.shape[-1:])
+
+    def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+        xp = self.xp
+        length = x_mix.shape[-1]
+        signals = S.shape[:-2]
+        angles = xp.broadcast_to(xp.asarray(angles), S.shape).reshape((-1,) + S.shape[-2:])
+        mixture = xp.ascontiguousarray(x_mix.reshape(-1, length), dtype=np.float64)
+        y, history = self._retrieve(plan, S.reshape((-1,) + S.shape[-2:]), angles, S.shape[-3], mixture,
+                                    xp.asarray(weights, dtype=np.float64), n_iter, momentum, length, tol)
+        return y.reshape(signals + (length,)).astype(x_mix.dtype), history.reshape(S.shape[:-3] + history.shape[-1:])

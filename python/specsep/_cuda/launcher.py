@@ -1,0 +1,52 @@
+"""Launchers: how the orchestration runs a kernel by name.
+
+Both take ``launch(name, grid, block, args, shared_mem)`` with the argument conventions of
+``cupy.RawKernel.__call__``: arrays for pointers, NumPy scalars of the exact C++ parameter type
+for scalars (CuPy passes a Python int as a 64-bit integer).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from . import source
+
+# Dynamic shared memory a block may use without opting in.
+DEFAULT_SHARED_MEMORY = 48 * 1024
+
+
+class EmulatorLauncher:
+    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays)."""
+
+    def __init__(self):
+        from .. import _emu
+
+        self._emu = _emu
+        self.max_shared_memory = int(_emu.max_shared_memory())
+
+    def launch(self, name, grid, block, args, shared_mem):
+        self._emu.launch(name, grid, block, args, shared_mem=shared_mem)
+
+
+class CupyLauncher:
+    """Compiles the kernels with NVRTC through ``cupy.RawModule`` (cached per device) and launches
+    them on the current stream."""
+
+    def __init__(self):
+        import cupy
+
+        self._cupy = cupy
+        device = cupy.cuda.Device()
+        self.max_shared_memory = int(device.attributes["MaxSharedMemoryPerBlockOptin"])
+
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - one module per device, kept for the process
+    def _module(self, device_id):
+        return self._cupy.RawModule(code=source.kernel_source(),
+                                    options=source.NVRTC_OPTIONS + source.include_options(),
+                                    name_expressions=source.name_expressions())
+
+    def launch(self, name, grid, block, args, shared_mem):
+        kernel = self._module(self._cupy.cuda.Device().id).get_function(name)
+        if shared_mem > DEFAULT_SHARED_MEMORY:
+            kernel.max_dynamic_shared_size_bytes = shared_mem
+        kernel(grid, block, args, shared_mem=shared_mem)

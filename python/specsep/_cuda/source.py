@@ -1,0 +1,55 @@
+"""Where the kernel source lives, which instantiations exist, and how NVRTC compiles them."""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+# C++ spelling of each real dtype, for name expressions (one place, like cupyx's helper).
+CPP_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+# The options CuPy's runtime adds itself are -arch and --device-as-default-execution-space; ours:
+NVRTC_OPTIONS = ("-std=c++17", "-ftz=true")
+
+
+@functools.lru_cache(maxsize=1)
+def source_dirs() -> tuple[Path, Path]:
+    """``(kernel_dir, include_dir)``: the package data of an installed wheel, or ``cpp/`` of a
+    source checkout when specsep runs from one (``PYTHONPATH=python``)."""
+    package = Path(str(resources.files("specsep")))
+    installed = (package / "cuda", package / "include")
+    if (installed[0] / "kernels.cu").is_file():
+        return installed
+    checkout = package.parents[1] / "cpp"
+    if (checkout / "cuda" / "kernels.cu").is_file():
+        return checkout / "cuda", checkout / "include"
+    raise FileNotFoundError("the CUDA kernel sources are neither installed with specsep nor in a checkout")
+
+
+def kernel_source() -> str:
+    """The translation unit NVRTC compiles (it includes the rest through the include path)."""
+    return '#include "kernels.cu"\n'
+
+
+def include_options() -> tuple[str, ...]:
+    kernels, include = source_dirs()
+    return (f"-I{kernels}", f"-I{include}")
+
+
+@functools.lru_cache(maxsize=1)
+def instantiations() -> tuple[tuple[str, str], ...]:
+    """``(kernel, type)`` pairs of cpp/cuda/instantiations.inc, the single list of kernels."""
+    text = (source_dirs()[0] / "instantiations.inc").read_text()
+    return tuple(re.findall(r"^SPECSEP_INSTANTIATE\((\w+),\s*(\w+)\)", text, flags=re.M))
+
+
+def name_expression(kernel: str, dtype) -> str:
+    return f"specsep::cuda::{kernel}<{CPP_TYPE[np.dtype(dtype)]}>"
+
+
+def name_expressions() -> tuple[str, ...]:
+    return tuple(f"specsep::cuda::{kernel}<{cpp}>" for kernel, cpp in instantiations())
