@@ -16,16 +16,19 @@ RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 # Independent float64 oracles (librosa, torch, direct DFT) against the reference.
 ORACLE_RTOL = 1e-12
 
-BACKENDS = [
-    pytest.param("numpy", id="numpy"),
-    pytest.param("cpu", id="cpu", marks=pytest.mark.skipif(
-        "cpu" not in specsep.available_backends(), reason="cpu backend not built yet")),
-]
+def _host_backend(name):
+    return pytest.param(name, id=name, marks=pytest.mark.skipif(
+        name not in specsep.available_backends(), reason=f"backend {name!r} is not available in this build"))
+
+
+# Every backend that takes NumPy arrays: cuda-emu runs the CUDA kernels through the emulator. The
+# real cuda backend takes device arrays and has its own tests (test_gpu.py, marked gpu).
+BACKENDS = [_host_backend(name) for name in ("numpy", "cpu", "cuda-emu")]
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request):
-    """Every backend this installation runs; later backends join this list."""
+    """Every host-array backend this installation runs."""
     return request.param
 
 

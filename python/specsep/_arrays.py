@@ -35,3 +35,14 @@ def namespace(array):
 
         return cupy
     return np
+
+
+def like(result, original):
+    """``result`` as the caller's kind: a torch tensor for torch input (zero-copy), else as is."""
+    if _module_of(original) != "torch":
+        return result
+    import torch
+
+    if isinstance(result, tuple):
+        return tuple(like(part, original) for part in result)
+    return torch.from_numpy(result) if isinstance(result, np.ndarray) else torch.from_dlpack(result)

@@ -7,7 +7,7 @@ import numpy as np
 from . import _backends
 from . import _plan
 from . import _validate as v
-from ._arrays import namespace
+from ._arrays import like, namespace
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
@@ -81,9 +81,9 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
         ``frames = 1 + (samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``. The array is a
         transposed view of frame-major memory, as torch returns.
     """
-    x = v.as_real_array("x", x)
+    original, x = x, v.as_real_array("x", x)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
-    return _stft_with_plan(plan, x, backend)
+    return like(_stft_with_plan(plan, x, backend), original)
 
 
 def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
@@ -113,12 +113,12 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     ValueError
         When the window and hop violate NOLA (no inverse exists), naming both.
     """
-    X = v.as_complex_array("X", X)
+    original, X = X, v.as_complex_array("X", X)
     if n_fft is None:
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
                      v.REAL_OF[X.dtype])
-    return _istft_with_plan(plan, X, length, backend)
+    return like(_istft_with_plan(plan, X, length, backend), original)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,9 +157,9 @@ def apply_mask(X_mix, M, *, backend=None):
     -------
     np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
     """
-    X_mix = v.as_complex_array("X_mix", X_mix)
+    original, X_mix = X_mix, v.as_complex_array("X_mix", X_mix)
     M = _check_masks(M, X_mix.shape, v.REAL_OF[X_mix.dtype])
-    return _backends.select(backend, X_mix).apply_mask(X_mix, M)
+    return like(_backends.select(backend, X_mix).apply_mask(X_mix, M), original)
 
 
 def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
@@ -188,7 +188,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     M = _check_masks(M, X_shape, x_mix.dtype)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
-    return _backends.select(backend, x_mix).separate(plan, x_mix, M, length)
+    return like(_backends.select(backend, x_mix).separate(plan, x_mix, M, length), original)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +278,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``; entries after an item stopped are NaN.
     """
-    S = _check_magnitudes("S", S, min_ndim=2)
+    original, S = S, _check_magnitudes("S", S, min_ndim=2)
     n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
@@ -289,7 +289,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
     y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
-    return (y, history) if return_history else y
+    return like((y, history) if return_history else y, original)
 
 
 def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
@@ -331,7 +331,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``.
     """
-    x_mix = v.as_real_array("x_mix", x_mix)
+    original, x_mix = x_mix, v.as_real_array("x_mix", x_mix)
     v.check_finite("x_mix", x_mix)
     S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
@@ -371,4 +371,4 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol)
-    return (sources, history) if return_history else sources
+    return like((sources, history) if return_history else sources, original)
