@@ -181,7 +181,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     -------
     np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
-    x_mix = v.as_real_array("x_mix", x_mix)
+    original, x_mix = x_mix, v.as_real_array("x_mix", x_mix)
     _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))

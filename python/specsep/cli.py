@@ -2,7 +2,9 @@
 
 ``specsep demo`` separates a synthetic four-instrument clip (or your own mixture and stems) with
 oracle masks and phase retrieval, prints the quality of each method (SI-SDR against the true
-stems) and its time, and writes the results as audio files and a figure.
+stems) and its time, and writes the results as audio files and a figure. ``specsep bench`` runs
+the benchmark harness (specsep's backends against librosa, scipy, NumPy and torch), the same as
+``python bench/run.py`` in a checkout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, _backends, _demo, masks, metrics
+from . import __version__, _backends, _bench, _demo, masks, metrics
 from ._plan import STFT
 from ._progress import progress
 from .api import griffin_lim, misi, separate, stft
@@ -90,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--hop-length", type=_int_at_least(1), default=None, metavar="N",
                       help="STFT hop (default: n_fft / 4)")
     demo.set_defaults(run=_demo_command, command_parser=demo)
+
+    bench = commands.add_parser(
+        "bench",
+        help="time specsep's backends against librosa, scipy, NumPy and torch",
+        description=(
+            "Run the benchmark workloads (STFT, iSTFT, STFT + iSTFT, fast Griffin-Lim, oracle "
+            "separation) on specsep's backends and the peers installed here, in one process: "
+            "warm-up, then the median of repeats. Prints markdown tables (seconds, audio seconds "
+            "per second, the speed-up of specsep cpu over the fastest peer, the agreement of every "
+            "output with specsep's). Peers that are not installed are listed as not run."
+        ),
+    )
+    _bench.add_arguments(bench)
+    bench.set_defaults(run=_bench_command, command_parser=bench)
     return parser
 
 
@@ -102,6 +118,14 @@ def main(argv=None) -> int:
         return args.run(args)
     except SystemExit as exc:  # argparse's errors (2), --help and --version (0)
         return exc.code if isinstance(exc.code, int) else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# specsep bench
+
+
+def _bench_command(args) -> int:
+    return _bench.run(args, command=_bench.command_line(args, f"{_PROG} bench"))
 
 
 # ---------------------------------------------------------------------------------------------
