@@ -1,0 +1,154 @@
+"""The benchmark harness behind ``python bench/run.py`` and ``specsep bench``.
+
+specsep's backends and the peers (librosa, scipy.signal.ShortTimeFFT, NumPy with scipy.fft,
+torch) side by side in one process on the workloads of :mod:`.workloads`: warm-up, then the
+median of repeats; every output checked against specsep cpu's; a markdown report, and optionally
+JSON, a PNG bar chart and the markdown in a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import shlex
+import sys
+
+from . import harness, peers, report, workloads
+
+
+def _keys(valid, what):
+    def parse(text):
+        keys = [k.strip() for k in text.split(",") if k.strip()]
+        wrong = [k for k in keys if k not in valid]
+        if not keys or wrong:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: unknown {what} {', '.join(wrong) or '(none given)'}; choose from {','.join(valid)}")
+        return keys
+    return parse
+
+
+def _positive_int(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {minimum}")
+        return value
+    return parse
+
+
+def default_threads() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, shared by ``bench/run.py`` and ``specsep bench``."""
+    impl_keys = [i.key for i in peers.all_implementations()]
+    parser.add_argument("--workloads", type=_keys(workloads.KEYS, "workload"), default=list(workloads.KEYS),
+                        metavar="W1,W3", help=f"workloads to run (default: all of {','.join(workloads.KEYS)})")
+    parser.add_argument("--implementations", type=_keys(impl_keys, "implementation"), default=impl_keys,
+                        metavar="NAMES", help=f"implementations to run (default: all of {','.join(impl_keys)})")
+    parser.add_argument("--repeats", type=_positive_int(1), default=5, metavar="N",
+                        help="timed runs per implementation and workload; the median is reported (default: 5)")
+    parser.add_argument("--warmup", type=_positive_int(0), default=1, metavar="N",
+                        help="untimed runs before them (default: 1)")
+    parser.add_argument("--threads", type=_positive_int(1), default=None, metavar="N",
+                        help="threads for specsep cpu (specsep.set_num_threads), torch (set_num_threads) and "
+                             "scipy.fft (workers) (default: the usable cores)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes (batch 1, 0.5 s; every other parameter kept), for smoke tests")
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="skip the NumPy reference backend (otherwise it runs once, without warm-up)")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart (needs matplotlib)")
+    parser.add_argument("--markdown", default=None, metavar="PATH", help="write the markdown report")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def command_line(args, prog) -> str:
+    """The command that gives ``args``: ``prog`` and the options that differ from the defaults."""
+    defaults = vars(build_parser(prog).parse_args([]))
+    words = [prog]
+    for name, value in vars(args).items():
+        if name not in defaults or value == defaults[name]:
+            continue
+        option = "--" + name.replace("_", "-")
+        if value is True:
+            words.append(option)
+        elif isinstance(value, list):
+            words += [option, ",".join(value)]
+        else:
+            words += [option, shlex.quote(str(value))]
+    return " ".join(words)
+
+
+def run(args, command="python bench/run.py") -> int:
+    """Run the benchmark for parsed ``args``; prints the report. Returns 0, or 1 when an output
+    disagrees with specsep's or an implementation failed."""
+    try:  # a crash in a native library then names the implementation's Python frame
+        faulthandler.enable()
+    except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (captured)
+        pass
+    threads = args.threads or default_threads()
+    chosen = workloads.select(args.workloads, quick=args.quick)
+    impls = [i for i in peers.all_implementations() if i.key in args.implementations]
+    settings = {
+        "command": command,
+        "repeats": args.repeats,
+        "warmup": args.warmup,
+        "threads": threads,
+        "quick": args.quick,
+        "skip_slow": args.skip_slow,
+        "slow_implementations": [i.key for i in impls if i.slow],
+    }
+    info = report.machine(threads)
+    print(f"specsep benchmark, {info['date']}")
+    print(f"machine: {report.machine_line(info)}")
+    print(f"command: {command}")
+    print(workloads_text := report.workload_lines(chosen))
+    print(flush=True)
+
+    cells = harness.run(chosen, impls, threads=threads, warmup=args.warmup, repeats=args.repeats,
+                        skip_slow=args.skip_slow, verbose=not args.quiet)
+    summary = harness.summarize(chosen, cells)
+    text = report.tables(chosen, cells, summary, settings)
+    print(text)
+
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(f"specsep benchmark, {info['date']}\n\nmachine: {report.machine_line(info)}\n\n"
+                    f"command: `{command}`\n\n{workloads_text}\n\n{text}\n")
+    if args.json:
+        report.write_json(args.json, report.to_json(chosen, cells, summary, info, settings))
+    if args.plot:
+        try:
+            report.plot(args.plot, chosen, cells, f"specsep benchmark, {info['date']}: {info['cpu']}, "
+                                                  f"{threads} thread{'s' * (threads != 1)}")
+        except ImportError:
+            print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
+
+    failed = [c for c in cells if c.ok is False or (c.skipped or "").startswith("failed")]
+    for c in failed:
+        print(f"error: {c.label} on {c.workload}: "
+              + (c.skipped if c.skipped else "its output disagrees with specsep cpu's"), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_parser(prog="bench/run.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0].replace("\n", " "))
+    add_arguments(parser)
+    return parser
+
+
+def main(argv=None, prog="bench/run.py") -> int:
+    """Entry point of ``bench/run.py``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(prog).parse_args(argv)
+    return run(args, command="python " + command_line(args, prog))
