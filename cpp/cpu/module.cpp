@@ -11,6 +11,7 @@
 #include <string>
 
 #include "phase.hpp"
+#include "buffer_cache.hpp"
 #include "io.hpp"
 
 namespace py = pybind11;
@@ -20,6 +21,16 @@ namespace {
 
 template <typename E>
 using array = py::array_t<E, 0>;  // no forcecast: a wrong dtype is a Python-side bug
+
+// A C-contiguous array whose memory comes from the buffer cache (buffer_cache.hpp).
+template <typename E>
+array<E> output(std::vector<py::ssize_t> shape) {
+  std::size_t count = 1;
+  for (py::ssize_t d : shape) count *= static_cast<std::size_t>(d);
+  void* block = specsep::acquire_buffer(count * sizeof(E));
+  py::capsule owner(block, [](void* p) { specsep::release_buffer(p); });
+  return array<E>(shape, static_cast<E*>(block), owner);
+}
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
@@ -52,7 +63,7 @@ class Plan {
     require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (batch, samples) with unit sample stride");
     const long batch = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
     const long frames = plan_.n_frames(n), F = plan_.n_freqs();
-    array<std::complex<T>> out({batch, frames, F});
+    auto out = output<std::complex<T>>({batch, frames, F});
     specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
     const T* data = x.data();
     const std::ptrdiff_t rows = stride<T>(x, 0);
@@ -66,7 +77,7 @@ class Plan {
     auto view = spectrogram_view<const cplx<T>>(X, "X");
     require(X.shape(1) == plan_.n_freqs(), "X has the wrong number of frequency bins");
     const long batch = static_cast<long>(X.shape(0)), frames = static_cast<long>(X.shape(2));
-    array<T> out({batch, length});
+    auto out = output<T>({batch, length});
     T* y = out.mutable_data();
     py::gil_scoped_release release;
     specsep::run_istft(plan_, batch, frames, start, length, y, length, specsep::SpectrumReader<T>{view});
@@ -82,7 +93,7 @@ class Plan {
                 M.shape(2) == X.shape(2), "M must be (batch * sources, freq, frames) over X");
     const long signals = static_cast<long>(M.shape(0)), frames = static_cast<long>(X.shape(2));
     const long J = X.shape(0) == 0 ? 1 : signals / static_cast<long>(X.shape(0));
-    array<T> out({signals, length});
+    auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     py::gil_scoped_release release;
     specsep::run_istft(plan_, signals, frames, start, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
@@ -115,7 +126,7 @@ class Plan {
     require(S.shape(1) == plan_.n_freqs() && angles.shape(0) == S.shape(0) && angles.shape(1) == S.shape(1) &&
                 angles.shape(2) == S.shape(2), "S and angles must have the same (batch, freq, frames)");
     const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
-    array<T> out({signals, length});
+    auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     specsep::IterationState state(items, tol);
     {
@@ -241,6 +252,8 @@ PYBIND11_MODULE(SPECSEP_MODULE, m) {
   bind_dtype<double>(m, "PlanFloat64");
   bind_dtype<float>(m, "PlanFloat32");
   m.def("fft_plan_arrays", &fft_plan_arrays, py::arg("n"));
+  m.def("clear_buffer_cache", &specsep::clear_buffer_cache, "Free the cached output buffers; returns the bytes freed.");
+  m.def("cached_bytes", &specsep::cached_bytes, "Bytes of output buffers held for reuse.");
   m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &specsep::num_threads);
 }
