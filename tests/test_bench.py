@@ -164,3 +164,19 @@ def test_workloads_keep_their_parameters_when_quick():
         assert quick.audio_seconds < full.audio_seconds
     w1 = workloads.select(["W1"])[0]
     assert (w1.batch, w1.seconds, w1.sr, w1.n_fft, w1.hop, w1.pad_mode) == ((16, 2), 10.0, 44100, 2048, 512, "reflect")
+
+
+class _Broken(peers.NumpyScipyFFT):
+    key = "broken"
+    label = "broken"
+
+    def stft(self, w, x):
+        raise RuntimeError("no STFT today")
+
+
+def test_a_failing_implementation_is_reported_and_the_others_run():
+    chosen = workloads.select(["W1"], quick=True)
+    cells = harness.run(chosen, [_Broken(), peers.Specsep("cpu")], threads=1, warmup=1, repeats=2, verbose=False)
+    broken, cpu = cells
+    assert broken.skipped == "failed: RuntimeError: no STFT today" and broken.seconds is None
+    assert cpu.ok and len(cpu.times) == 2 and cpu.seconds == pytest.approx(np.median(cpu.times))

@@ -1,5 +1,10 @@
 """Timing: every implementation on every workload, warm-up then the median of repeats, in one
-process; each output checked against specsep cpu's."""
+process; each output checked against specsep cpu's.
+
+The runs of one workload are interleaved: a round runs every implementation once, then the next
+round starts. On a shared machine a burst of load then falls on all implementations alike instead
+of on whichever happened to be running, which keeps the ratios steadier than the times.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ class Cell:
     implementation: str
     label: str
     specsep: bool
-    seconds: float | None = None  # median
+    seconds: float | None = None  # median of the timed runs
     times: list = field(default_factory=list)
     warmup: int = 0
     error: float | None = None  # relative L2 error against specsep cpu
@@ -38,36 +43,44 @@ def _log(message, verbose):
         print(message, file=sys.stderr, flush=True)
 
 
-def time_cell(impl, w, inputs, ref, warmup, repeats) -> Cell:
-    """Warm-up runs, then ``repeats`` timed runs; the first output is checked. The garbage
-    collector is off during the runs (as in ``timeit``)."""
-    cell = Cell(w.key, impl.key, impl.label, impl.specsep, warmup=warmup)
-    run = impl.bind(w, inputs)
-    gc.collect(1)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for i in range(warmup + repeats):
-            start = time.perf_counter()
-            out = run()
-            elapsed = time.perf_counter() - start
-            if i >= warmup:
-                cell.times.append(elapsed)
-            if i == 0:
-                result = wl.check(w, out, ref, inputs, interior=w.kind in impl.interior)
-                cell.error, cell.ok = result["error"], result["ok"]
-                cell.spectral_convergence = result.get("spectral_convergence")
-                cell.interior = w.kind in impl.interior and cell.error is not None
-            del out
-    finally:
-        if enabled:
-            gc.enable()
-    cell.seconds = statistics.median(cell.times)
-    return cell
+class _Runner:
+    """One implementation bound to one workload: runs it under its settings, checks its first output."""
+
+    def __init__(self, impl, w, inputs, ref, threads, warmup, repeats):
+        self.impl, self.w, self.inputs, self.ref, self.threads = impl, w, inputs, ref, threads
+        self.warmup, self.repeats = (0, 1) if impl.slow else (warmup, repeats)
+        self.cell = Cell(w.key, impl.key, impl.label, impl.specsep, warmup=self.warmup)
+        self.run = impl.bind(w, inputs)
+
+    def once(self, timed):
+        """One run, the garbage collector off (as in ``timeit``); the first output is checked."""
+        self.impl.setup(self.threads)
+        try:
+            gc.collect(1)
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                out = self.run()
+                elapsed = time.perf_counter() - start
+            finally:
+                gc.enable()
+            if timed:
+                self.cell.times.append(elapsed)
+            if self.cell.ok is None:
+                self._check(out)
+        finally:
+            self.impl.teardown()
+
+    def _check(self, out):
+        w, cell = self.w, self.cell
+        result = wl.check(w, out, self.ref, self.inputs, interior=w.kind in self.impl.interior)
+        cell.error, cell.ok = result["error"], result["ok"]
+        cell.spectral_convergence = result.get("spectral_convergence")
+        cell.interior = w.kind in self.impl.interior and cell.error is not None
 
 
 def run(workloads, implementations, *, threads, warmup, repeats, skip_slow=False, verbose=True):
-    """Every implementation on every workload; returns the cells in that order.
+    """Every implementation on every workload; returns the cells, workload by workload.
 
     Slow implementations (the NumPy reference) run once without warm-up, or not at all with
     ``skip_slow``. A failing implementation is reported in its cell and does not stop the run.
@@ -76,7 +89,7 @@ def run(workloads, implementations, *, threads, warmup, repeats, skip_slow=False
     try:
         for w in workloads:
             # Full collections are slow with torch and numba loaded; collect once per workload and
-            # freeze what survives, so that the collections between cells scan only new objects.
+            # freeze what survives, so that the collections between runs scan only new objects.
             gc.collect()
             gc.freeze()
             cells += _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbose)
@@ -86,36 +99,41 @@ def run(workloads, implementations, *, threads, warmup, repeats, skip_slow=False
 
 
 def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbose):
-    """The cells of one workload: its inputs and reference, then every implementation."""
-    cells = []
+    """The cells of one workload: its inputs and reference, warm-up rounds, then timed rounds."""
     start = time.perf_counter()
     inputs = wl.make_inputs(w)
     ref = wl.reference(w, inputs)
     _log(f"{w.key} {w.describe()} (inputs in {time.perf_counter() - start:.1f} s)", verbose)
+    cells, runners = [], []
     for impl in implementations:
         why = impl.available()
         if why is None and impl.slow and skip_slow:
             why = "skipped (--skip-slow)"
-        if why is not None:
-            cells.append(Cell(w.key, impl.key, impl.label, impl.specsep, skipped=why))
-            continue
-        slow = impl.slow
-        impl.setup(threads)
-        try:
-            cell = time_cell(impl, w, inputs, ref, 0 if slow else warmup, 1 if slow else repeats)
-        except Exception as exc:  # a peer that fails is reported, the others still run
-            cell = Cell(w.key, impl.key, impl.label, impl.specsep,
-                        skipped=f"failed: {type(exc).__name__}: {exc}")
-        finally:
-            impl.teardown()
-        cells.append(cell)
-        if cell.skipped:
-            _log(f"  {impl.label:<20} {cell.skipped}", verbose)
+        if why is None:
+            runners.append(_Runner(impl, w, inputs, ref, threads, warmup, repeats))
+            cells.append(runners[-1].cell)
         else:
+            cells.append(Cell(w.key, impl.key, impl.label, impl.specsep, skipped=why))
+
+    rounds = [(i, False) for i in range(warmup)] + [(i, True) for i in range(repeats)]
+    for i, timed in rounds:
+        for runner in runners:
+            if runner.cell.skipped or i >= (runner.repeats if timed else runner.warmup):
+                continue
+            try:
+                runner.once(timed)
+            except Exception as exc:  # a peer that fails is reported, the others still run
+                runner.cell.skipped = f"failed: {type(exc).__name__}: {exc}"
+                runner.cell.times.clear()
+    for cell in cells:
+        if cell.times:
+            cell.seconds = statistics.median(cell.times)
+        if cell.skipped:
+            _log(f"  {cell.label:<20} {cell.skipped}", verbose)
+        elif cell.seconds is not None:
             check = (f"error {cell.error:.1e}" if cell.error is not None
                      else f"spectral convergence {cell.spectral_convergence:.4f}")
-            _log(f"  {impl.label:<20} {cell.seconds:8.3f} s  {check}{'' if cell.ok else '  MISMATCH'}",
-                 verbose)
+            _log(f"  {cell.label:<20} {cell.seconds:8.3f} s  {check}{'' if cell.ok else '  MISMATCH'}", verbose)
     return cells
 
 

@@ -95,7 +95,8 @@ def tables(workloads, cells, summary, settings) -> str:
     header = "| implementation | " + " | ".join(f"{w.key} {w.title}" for w in workloads) + " |"
     rule = "|---|" + "---:|" * len(workloads)
     lines = [
-        f"Seconds, median of {settings['repeats']} runs after {settings['warmup']} warm-up "
+        f"Seconds, median of {settings['repeats']} runs after {settings['warmup']} warm-up, the implementations "
+        f"taking turns "
         f"(audio seconds processed per second in parentheses):",
         "",
         header,
