@@ -1,4 +1,10 @@
-"""Time-frequency masks, defined in plain NumPy (float64 inside, the input's precision out)."""
+"""Time-frequency masks, defined in plain NumPy.
+
+Ratio masks are computed in the input's precision, in place on one working array: they are
+elementwise quotients of a handful of terms (relative rounding ~1e-7 in float32), and the
+(..., J, F, T) arrays of a separation batch are large enough that float64 temporaries would cost
+more than the rest of the pipeline.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,13 @@ _TINY = np.finfo(np.float64).tiny
 
 
 def _share(weights: np.ndarray) -> np.ndarray:
-    """``weights / sum over sources (axis -3)``; an all-zero bin is shared equally."""
+    """``weights / sum over sources (axis -3)``, in place; an all-zero bin is shared equally."""
     total = weights.sum(axis=-3, keepdims=True)
-    n_sources = weights.shape[-3]
-    return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 1.0 / n_sources)
+    silent = ~(total > 0)
+    np.divide(weights, np.where(silent, 1, total), out=weights)
+    if silent.any():
+        weights[np.broadcast_to(silent, weights.shape)] = 1.0 / weights.shape[-3]
+    return weights
 
 
 def ideal_binary(S: np.ndarray) -> np.ndarray:
@@ -26,8 +35,12 @@ def ideal_binary(S: np.ndarray) -> np.ndarray:
 
 def ideal_ratio(S: np.ndarray, power: float) -> np.ndarray:
     """``|S_j|^p / sum_k |S_k|^p``; bins where every source is silent get ``1 / J``."""
-    magnitude = np.abs(S)
-    return _share(magnitude.astype(np.float64) ** power).astype(magnitude.dtype)
+    weights = np.abs(S)  # a fresh array: the working array of _share
+    if power == 2:
+        np.multiply(weights, weights, out=weights)
+    elif power != 1:
+        np.power(weights, power, out=weights)
+    return _share(weights)
 
 
 def phase_sensitive(X_sources: np.ndarray, X_mix: np.ndarray, clip: tuple[float, float]) -> np.ndarray:
@@ -56,7 +69,7 @@ def softmask(X: np.ndarray, X_ref: np.ndarray, power: float, split_zeros: bool) 
 
 def normalize(M: np.ndarray) -> np.ndarray:
     """Masks scaled to sum to one over sources; all-zero bins get ``1 / J``."""
-    return _share(M.astype(np.float64)).astype(M.dtype)
+    return _share(M.copy())
 
 
 def apply_mask(X_mix: np.ndarray, M: np.ndarray) -> np.ndarray:
