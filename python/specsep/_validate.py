@@ -78,8 +78,14 @@ def check_window_array(window) -> np.ndarray:
 
 
 def _native(array: np.ndarray) -> np.ndarray:
-    # Big-endian float data is byte-swapped into native order rather than refused.
-    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+    # Big-endian float data is byte-swapped into native order rather than refused; data at an
+    # address that is not a multiple of the element size (np.frombuffer at an odd offset) is copied,
+    # since the C++ kernels load whole elements, which must be aligned (UBSan reports it otherwise).
+    if not array.dtype.isnative:
+        return array.astype(array.dtype.newbyteorder("="))
+    if isinstance(array, np.ndarray) and not array.flags.aligned:
+        return array.copy()
+    return array
 
 
 def as_real_array(name: str, x, *, min_ndim: int = 1):
