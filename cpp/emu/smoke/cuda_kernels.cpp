@@ -1,7 +1,8 @@
 // Smoke launchers of the CUDA backend's kernels (cpp/cuda/instantiations.inc) for the sanitizer
 // driver: small launches shaped like python/specsep/_cuda/backend.py's, over an even and an odd
 // frame length (radix-4/2 and radix-3/5 passes) and every pad mode, with cheap checks against a
-// direct DFT and the STFT round trip.
+// direct DFT and the STFT round trip. Grids stay small: under ThreadSanitizer every CUDA thread
+// of every block is a new TSan fiber (about 1 ms each).
 #include <cmath>
 #include <complex>
 #include <vector>
@@ -75,8 +76,8 @@ std::vector<cplx<T>> run_stft(const Setup<T>& s) {
 }
 
 template <typename T>
-void stft_case(int n_fft, int pad_mode, int threads) {
-  const Setup<T> s(n_fft, 4, pad_mode, threads, 37, 2);
+void stft_case(int n_fft, int pad_mode, int threads, int signals) {
+  const Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
   const std::vector<cplx<T>> out = run_stft(s);
   std::vector<double> got, want;  // re, im of every bin against a direct DFT
   for (int sig = 0; sig < s.signals; ++sig) {
@@ -118,8 +119,8 @@ std::vector<T> run_istft(const Setup<T>& s, const std::vector<cplx<T>>& X, int s
 }
 
 template <typename T>
-void istft_case(int n_fft, int pad_mode, int threads) {
-  const Setup<T> s(n_fft, 4, pad_mode, threads, 37, 2);
+void istft_case(int n_fft, int pad_mode, int threads, int signals) {
+  const Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
   const std::vector<cplx<T>> X = run_stft(s);
   SPECSEP_SMOKE_CLOSE(run_istft(s, X, 1, static_cast<const std::vector<T>*>(nullptr)), s.x, sizeof(T) == 4 ? 1e-5 : 1e-12);
   // Two sources per item whose masks sum to one: their signals sum to the item's.
@@ -146,7 +147,7 @@ void istft_case(int n_fft, int pad_mode, int threads) {
 template <typename T>
 void phase_update_case(int n_fft, int pad_mode) {
   const int threads = 32;
-  const Setup<T> s(n_fft, 4, pad_mode, threads, 37, 2);
+  const Setup<T> s(n_fft, 4, pad_mode, threads, 21, 2);
   const std::vector<cplx<T>> X = run_stft(s);
   const long F = s.freqs();
   std::vector<T> magnitude(static_cast<size_t>(s.signals * F * s.n_frames));  // (signals, F, frames)
@@ -172,10 +173,10 @@ void phase_update_case(int n_fft, int pad_mode) {
 template <typename T>
 void misi_case() {
   const int items = 2, sources = 3;
-  const long long length = 300;
+  const long long length = 100;
   std::vector<T> y(static_cast<size_t>(items * sources * length), T(1)), mix(static_cast<size_t>(items * length), T(4));
   const std::vector<T> weights{T(0.5), T(0.25), T(0.25)};
-  launch(name("misi_distribute", T()), {specsep::emu::smoke::blocks(length, 256), static_cast<unsigned>(items)}, {256},
+  launch(name("misi_distribute", T()), {specsep::emu::smoke::blocks(length, 64), static_cast<unsigned>(items)}, {64},
          0, y.data(), mix.data(), length, weights.data(), sources, length);
   SPECSEP_SMOKE_CHECK(y[0] == T(1.5) && y[static_cast<size_t>(length)] == T(1.25) && y.back() == T(1.25));
 }
@@ -187,7 +188,7 @@ void convergence_case() {
   std::vector<double> frame_error(static_cast<size_t>(items * per_item), 0.01), norm{1.0, 2.0, 4.0};
   std::vector<int> active{1, 1, 0};
   std::vector<double> previous{-1.0, 1e-9, 5.0}, history(static_cast<size_t>(items * n_iter), -7.0);
-  launch(name("convergence", T()), {static_cast<unsigned>(items)}, {256}, 256 * sizeof(double), frame_error.data(),
+  launch(name("convergence", T()), {static_cast<unsigned>(items)}, {64}, 64 * sizeof(double), frame_error.data(),
          per_item, norm.data(), 0.1, active.data(), previous.data(), history.data(), 1ll, n_iter);
   const double sc = std::sqrt(0.01 * per_item);
   SPECSEP_SMOKE_CHECK(std::fabs(history[1] - sc) < 1e-12 && std::fabs(history[n_iter + 1] - sc / 2) < 1e-12);
@@ -197,20 +198,19 @@ void convergence_case() {
 
 }  // namespace
 
+// pad modes: 0 constant, 1 reflect, 2 edge
 SPECSEP_SMOKE(stft) {
-  for (int pad_mode = 0; pad_mode < 3; ++pad_mode) {
-    stft_case<float>(16, pad_mode, 32);
-    stft_case<double>(15, pad_mode, 32);
-  }
-  stft_case<float>(15, 1, 64);
-  stft_case<double>(16, 2, 64);
+  stft_case<float>(16, 1, 32, 2);
+  stft_case<float>(15, 2, 64, 1);
+  stft_case<double>(15, 0, 32, 1);
+  stft_case<double>(16, 2, 32, 1);
 }
 
 SPECSEP_SMOKE(istft) {
-  istft_case<float>(16, 1, 32);
-  istft_case<float>(15, 0, 64);
-  istft_case<double>(16, 2, 64);
-  istft_case<double>(15, 1, 32);
+  istft_case<float>(16, 1, 32, 2);
+  istft_case<float>(15, 0, 64, 1);
+  istft_case<double>(16, 2, 32, 1);
+  istft_case<double>(15, 1, 32, 1);
 }
 
 SPECSEP_SMOKE(stft_phase_update) {

@@ -8,7 +8,9 @@
 //                                  the race;
 //   SPECSEP_MUTATE_SHARED_OUTPUT   selftest_block_slices writes the same slice from every block: a
 //                                  race between blocks, which TSan must report although the
-//                                  emulator runs blocks one after another.
+//                                  emulator runs blocks one after another;
+//   SPECSEP_MUTATE_SHARED_OVERRUN  selftest_reverse's last thread reads one element past its
+//                                  dynamic shared memory: AddressSanitizer must report it.
 #include "specsep/complex.hpp"
 
 namespace specsep {
@@ -65,15 +67,21 @@ __global__ void selftest_poison(T* dynamic_out, int* static_out, int count) {
   }
 }
 
-// Reverses each block's slice through static shared memory: wrong without the barrier.
+// Reverses each block's slice through static shared memory: wrong without the barrier. Dynamic
+// shared memory (blockDim.x values, optional) gets a copy.
 template <typename T>
-__global__ void selftest_reverse(const T* in, T* out) {
+__global__ void selftest_reverse(const T* in, T* out, int use_dynamic) {
   __shared__ T s[1024];
+  SPECSEP_DYN_SHARED(T, copy);
   const unsigned t = threadIdx.x, n = blockDim.x;
   const long base = static_cast<long>(blockIdx.x) * n;
   s[t] = in[base + t];
+  if (use_dynamic) copy[t] = in[base + t];
   __syncthreads();
   out[base + t] = s[n - 1 - t];
+#ifdef SPECSEP_MUTATE_SHARED_OVERRUN
+  if (use_dynamic && t == n - 1) out[base + t] += copy[t + 1] * T(0);
+#endif
 }
 
 // out[3 * block + {0, 1, 2}] = __syncthreads_count / _and / _or of (in[i] > 0).
