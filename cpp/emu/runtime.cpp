@@ -380,6 +380,9 @@ void yield(Scheduler& s, Fiber& f) {
 // the scheduler for good.
 void fiber_entry() {
   Scheduler& s = sched();
+#if SPECSEP_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &s.asan_main_bottom, &s.asan_main_size);
+#endif
   Fiber* f;
   Body body;
   const void* ctx;
@@ -389,9 +392,6 @@ void fiber_entry() {
     body = s.body;
     ctx = s.ctx;
   }
-#if SPECSEP_EMU_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, &s.asan_main_bottom, &s.asan_main_size);
-#endif
   if (abandoning(s)) leave(s, *f);  // the grid faulted before this thread started
   body(ctx);
   {
@@ -578,13 +578,13 @@ void run_block(Scheduler& s) {
       f.idx = uint3{i % bx, (i / bx) % by, i / (bx * by)};
       f.asan_fake_stack = nullptr;
     }
+#if SPECSEP_EMU_ASAN
+    __asan_unpoison_memory_region(f.stack, f.stack_size);  // redzones of an earlier thread's frames
+#endif
     {
       Hidden hide;
       context_init(f.ctx, f.stack, f.stack_size, &fiber_entry);
     }
-#if SPECSEP_EMU_ASAN
-    __asan_unpoison_memory_region(f.stack, f.stack_size);
-#endif
 #if SPECSEP_EMU_TSAN
     f.tsan = __tsan_create_fiber(0);  // the host's writes so far happen before this thread
     char name[96];
