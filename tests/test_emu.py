@@ -297,7 +297,7 @@ ARGUMENT_ERRORS = [
     ({2: np.zeros(2, np.float32)}, TypeError, r"args\[2\] \(const specsep::cplx<float>\*\) is an array of dtype "
                                               r"float32; the parameter needs a complex64 array"),
     ({5: np.zeros(3, np.int64)}, TypeError, r"args\[5\] \(int\*\) is an array of dtype int64; the parameter needs "
-                                            r"a int32 array"),
+                                            r"an int32 array"),
     ({8: np.zeros(1, np.int8)}, TypeError, r"args\[8\] \(unsigned char\*\) is an array of dtype int8; the "
                                            r"parameter needs a uint8 array"),
     ({1: np.zeros((4, 4), np.float32)[:, 0]}, TypeError, r"args\[1\] \(float\*\) is not C-contiguous \(shape \(4,\), "

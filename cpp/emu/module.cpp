@@ -56,7 +56,9 @@ std::string numpy_name(DType d) {
 std::string scalar_hint(DType d) { return "numpy." + (d.kind == 'b' ? std::string("bool_") : numpy_name(d)) + "(value)"; }
 
 std::string array_hint(const ParamInfo& p) {
-  return p.dtype.kind == 'V' ? std::string("an array") : "a " + numpy_name(p.dtype) + " array";
+  if (p.dtype.kind == 'V') return "an array";
+  const std::string dtype = numpy_name(p.dtype);
+  return (dtype[0] == 'i' ? "an " : "a ") + dtype + " array";
 }
 
 std::string type_of(py::handle obj) {
