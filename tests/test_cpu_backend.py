@@ -504,6 +504,18 @@ def test_non_finite_samples_reach_exactly_the_frames_that_contain_them(dtype, ba
     assert_close(ours[~touched], reference[~touched], RTOL[dtype])
 
 
+@pytest.mark.parametrize("length", [1000, 8000, 0])
+def test_griffin_lim_length_must_give_the_frame_count_of_S(backend, length):
+    """Each iteration compares the STFT of the length-sample estimate with S. A length with another
+    frame count used to fail inside NumPy broadcasting on the reference and to run on the cpu
+    backend; every backend refuses it up front now (n_iter=0 needs no STFT and takes any length)."""
+    S = np.abs(specsep.stft(signal(4000, seed=12), n_fft=256, hop_length=64))
+    with pytest.raises(ValueError, match=r"length=\d+ gives \d+ STFT frames but S has 63"):
+        specsep.griffin_lim(S, n_iter=2, hop_length=64, length=length, backend=backend)
+    assert specsep.griffin_lim(S, n_iter=2, hop_length=64, length=3990, backend=backend).shape == (3990,)
+    assert specsep.griffin_lim(S, n_iter=0, hop_length=64, length=length, backend=backend).shape == (length,)
+
+
 # =============================================================================================
 # One plan, many Python threads (the GIL is released in the kernels)
 

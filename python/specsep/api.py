@@ -257,7 +257,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     n_fft : int, optional
         Default ``2 * (F - 1)``.
     length : int, optional
-        Output length; default as :func:`istft`.
+        Output length; default as :func:`istft`. With ``n_iter > 0`` its STFT must have the
+        frame count of ``S``, since each iteration compares the two.
     momentum : float
         In ``[0, 1)``.
     init : {"random", "zeros"} or array_like
@@ -285,6 +286,17 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
     _check_spectrogram(plan, S, "S")
     length = _check_length(length)
+    if length is not None and n_iter > 0:
+        # each iteration compares the STFT of the length-sample estimate with S
+        try:
+            frames = plan.n_frames(length)
+        except ValueError:
+            frames = 0
+        if frames != S.shape[-1]:
+            raise ValueError(
+                f"length={length} gives {frames} STFT frames but S has {S.shape[-1]}; with n_iter > 0 the "
+                f"length must give S's frame count (e.g. length={plan.istft_length(S.shape[-1])})"
+            )
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
