@@ -9,9 +9,10 @@
 
 namespace specsep {
 
-// Radix order: 4s first (fewest passes), then a 2, then odd factors ascending (3 and 5 have
-// butterflies, larger primes take the generic pass).
-inline fft::Factors factorize(long n) {
+// Radix order: 8s (GPU plans) or 4s first, then a 4 and a 2, then odd factors ascending (3 and 5
+// have butterflies, larger primes take the generic pass). The CPU plans stop at radix 4: a radix-8
+// butterfly over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
+inline fft::Factors factorize(long n, bool radix8 = false) {
   fft::Factors f{};
   f.n = n;
   auto push = [&](int p) {
@@ -19,6 +20,8 @@ inline fft::Factors factorize(long n) {
     f.factors[f.count++] = p;
   };
   long rest = n;
+  if (radix8)
+    while (rest % 8 == 0) { push(8); rest /= 8; }
   while (rest % 4 == 0) { push(4); rest /= 4; }
   if (rest % 2 == 0) { push(2); rest /= 2; }
   for (long p = 3; p * p <= rest; p += 2)
@@ -42,9 +45,9 @@ std::vector<cplx<T>> root_table(long n) {
 template <typename T>
 class HostFrameFFT {
  public:
-  explicit HostFrameFFT(long n) : roots_(root_table<T>(n)) {
+  explicit HostFrameFFT(long n, bool radix8 = false) : roots_(root_table<T>(n)) {
     view_.n = n;
-    view_.factors = factorize(n % 2 == 0 ? n / 2 : n);
+    view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
     view_.roots = roots_.data();
   }
   HostFrameFFT(const HostFrameFFT&) = delete;

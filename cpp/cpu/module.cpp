@@ -144,12 +144,12 @@ class Plan {
 
 // Test hooks: one real FFT per row, through the same frame code as the STFT.
 template <typename T>
-py::array rfft(array<T> x) {
+py::array rfft(array<T> x, bool radix8) {
   require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (rows, n), unit stride");
   const long rows = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
   require(n >= 1, "n must be >= 1");
   array<std::complex<T>> out({rows, n / 2 + 1});
-  specsep::HostFrameFFT<T> fft(n);
+  specsep::HostFrameFFT<T> fft(n, radix8);
   std::vector<cplx<T>> a(n + 1), b(n + 1);
   auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
   for (long r = 0; r < rows; ++r) {
@@ -161,12 +161,12 @@ py::array rfft(array<T> x) {
 }
 
 template <typename T>
-py::array irfft(array<std::complex<T>> X, long n) {
+py::array irfft(array<std::complex<T>> X, long n, bool radix8) {
   require(X.ndim() == 2 && X.shape(1) == n / 2 + 1 && X.strides(1) == sizeof(std::complex<T>),
           "X must be (rows, n // 2 + 1), unit stride");
   const long rows = static_cast<long>(X.shape(0));
   array<T> out({rows, n});
-  specsep::HostFrameFFT<T> fft(n);
+  specsep::HostFrameFFT<T> fft(n, radix8);
   std::vector<cplx<T>> a(n + 1), b(n + 1);
   T* y = out.mutable_data();
   for (long r = 0; r < rows; ++r) {
@@ -196,7 +196,7 @@ py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::
 // the transform they run (n/2 for even n, n for odd n) and the root table exp(+2 pi i x / n).
 py::tuple fft_plan_arrays(long n) {
   require(n >= 1, "n must be >= 1");
-  const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n);
+  const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n, /*radix8=*/true);
   array<int> factors(f.count + 1);
   factors.mutable_data()[0] = f.count;
   for (int s = 0; s < f.count; ++s) factors.mutable_data()[1 + s] = f.factors[s];
@@ -219,8 +219,9 @@ void bind_dtype(py::module_& m, const char* plan_name) {
            py::arg("momentum"), py::arg("length"), py::arg("start"), py::arg("tol"))
       .def("misi", &Plan<T>::misi, py::arg("x_mix"), py::arg("S"), py::arg("angles"), py::arg("weights"),
            py::arg("n_iter"), py::arg("momentum"), py::arg("start"), py::arg("tol"));
-  m.def("rfft", &rfft<T>, py::arg("x"));
-  m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"));
+  m.def("rfft", &rfft<T>, py::arg("x"), py::arg("radix8") = false,
+        "Real FFT of each row through the frame code (radix8: the GPU plans' factorisation).");
+  m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"), py::arg("radix8") = false);
   m.def("window_sum_square", &window_sum_square<T>, py::arg("window"), py::arg("hop_length"), py::arg("n_frames"));
 }
 

@@ -24,6 +24,7 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, long ido, lon
     case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, roots); break;
     case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, roots); break;
     case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, roots); break;
+    case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, roots); break;
     default: pass_generic<fwd>(block, p, ido, l1, n, cc, ch, roots); break;
   }
 }

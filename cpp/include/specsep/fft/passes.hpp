@@ -72,10 +72,32 @@ SPECSEP_HD SPECSEP_INLINE void butterfly5(cplx<V>* a) {
   a[3] = m2 - r2;
 }
 
-// Largest radix the generic pass handles in registers (bigger primes take the O(p^2) gather).
-constexpr int kMaxRegisterRadix = 5;
+// Radix 8 as two radix-4 transforms of the even and odd inputs, joined by the eighth roots:
+// y_k = E_k + w8^k O_k and y_(k+4) = E_k - w8^k O_k.
+template <bool fwd, typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
+  const T h = T(0.70710678118654752440);  // cos(pi / 4)
+  cplx<V> even[4] = {a[0], a[2], a[4], a[6]};
+  cplx<V> odd[4] = {a[1], a[3], a[5], a[7]};
+  butterfly4<fwd>(even);
+  butterfly4<fwd>(odd);
+  // w8^1 = (1 -+ i) h, w8^2 = -+i, w8^3 = (-1 -+ i) h, the sign by direction
+  const cplx<V> o1 = fwd ? cplx<V>{(odd[1].re + odd[1].im) * h, (odd[1].im - odd[1].re) * h}
+                         : cplx<V>{(odd[1].re - odd[1].im) * h, (odd[1].im + odd[1].re) * h};
+  const cplx<V> o2 = quarter_turn<fwd>(odd[2]);
+  const cplx<V> o3 = fwd ? cplx<V>{(odd[3].im - odd[3].re) * h, -(odd[3].re + odd[3].im) * h}
+                         : cplx<V>{-(odd[3].re + odd[3].im) * h, (odd[3].re - odd[3].im) * h};
+  a[0] = even[0] + odd[0];
+  a[4] = even[0] - odd[0];
+  a[1] = even[1] + o1;
+  a[5] = even[1] - o1;
+  a[2] = even[2] + o2;
+  a[6] = even[2] - o2;
+  a[3] = even[3] + o3;
+  a[7] = even[3] - o3;
+}
 
-// One pass of a radix with a specialised butterfly (2, 3, 4, 5).
+// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8).
 template <int p, bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>* SPECSEP_RESTRICT cc,
                            cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
@@ -86,6 +108,7 @@ SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>*
     if (p == 3) butterfly3<fwd, V, T>(a);
     if (p == 4) butterfly4<fwd>(a);
     if (p == 5) butterfly5<fwd, V, T>(a);
+    if (p == 8) butterfly8<fwd, V, T>(a);
     ch[i + ido * k] = a[0];
     for (int j = 1; j < p; ++j) {
       const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
