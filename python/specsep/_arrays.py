@@ -3,6 +3,9 @@ tensors on a CUDA device (taken zero-copy as CuPy arrays)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 
 
@@ -46,3 +49,26 @@ def like(result, original):
     if isinstance(result, tuple):
         return tuple(like(part, original) for part in result)
     return torch.from_numpy(result) if isinstance(result, np.ndarray) else torch.from_dlpack(result)
+
+
+@contextlib.contextmanager
+def _callers_stream(x):
+    """Kernels for a torch CUDA tensor go on torch's current stream; CuPy arrays use CuPy's."""
+    if _module_of(x) == "torch" and x.is_cuda:
+        import cupy
+        import torch
+
+        with cupy.cuda.ExternalStream(torch.cuda.current_stream(x.device).cuda_stream):
+            yield
+    else:
+        yield
+
+
+def callers_kind(function):
+    """Decorator of the public functions whose first argument is the data: they run on the
+    caller's stream and return the caller's kind of array (see :func:`like`)."""
+    @functools.wraps(function)
+    def wrapper(data, *args, **kwargs):
+        with _callers_stream(data):
+            return like(function(data, *args, **kwargs), data)
+    return wrapper

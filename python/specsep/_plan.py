@@ -173,15 +173,17 @@ class STFT:
     # ---- transforms -------------------------------------------------------------------------
     def forward(self, x, *, backend=None):
         """STFT of ``x``; see :func:`specsep.stft`."""
+        from ._arrays import callers_kind
         from .api import _stft_with_plan
 
-        return _stft_with_plan(self, x, backend)
+        return callers_kind(lambda data: _stft_with_plan(self, data, backend))(x)
 
     def inverse(self, X, length=None, *, backend=None):
         """Inverse STFT of ``X``; see :func:`specsep.istft`."""
+        from ._arrays import callers_kind
         from .api import _istft_with_plan
 
-        return _istft_with_plan(self, X, length, backend)
+        return callers_kind(lambda data: _istft_with_plan(self, data, length, backend))(X)
 
 
 def _nola_message(plan: STFT) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 from . import _backends
 from . import _plan
 from . import _validate as v
-from ._arrays import like, namespace
+from ._arrays import callers_kind, namespace
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
@@ -50,6 +50,7 @@ def _istft_with_plan(plan, X, length, backend):
     return _backends.select(backend, X).istft(plan, X, length)
 
 
+@callers_kind
 def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
          pad_mode="constant", normalized=False, *, backend=None):
     """Short-time Fourier transform of a batch of signals.
@@ -81,11 +82,12 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
         ``frames = 1 + (samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``. The array is a
         transposed view of frame-major memory, as torch returns.
     """
-    original, x = x, v.as_real_array("x", x)
+    x = v.as_real_array("x", x)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
-    return like(_stft_with_plan(plan, x, backend), original)
+    return _stft_with_plan(plan, x, backend)
 
 
+@callers_kind
 def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
           normalized=False, length=None, *, backend=None):
     """Inverse short-time Fourier transform (least-squares overlap-add).
@@ -113,12 +115,12 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     ValueError
         When the window and hop violate NOLA (no inverse exists), naming both.
     """
-    original, X = X, v.as_complex_array("X", X)
+    X = v.as_complex_array("X", X)
     if n_fft is None:
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
                      v.REAL_OF[X.dtype])
-    return like(_istft_with_plan(plan, X, length, backend), original)
+    return _istft_with_plan(plan, X, length, backend)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +145,7 @@ def _check_masks(M, X_shape, real_dtype, name="M"):
     return M
 
 
+@callers_kind
 def apply_mask(X_mix, M, *, backend=None):
     """Masked mixture: ``X_mix * M``, i.e. the mask times the mixture's magnitude, with its phase.
 
@@ -157,11 +160,12 @@ def apply_mask(X_mix, M, *, backend=None):
     -------
     np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
     """
-    original, X_mix = X_mix, v.as_complex_array("X_mix", X_mix)
+    X_mix = v.as_complex_array("X_mix", X_mix)
     M = _check_masks(M, X_mix.shape, v.REAL_OF[X_mix.dtype])
-    return like(_backends.select(backend, X_mix).apply_mask(X_mix, M), original)
+    return _backends.select(backend, X_mix).apply_mask(X_mix, M)
 
 
+@callers_kind
 def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
              pad_mode="constant", normalized=False, length=None, *, backend=None):
     """STFT of the mixture, mask, inverse STFT, in one call.
@@ -181,14 +185,14 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     -------
     np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
-    original, x_mix = x_mix, v.as_real_array("x_mix", x_mix)
+    x_mix = v.as_real_array("x_mix", x_mix)
     _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
     M = _check_masks(M, X_shape, x_mix.dtype)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
-    return like(_backends.select(backend, x_mix).separate(plan, x_mix, M, length), original)
+    return _backends.select(backend, x_mix).separate(plan, x_mix, M, length)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +241,7 @@ def _check_magnitudes(name, S, min_ndim):
     return S
 
 
+@callers_kind
 def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
                 rng=None, tol=None, return_history=False, *, backend=None):
@@ -279,7 +284,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``; entries after an item stopped are NaN.
     """
-    original, S = S, _check_magnitudes("S", S, min_ndim=2)
+    S = _check_magnitudes("S", S, min_ndim=2)
     n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
@@ -301,9 +306,10 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
     y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
-    return like((y, history) if return_history else y, original)
+    return (y, history) if return_history else y
 
 
+@callers_kind
 def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
          tol=None, return_history=False, n_fft=None, hop_length=None, win_length=None,
          window="hann", center=True, pad_mode="constant", rng=None, *, backend=None):
@@ -343,7 +349,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``.
     """
-    original, x_mix = x_mix, v.as_real_array("x_mix", x_mix)
+    x_mix = v.as_real_array("x_mix", x_mix)
     v.check_finite("x_mix", x_mix)
     S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
@@ -383,4 +389,4 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol)
-    return like((sources, history) if return_history else sources, original)
+    return (sources, history) if return_history else sources
