@@ -75,9 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", type=Path, default=Path("specsep-demo"), metavar="DIR",
                       help="output folder (default: ./specsep-demo)")
-    demo.add_argument("--backend", default=None, metavar="NAME",
-                      help="backend to run on (default: automatic); installed here: "
-                           + ", ".join(_backends.available()))
+    demo.add_argument("--backend", default=None, metavar="NAMES",
+                      help="comma-separated backends to run and compare (default: every one installed "
+                           "here but the emulator); installed here: " + ", ".join(_backends.available()))
     demo.add_argument("--input", type=Path, default=None, metavar="MIX.wav",
                       help="your own mixture (needs soundfile); give --stems too")
     demo.add_argument("--stems", type=Path, default=None, metavar="DIR",
@@ -165,11 +165,14 @@ class _Result:
 
 def _demo_command(args) -> int:
     error = args.command_parser.error
-    try:
-        backend = _backends.select(args.backend)
-    except ValueError as exc:
-        error(f"argument --backend: {exc} (available here: {', '.join(_backends.available())})")
-    backend_name = getattr(backend, "name", args.backend)
+    # Every backend asked for (default: every one available but the slow emulator) runs every
+    # method, so that the table compares them; the estimates written are the first backend's.
+    names = args.backend.split(",") if args.backend else [b for b in _backends.available() if b != "cuda-emu"]
+    for name in names:
+        try:
+            _backends.select(name)
+        except ValueError as exc:
+            error(f"argument --backend: {exc} (available here: {', '.join(_backends.available())})")
     if args.out.exists() and not args.out.is_dir():
         error(f"argument --out: {args.out} exists and is not a folder")
 
@@ -195,14 +198,16 @@ def _demo_command(args) -> int:
           f"{n_samples / material.sr:.1f} s at {material.sr} Hz, {channels} channel{'s' * (channels > 1)}; "
           f"STFT n_fft={n_fft} hop={hop} hann; {args.n_iter} iteration{'s' * (args.n_iter != 1)}", flush=True)
 
-    steps = len(_METHODS) - 1 + n_stems + 2  # masks, Griffin-Lim per stem, MISI, files, figure
+    steps = (len(_METHODS) - 1 + n_stems) * len(names) + 2  # per backend: masks, GL per stem, MISI
     try:
         with progress(steps, "specsep demo") as bar:
-            results, X_mix, irm = _separate(material, n_fft, hop, args.n_iter, args.backend,
-                                            backend_name, bar)
+            results = []
+            for name in names:
+                backend_results, X_mix, irm = _separate(material, n_fft, hop, args.n_iter, name, bar)
+                results += backend_results
             args.out.mkdir(parents=True, exist_ok=True)
             bar.set_postfix_str("writing files")
-            written, audio_note = _write_audio(args.out, material, results)
+            written, audio_note = _write_audio(args.out, material, [r for r in results if r.backend == names[0]])
             bar.update()
             bar.set_postfix_str("figure")
             figure, figure_note = _write_figure(args.out, material, X_mix, irm, hop)
@@ -213,7 +218,7 @@ def _demo_command(args) -> int:
         return 1
 
     print()
-    print(_format_table(results, material.names))
+    print(_format_table(sorted(results, key=lambda r: [key for key, _ in _METHODS].index(r.key)), material.names))
     print()
     print("SI-SDR: dB against the true stems (higher is better), mean over stems, then per stem;")
     print("seconds: wall time of the method, masks and STFTs included.")
@@ -289,7 +294,7 @@ def _quality(stems, estimates):
     return metrics.si_sdr(reference, estimate), metrics.snr(reference, estimate)
 
 
-def _separate(material, n_fft, hop, n_iter, backend, backend_name, bar):
+def _separate(material, n_fft, hop, n_iter, backend, bar):
     """Every method on ``material``; returns the results, the mixture STFT and the ratio masks."""
     stft_args = dict(n_fft=n_fft, hop_length=hop)
     mix, stems = material.mix, material.stems
@@ -299,7 +304,7 @@ def _separate(material, n_fft, hop, n_iter, backend, backend_name, bar):
     def record(key, seconds, estimates):
         label = dict(_METHODS)[key]
         si_sdr, sdr = _quality(stems, estimates)
-        results.append(_Result(key, label, backend_name, seconds, estimates, si_sdr, sdr))
+        results.append(_Result(key, label, backend, seconds, estimates, si_sdr, sdr))
 
     # Oracle masks: each computed from the true stems, then applied to the mixture.
     start = time.perf_counter()
