@@ -3,7 +3,8 @@
 specsep's backends and the peers (librosa, scipy.signal.ShortTimeFFT, NumPy with scipy.fft,
 torch) side by side in one process on the workloads of :mod:`.workloads`: warm-up, then the
 median of repeats; every output checked against specsep cpu's; a markdown report, and optionally
-JSON, a PNG bar chart and the markdown in a file.
+JSON, a PNG bar chart and the markdown in a file. With ``--gpu``, specsep cuda against torch on
+CUDA and cupyx.scipy.signal instead, beside the predicted H100 times (:mod:`.gpu`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import faulthandler
 import shlex
 import sys
 
-from . import harness, peers, report, workloads
+from . import gpu_peers, harness, peers, report, workloads
 
 
 def _keys(valid, what):
@@ -51,10 +52,16 @@ def default_threads() -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options, shared by ``bench/run.py`` and ``specsep bench``."""
     impl_keys = [i.key for i in peers.all_implementations()]
+    gpu_keys = [i.key for i in gpu_peers.gpu_implementations()]
     parser.add_argument("--workloads", type=_keys(workloads.KEYS, "workload"), default=list(workloads.KEYS),
                         metavar="W1,W3", help=f"workloads to run (default: all of {','.join(workloads.KEYS)})")
-    parser.add_argument("--implementations", type=_keys(impl_keys, "implementation"), default=impl_keys,
-                        metavar="NAMES", help=f"implementations to run (default: all of {','.join(impl_keys)})")
+    parser.add_argument("--implementations", type=_keys(impl_keys + gpu_keys, "implementation"), default=None,
+                        metavar="NAMES", help=f"implementations to run (default: all of {','.join(impl_keys)}; "
+                                              f"with --gpu all of {','.join(gpu_keys)})")
+    parser.add_argument("--gpu", action="store_true",
+                        help="run on the CUDA device: specsep cuda against torch on CUDA and cupyx.scipy.signal, "
+                             "beside the predicted H100 times; without a device it prints why and the predictions "
+                             "(exit status 0)")
     parser.add_argument("--repeats", type=_positive_int(1), default=5, metavar="N",
                         help="timed runs per implementation and workload; the median is reported (default: 5)")
     parser.add_argument("--warmup", type=_positive_int(0), default=1, metavar="N",
@@ -91,14 +98,24 @@ def command_line(args, prog) -> str:
 
 def run(args, command="python bench/run.py") -> int:
     """Run the benchmark for parsed ``args``; prints the report. Returns 0, or 1 when an output
-    disagrees with specsep's or an implementation failed."""
+    disagrees with specsep's or an implementation failed (2 for implementations of the other run)."""
     try:  # a crash in a native library then names the implementation's Python frame
         faulthandler.enable()
     except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (captured)
         pass
     threads = args.threads or default_threads()
     chosen = workloads.select(args.workloads, quick=args.quick)
-    impls = [i for i in peers.all_implementations() if i.key in args.implementations]
+    known = gpu_peers.gpu_implementations() if args.gpu else peers.all_implementations()
+    wrong = [k for k in args.implementations or () if k not in {i.key for i in known}]
+    if wrong:
+        print(f"error: argument --implementations: {','.join(wrong)} not in the {'GPU' if args.gpu else 'CPU'} run"
+              f"{'' if args.gpu else ' (use --gpu)'}; choose from {','.join(i.key for i in known)}", file=sys.stderr)
+        return 2
+    impls = [i for i in known if args.implementations is None or i.key in args.implementations]
+    if args.gpu:
+        from . import gpu
+
+        return gpu.run(args, command, chosen, impls, threads, _finish)
     settings = {
         "command": command,
         "repeats": args.repeats,
@@ -120,19 +137,28 @@ def run(args, command="python bench/run.py") -> int:
     summary = harness.summarize(chosen, cells)
     text = report.tables(chosen, cells, summary, settings)
     print(text)
+    header = (f"specsep benchmark, {info['date']}\n\nmachine: {report.machine_line(info)}\n\n"
+              f"command: `{command}`\n\n{workloads_text}")
+    title = f"specsep benchmark, {info['date']}: {info['cpu']}, {threads} thread{'s' * (threads != 1)}"
+    return _finish(args, chosen, header, text, cells, summary, info, settings, {}, plot_title=title)
 
+
+def _finish(args, chosen, header, text, cells, summary, info, settings, extra, plot_title):
+    """Writes the files ``args`` asks for (markdown: ``header`` and ``text``; JSON with ``extra``
+    added; a plot titled ``plot_title``, where something was measured); returns the exit status."""
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(f"specsep benchmark, {info['date']}\n\nmachine: {report.machine_line(info)}\n\n"
-                    f"command: `{command}`\n\n{workloads_text}\n\n{text}\n")
+            f.write(f"{header}\n\n{text}\n")
     if args.json:
-        report.write_json(args.json, report.to_json(chosen, cells, summary, info, settings))
+        report.write_json(args.json, {**report.to_json(chosen, cells, summary, info, settings), **extra})
     if args.plot:
-        try:
-            report.plot(args.plot, chosen, cells, f"specsep benchmark, {info['date']}: {info['cpu']}, "
-                                                  f"{threads} thread{'s' * (threads != 1)}")
-        except ImportError:
-            print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
+        if not any(c.seconds for c in cells):
+            print("nothing was measured: no plot", file=sys.stderr)
+        else:
+            try:
+                report.plot(args.plot, chosen, cells, plot_title)
+            except ImportError:
+                print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
 
     failed = [c for c in cells if c.ok is False or (c.skipped or "").startswith("failed")]
     for c in failed:

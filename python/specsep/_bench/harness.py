@@ -1,6 +1,10 @@
 """Timing: every implementation on every workload, warm-up then the median of repeats, in one
 process; each output checked against specsep cpu's.
 
+An implementation on a GPU is timed between two synchronisations of its device (the clock stops when
+the work is done, not when it is queued); its inputs are on the device before the clock starts and
+its output is copied back for the check after it stops (see :mod:`.devices`).
+
 The runs of one workload are interleaved: a round runs every implementation once, then the next
 round starts. On a shared machine a burst of load then falls on all implementations alike instead
 of on whichever happened to be running, which keeps the ratios steadier than the times.
@@ -54,20 +58,23 @@ class _Runner:
 
     def once(self, timed):
         """One run, the garbage collector off (as in ``timeit``); the first output is checked."""
+        device = self.impl.device
         self.impl.setup(self.threads)
         try:
             gc.collect(1)
             gc.disable()
             try:
+                device.synchronize()
                 start = time.perf_counter()
                 out = self.run()
+                device.synchronize()
                 elapsed = time.perf_counter() - start
             finally:
                 gc.enable()
             if timed:
                 self.cell.times.append(elapsed)
             if self.cell.ok is None:
-                self._check(out)
+                self._check(device.fetch(out))
         finally:
             self.impl.teardown()
 
@@ -106,7 +113,7 @@ def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbo
     _log(f"{w.key} {w.describe()} (inputs in {time.perf_counter() - start:.1f} s)", verbose)
     cells, runners = [], []
     for impl in implementations:
-        why = impl.available()
+        why = impl.available() or impl.skip_reason(w)
         if why is None and impl.slow and skip_slow:
             why = "skipped (--skip-slow)"
         if why is None:
@@ -137,22 +144,23 @@ def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbo
     return cells
 
 
-def summarize(workloads, cells):
-    """Per workload: specsep cpu's time, the fastest peer's, and the speed-up (peer / cpu)."""
+def summarize(workloads, cells, subject="specsep-cpu", goal=2.0):
+    """Per workload: the time of specsep's ``subject`` backend, the fastest peer's, and the speed-up
+    (peer / subject), against ``goal`` (None: no goal)."""
     rows = []
     for w in workloads:
         mine = [c for c in cells if c.workload == w.key]
-        cpu = next((c for c in mine if c.implementation == "specsep-cpu" and c.seconds), None)
+        cpu = next((c for c in mine if c.implementation == subject and c.seconds), None)
         peers = [c for c in mine if not c.specsep and c.seconds]
         fastest = min(peers, key=lambda c: c.seconds) if peers else None
         speedup = fastest.seconds / cpu.seconds if cpu and fastest else None
         rows.append({
             "workload": w.key,
-            "specsep_cpu_seconds": cpu.seconds if cpu else None,
+            f"{subject.replace('-', '_')}_seconds": cpu.seconds if cpu else None,
             "fastest_peer": fastest.implementation if fastest else None,
             "fastest_peer_label": fastest.label if fastest else None,
             "fastest_peer_seconds": fastest.seconds if fastest else None,
             "speedup": speedup,
-            "meets_goal": None if speedup is None else bool(speedup >= 2.0),
+            "meets_goal": None if speedup is None or goal is None else bool(speedup >= goal),
         })
     return rows

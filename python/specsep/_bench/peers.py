@@ -9,6 +9,11 @@ given spectrogram) happens in ``bind``, outside the timing.
 Every implementation computes the same function as specsep on the workloads (window, centring,
 padding, least-squares iSTFT, the fast Griffin-Lim update of librosa and torchaudio with the same
 random initial phases); where a peer's conventions differ, the class says how it is made to agree.
+
+An implementation on a GPU (``device.on_device``, see :mod:`.devices`) gets its inputs copied to the
+device in ``bind`` (not timed), returns device arrays, and the harness fetches them after timing;
+on the device the initial phases of Griffin-Lim are an input too, drawn and copied in ``bind``.
+The GPU implementations besides ``Torch("cuda")`` are in :mod:`.gpu_peers`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import contextlib
 import importlib.util
 
 import numpy as np
+
+from . import devices
 
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 _SCIPY_PAD = {"constant": "zeros", "reflect": "even", "edge": "edge"}
@@ -63,11 +70,20 @@ class Implementation:
     slow = False  # run once, without warm-up (or skipped with --skip-slow)
     layout = "C"  # memory order of given spectrograms
     interior = ()  # workload kinds checked without n_fft samples at each end (see the class)
+    device = devices.HOST  # where its inputs and outputs live
     note = ""
 
     def available(self) -> str | None:
         """``None`` when it can run here, else why not."""
         return None
+
+    def skip_reason(self, w) -> str | None:
+        """``None`` when it runs workload ``w``, else why it does not (it has no such function)."""
+        return None
+
+    def initial_angles(self, shape):
+        """The shared initial phases of Griffin-Lim, as this implementation takes them."""
+        return _initial_angles(shape)
 
     def setup(self, threads: int) -> None:
         """Global settings for a run with ``threads`` threads (undone by :meth:`teardown`)."""
@@ -76,21 +92,24 @@ class Implementation:
         pass
 
     def bind(self, w, inputs):
-        kind = w.kind
+        kind, put = w.kind, self.device.put
         if kind == "stft":
-            x = inputs["x"]
+            x = put(inputs["x"])
             return lambda: self.stft(w, x)
         if kind == "istft":
-            X = _layout(inputs["X"], self.layout)
+            X = put(_layout(inputs["X"], self.layout))
             return lambda: self.istft(w, X, w.samples)
         if kind == "roundtrip":
-            x = inputs["x"]
+            x = put(inputs["x"])
             return lambda: self.roundtrip(w, x)
         if kind == "griffinlim":
-            S = _layout(inputs["S"], self.layout)
+            S = put(_layout(inputs["S"], self.layout))
+            if self.device.on_device:
+                angles = put(self.initial_angles(S.shape))
+                return lambda: self.griffinlim(w, S, angles)
             return lambda: self.griffinlim(w, S)
         if kind == "separate":
-            sources, mix = inputs["sources"], inputs["mix"]
+            sources, mix = put(inputs["sources"]), put(inputs["mix"])
             return lambda: self.separate(w, sources, mix)
         raise ValueError(f"unknown workload kind {kind!r}")
 
@@ -152,10 +171,15 @@ class Specsep(Implementation):
         return specsep.griffin_lim(S, w.n_iter, **w.stft_args, pad_mode=w.pad_mode, length=w.samples,
                                    momentum=w.momentum, init="random", rng=GL_SEED, backend=self.backend)
 
+    def ideal_ratio(self, X):
+        import specsep
+
+        return specsep.masks.ideal_ratio(X)
+
     def separate(self, w, sources, mix):
         import specsep
 
-        M = specsep.masks.ideal_ratio(self.stft(w, sources))
+        M = self.ideal_ratio(self.stft(w, sources))
         return specsep.separate(mix, M, **w.stft_args, pad_mode=w.pad_mode, length=w.samples,
                                 backend=self.backend)
 
@@ -426,24 +450,38 @@ class NumpyScipyFFT(Implementation):
 
 
 class Torch(Implementation):
-    """torch.stft / torch.istft on the CPU (``torch.set_num_threads(threads)``, NumPy arrays shared
-    with ``torch.from_numpy``); Griffin-Lim is torchaudio's ``griffinlim`` loop written in torch ops
-    (torchaudio itself is not needed), with the workload's padding and the shared initial phases;
-    the ideal ratio mask in torch ops."""
+    """torch.stft / torch.istft; Griffin-Lim is torchaudio's ``griffinlim`` loop written in torch
+    ops (torchaudio itself is not needed), with the workload's padding and the shared initial
+    phases; the ideal ratio mask in torch ops.
 
-    key = "torch"
-    label = "torch"
+    ``Torch("cpu")``: on the CPU (``torch.set_num_threads(threads)``, NumPy arrays shared with
+    ``torch.from_numpy``, outputs returned with ``.numpy()``, both zero-copy, inside the timed call).
+    ``Torch("cuda")``: the same code on CUDA tensors: inputs (and Griffin-Lim's initial phases) are
+    copied to the device before timing, the windows live on the device, outputs stay there."""
+
     layout = "frames"
 
+    def __init__(self, device="cpu"):
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        self.torch_device = device
+        self.device = devices.HOST if device == "cpu" else devices.TORCH_CUDA
+        self.key = "torch" if device == "cpu" else "torch-cuda"
+        self.label = "torch" if device == "cpu" else "torch cuda"
+        self._windows = {}
+
     def available(self):
-        return None if _installed("torch") else "torch not installed"
+        if not _installed("torch"):
+            return "torch not installed"
+        return devices.torch_cuda_missing() if self.torch_device == "cuda" else None
 
     def setup(self, threads):
         import torch
 
         self._threads = torch.get_num_threads()
         torch.set_num_threads(threads)
-        self._windows = {}
+        if not self.device.on_device:  # on the device the windows stay there between runs
+            self._windows = {}
 
     def teardown(self):
         import torch
@@ -454,8 +492,17 @@ class Torch(Implementation):
         import torch
 
         if w not in self._windows:
-            self._windows[w] = torch.from_numpy(_window(w, np.float32))
+            self._windows[w] = torch.from_numpy(_window(w, np.float32)).to(self.torch_device)
         return self._windows[w]
+
+    def _tensor(self, a):
+        """An input as a tensor: NumPy arrays (the CPU peer) are shared, tensors taken as they are."""
+        import torch
+
+        return a if isinstance(a, torch.Tensor) else torch.from_numpy(a)
+
+    def _result(self, t):
+        return t if self.device.on_device else t.numpy()
 
     def _stft(self, w, x):
         import torch
@@ -476,27 +523,27 @@ class Torch(Implementation):
         import torch
 
         with torch.inference_mode():
-            return self._stft(w, torch.from_numpy(x)).numpy()
+            return self._result(self._stft(w, self._tensor(x)))
 
     def istft(self, w, X, length):
         import torch
 
         with torch.inference_mode():
-            return self._istft(w, torch.from_numpy(X), length).numpy()
+            return self._result(self._istft(w, self._tensor(X), length))
 
     def roundtrip(self, w, x):
         import torch
 
         with torch.inference_mode():
-            return self._istft(w, self._stft(w, torch.from_numpy(x)), w.samples).numpy()
+            return self._result(self._istft(w, self._stft(w, self._tensor(x)), w.samples))
 
-    def griffinlim(self, w, S):
+    def griffinlim(self, w, S, angles=None):
         import torch
 
         with torch.inference_mode():
-            specgram = torch.from_numpy(S)
-            angles = torch.from_numpy(_initial_angles(S.shape))
-            tprev = torch.tensor(0.0, dtype=specgram.dtype)
+            specgram = self._tensor(S)
+            angles = self._tensor(_initial_angles(S.shape) if angles is None else angles)
+            tprev = torch.tensor(0.0, dtype=specgram.dtype, device=specgram.device)
             for _ in range(w.n_iter):
                 inverse = self._istft(w, specgram * angles, w.samples)
                 rebuilt = self._stft(w, inverse)
@@ -505,18 +552,18 @@ class Torch(Implementation):
                     angles = angles - tprev.mul_(w.momentum / (1 + w.momentum))
                 angles = angles.div(angles.abs().add(1e-16))
                 tprev = rebuilt
-            return self._istft(w, specgram * angles, w.samples).numpy()
+            return self._result(self._istft(w, specgram * angles, w.samples))
 
     def separate(self, w, sources, mix):
         import torch
 
         with torch.inference_mode():
-            X = self._stft(w, torch.from_numpy(sources))
+            X = self._stft(w, self._tensor(sources))
             P = X.abs().square_()
             total = P.sum(dim=-3, keepdim=True)
             M = torch.where(total > 0, P / total, 1.0 / X.shape[-3])
-            Y = self._stft(w, torch.from_numpy(mix)).unsqueeze(-3) * M
-            return self._istft(w, Y, w.samples).numpy()
+            Y = self._stft(w, self._tensor(mix)).unsqueeze(-3) * M
+            return self._result(self._istft(w, Y, w.samples))
 
 
 def all_implementations():

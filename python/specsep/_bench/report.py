@@ -81,7 +81,9 @@ def machine_line(m) -> str:
 
 
 def _seconds(s):
-    return f"{s:.3f}" if s >= 0.01 else f"{s:.4f}"
+    if s >= 0.01:
+        return f"{s:.3f}"
+    return f"{s:.4f}" if s >= 0.001 else f"{s:.3g}"  # three significant digits under a millisecond (GPU)
 
 
 def _rate(r):
@@ -90,20 +92,31 @@ def _rate(r):
 
 def tables(workloads, cells, summary, settings) -> str:
     """The markdown report: times, speed-ups, and the agreement of every output."""
+    return "\n".join([times_table(workloads, cells, settings), "", speedup_table(workloads, summary), "",
+                      agreement_table(workloads, cells)])
+
+
+def _header(workloads):
+    return ("| implementation | " + " | ".join(f"{w.key} {w.title}" for w in workloads) + " |",
+            "|---|" + "---:|" * len(workloads))
+
+
+def _implementations(cells):
+    return list(dict.fromkeys((c.implementation, c.label) for c in cells))
+
+
+def times_table(workloads, cells, settings) -> str:
+    """Seconds and audio seconds per second of every implementation on every workload."""
     by = {(c.workload, c.implementation): c for c in cells}
-    impls = list(dict.fromkeys((c.implementation, c.label) for c in cells))
-    header = "| implementation | " + " | ".join(f"{w.key} {w.title}" for w in workloads) + " |"
-    rule = "|---|" + "---:|" * len(workloads)
     lines = [
         f"Seconds, median of {settings['repeats']} runs after {settings['warmup']} warm-up, the implementations "
         f"taking turns "
         f"(audio seconds processed per second in parentheses):",
         "",
-        header,
-        rule,
+        *_header(workloads),
     ]
     once = False
-    for key, label in impls:
+    for key, label in _implementations(cells):
         row = []
         for w in workloads:
             c = by.get((w.key, key))
@@ -120,9 +133,13 @@ def tables(workloads, cells, summary, settings) -> str:
     skipped = sorted({f"{c.label}: {c.skipped}" for c in cells if c.skipped})
     if skipped:
         lines += ["", "Not run: " + "; ".join(skipped) + "."]
+    return "\n".join(lines)
 
-    lines += ["", "specsep cpu against the fastest peer (specsep's backends are not peers; goal: >= 2x):", "",
-              "| workload | specsep cpu, s | fastest peer | its seconds | speed-up | goal |", "|---|---:|---|---:|---:|---|"]
+
+def speedup_table(workloads, summary) -> str:
+    """specsep cpu against the fastest peer, per workload, with the goal."""
+    lines = ["specsep cpu against the fastest peer (specsep's backends are not peers; goal: >= 2x):", "",
+             "| workload | specsep cpu, s | fastest peer | its seconds | speed-up | goal |", "|---|---:|---|---:|---:|---|"]
     titles = {w.key: f"{w.key} {w.title}" for w in workloads}
     for row in summary:
         if row["speedup"] is None:
@@ -132,11 +149,16 @@ def tables(workloads, cells, summary, settings) -> str:
             f"| {titles[row['workload']]} | {_seconds(row['specsep_cpu_seconds'])} | {row['fastest_peer_label']} | "
             f"{_seconds(row['fastest_peer_seconds'])} | {row['speedup']:.2f}x | "
             f"{'met' if row['meets_goal'] else 'missed'} |")
+    return "\n".join(lines)
 
-    lines += ["", "Agreement with specsep cpu: relative L2 error of the output (Griffin-Lim: the final spectral "
-              "convergence || |STFT(y)| - S || / ||S||, every implementation from the same initial phases):", "",
-              header, rule]
-    for key, label in impls:
+
+def agreement_table(workloads, cells) -> str:
+    """Every output against specsep cpu's: relative error, or Griffin-Lim's spectral convergence."""
+    by = {(c.workload, c.implementation): c for c in cells}
+    lines = ["Agreement with specsep cpu: relative L2 error of the output (Griffin-Lim: the final spectral "
+             "convergence || |STFT(y)| - S || / ||S||, every implementation from the same initial phases):", "",
+             *_header(workloads)]
+    for key, label in _implementations(cells):
         row = []
         for w in workloads:
             c = by.get((w.key, key))
