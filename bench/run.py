@@ -1,6 +1,7 @@
 """Benchmark specsep's backends against librosa, scipy, NumPy + scipy.fft and torch.
 
     python bench/run.py [--quick] [--workloads W1,W3] [--repeats N] [--json PATH] [--plot PATH]
+    python bench/run.py --gpu [...]   # specsep cuda against torch on CUDA and cupyx.scipy.signal
 
 The harness lives in the package (``specsep._bench``, also run as ``specsep bench``); this script
 runs it. From a checkout whose ``python/specsep`` holds built kernels (an in-place build), that

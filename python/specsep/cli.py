@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
             "separation) on specsep's backends and the peers installed here, in one process: "
             "warm-up, then the median of repeats. Prints markdown tables (seconds, audio seconds "
             "per second, the speed-up of specsep cpu over the fastest peer, the agreement of every "
-            "output with specsep's). Peers that are not installed are listed as not run."
+            "output with specsep's). Peers that are not installed are listed as not run. With --gpu: "
+            "specsep cuda against torch on CUDA and cupyx.scipy.signal, beside the predicted H100 times "
+            "(without a CUDA device, the predictions only)."
         ),
     )
     _bench.add_arguments(bench)
