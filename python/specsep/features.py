@@ -210,7 +210,8 @@ def mel_spectrogram(x, sr, n_fft=2048, hop_length=None, n_mels=128, power=2.0, w
     power = v.check_float("power", power)
     if power <= 0:
         raise ValueError(f"power={power} must be > 0")
+    # the filterbank first: it validates sr, n_mels, fmin, fmax, htk and norm before the STFT runs
+    basis = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=x.dtype)
     X = stft(x, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
              center=center, pad_mode=pad_mode, backend=backend)
-    basis = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=x.dtype)
     return np.matmul(basis, np.abs(X) ** power).astype(x.dtype)
