@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, _backends, _bench, _demo, masks, metrics
+from ._argtypes import int_at_least, positive_float
 from ._plan import STFT
 from ._progress import progress
 from .api import griffin_lim, misi, separate, stft
@@ -29,28 +30,6 @@ _PROG = "specsep"
 
 # ---------------------------------------------------------------------------------------------
 # Argument parsing
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
-    return value
-
-
-def _int_at_least(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {minimum}")
-        return value
-    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,14 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="your own mixture (needs soundfile); give --stems too")
     demo.add_argument("--stems", type=Path, default=None, metavar="DIR",
                       help="folder of the true stems: every *.wav in it except the mixture")
-    demo.add_argument("--n-iter", type=_int_at_least(0), default=32, metavar="N",
+    demo.add_argument("--n-iter", type=int_at_least(0), default=32, metavar="N",
                       help="Griffin-Lim and MISI iterations (default: 32)")
-    demo.add_argument("--seconds", type=_positive_float, default=None, metavar="S",
+    demo.add_argument("--seconds", type=positive_float, default=None, metavar="S",
                       help="length of the synthetic clip (default: 6), or the first S seconds "
                            "of --input (default: all)")
-    demo.add_argument("--n-fft", type=_int_at_least(2), default=None, metavar="N",
+    demo.add_argument("--n-fft", type=int_at_least(2), default=None, metavar="N",
                       help="FFT size (default: 1024 below 32 kHz, 2048 from 32 kHz)")
-    demo.add_argument("--hop-length", type=_int_at_least(1), default=None, metavar="N",
+    demo.add_argument("--hop-length", type=int_at_least(1), default=None, metavar="N",
                       help="STFT hop (default: n_fft / 4)")
     demo.set_defaults(run=_demo_command, command_parser=demo)
 

@@ -14,6 +14,7 @@ import faulthandler
 import shlex
 import sys
 
+from .._argtypes import int_at_least
 from . import gpu_peers, harness, peers, report, workloads
 
 
@@ -25,18 +26,6 @@ def _keys(valid, what):
             raise argparse.ArgumentTypeError(
                 f"{text!r}: unknown {what} {', '.join(wrong) or '(none given)'}; choose from {','.join(valid)}")
         return keys
-    return parse
-
-
-def _positive_int(minimum):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {minimum}")
-        return value
     return parse
 
 
@@ -62,11 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run on the CUDA device: specsep cuda against torch on CUDA and cupyx.scipy.signal, "
                              "beside the predicted H100 times; without a device it prints why and the predictions "
                              "(exit status 0)")
-    parser.add_argument("--repeats", type=_positive_int(1), default=5, metavar="N",
+    parser.add_argument("--repeats", type=int_at_least(1), default=5, metavar="N",
                         help="timed runs per implementation and workload; the median is reported (default: 5)")
-    parser.add_argument("--warmup", type=_positive_int(0), default=1, metavar="N",
+    parser.add_argument("--warmup", type=int_at_least(0), default=1, metavar="N",
                         help="untimed runs before them (default: 1)")
-    parser.add_argument("--threads", type=_positive_int(1), default=None, metavar="N",
+    parser.add_argument("--threads", type=int_at_least(1), default=None, metavar="N",
                         help="threads for specsep cpu (specsep.set_num_threads), torch (set_num_threads) and "
                              "scipy.fft (workers) (default: the usable cores)")
     parser.add_argument("--quick", action="store_true",
