@@ -175,8 +175,12 @@ class CudaBackend:
         c = self._constants(plan)
         signals, F, n_frames = S.shape
         items = signals // sources
+        if signals == 0:  # an empty batch: nothing to launch (a grid dimension of 0 is no valid launch)
+            return xp.empty((0, length)), xp.empty((0, 0))
         S = xp.ascontiguousarray(S, dtype=np.float64)
-        angles = xp.ascontiguousarray(angles.swapaxes(-1, -2), dtype=np.complex128)  # (signals, T, F)
+        # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
+        # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
+        angles = xp.array(angles.swapaxes(-1, -2), dtype=np.complex128, order="C", copy=True)
         previous = xp.zeros_like(angles)
         norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))
         active = xp.ones(items, dtype=np.int32)
