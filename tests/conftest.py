@@ -52,6 +52,28 @@ def assert_close(actual, expected, rtol):
     assert error <= rtol, f"relative L2 error {error:.3e} > {rtol:.1e}"
 
 
+def assert_same_bits(a, b, what):
+    """Identical bytes (tuples element by element): -0.0 vs 0.0 and NaN payloads count."""
+    if isinstance(a, tuple):
+        for i, (u, v) in enumerate(zip(a, b)):
+            assert_same_bits(u, v, f"{what}[{i}]")
+        return
+    assert a.dtype == b.dtype and a.shape == b.shape, what
+    assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), f"{what}: bits differ"
+
+
+def largest_generic_prime(n):
+    """Largest prime factor > 5 of the complex transform length (n / 2 for even n), else 0: the
+    radix the generic O(p^2) FFT pass handles, which sets rounding error and run time."""
+    m, largest, d = (n // 2 if n % 2 == 0 else n), 0, 2
+    while d * d <= m:
+        while m % d == 0:
+            largest, m = max(largest, d), m // d
+        d += 1
+    largest = max(largest, m)
+    return largest if largest > 5 else 0
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261125)

@@ -17,7 +17,7 @@ import pytest
 
 import specsep
 from specsep import _cpu_backend
-from conftest import RTOL, assert_close
+from conftest import RTOL, assert_close, assert_same_bits, largest_generic_prime
 
 pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
 _cpu = pytest.importorskip("specsep._cpu", reason="the C++ module is not built")
@@ -58,17 +58,6 @@ def _primes(limit):
     return [int(p) for p in np.flatnonzero(sieve)]
 
 
-def _largest_generic_prime(n):
-    """Largest prime factor > 5 of the complex transform length (n / 2 for even n), else 0."""
-    m, largest, d = (n // 2 if n % 2 == 0 else n), 0, 2
-    while d * d <= m:
-        while m % d == 0:
-            largest, m = max(largest, d), m // d
-        d += 1
-    largest = max(largest, m)
-    return largest if largest > 5 else 0
-
-
 _PRIMES = _primes(8191)
 _LARGE = [p for p in _PRIMES if p > 300]
 FFT_SIZES = {
@@ -96,7 +85,7 @@ def fft_rtol(n, dtype):
     index or scale gives errors of order 1e-3 to 1.
     """
     eps = np.finfo(dtype).eps
-    return eps * math.sqrt(math.log2(n) + 1 + _largest_generic_prime(n) / 4)
+    return eps * math.sqrt(math.log2(n) + 1 + largest_generic_prime(n) / 4)
 
 
 @pytest.mark.parametrize("radix8", [False, True], ids=["cpu-factors", "gpu-factors"])
@@ -174,16 +163,6 @@ def _workload(dtype):
     return outputs
 
 
-def _assert_same_bits(a, b, what):
-    if isinstance(a, tuple):
-        for i, (u, v) in enumerate(zip(a, b)):
-            _assert_same_bits(u, v, f"{what}[{i}]")
-        return
-    assert a.dtype == b.dtype and a.shape == b.shape, what
-    # array_equal with equal_nan: the history holds NaN after an item stopped
-    assert np.array_equal(a, b, equal_nan=True), f"{what}: bits differ"
-
-
 @pytest.fixture
 def restore_threads():
     before = specsep.get_num_threads()
@@ -201,7 +180,7 @@ def test_same_bits_for_any_thread_count(restore_threads, dtype):
         assert specsep.get_num_threads() == k
         threaded = _workload(dtype)
         for name in serial:
-            _assert_same_bits(threaded[name], serial[name], f"{name} with {k} threads")
+            assert_same_bits(threaded[name], serial[name], f"{name} with {k} threads")
 
 
 def test_same_bits_on_repeated_runs():
@@ -210,7 +189,7 @@ def test_same_bits_on_repeated_runs():
         for _ in range(2):
             again = _workload(dtype)
             for name in first:
-                _assert_same_bits(again[name], first[name], f"{name} run again")
+                assert_same_bits(again[name], first[name], f"{name} run again")
 
 
 @pytest.mark.parametrize("value", ["1", "3"])
@@ -245,11 +224,11 @@ def test_baseline_and_avx2_plans_same_bits(dtype, kw):
     # hop 1 with a prime n_fft: 1000 frames of a generic-radix FFT, slow in the baseline build
     x = signal((3, 3000 if kw["hop_length"] > 1 else 300), seed=kw["n_fft"], dtype=dtype)
     X = baseline.stft(x)
-    _assert_same_bits(avx2.stft(x), X, "stft")
+    assert_same_bits(avx2.stft(x), X, "stft")
     X = X.swapaxes(-1, -2)  # (batch, freq, frames), as the backend passes it
     start = plan.n_fft // 2 if plan.center else 0
     for length in (x.shape[-1], 17):
-        _assert_same_bits(avx2.istft(X, length, start), baseline.istft(X, length, start), "istft")
+        assert_same_bits(avx2.istft(X, length, start), baseline.istft(X, length, start), "istft")
 
 
 @pytest.fixture
@@ -271,7 +250,7 @@ def test_baseline_and_avx2_backends_same_bits(dtype, request):
     assert _cpu_backend._kernels(specsep.STFT(n_fft=16, dtype=dtype)).__class__.__module__.endswith("_cpu")
     baseline = _workload(dtype)
     for name in avx2:
-        _assert_same_bits(baseline[name], avx2[name], f"{name}, baseline vs avx2")
+        assert_same_bits(baseline[name], avx2[name], f"{name}, baseline vs avx2")
 
 
 # =============================================================================================
@@ -538,7 +517,7 @@ def test_one_plan_from_eight_python_threads():
         with ThreadPoolExecutor(max_workers=8) as pool:
             concurrent = list(pool.map(job, signals))
         for i, (a, b) in enumerate(zip(concurrent, serial)):
-            _assert_same_bits(a, b, f"signal {i}")
+            assert_same_bits(a, b, f"signal {i}")
 
 
 def test_threads_change_count_while_others_run(restore_threads):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import specsep
+from conftest import assert_same_bits
 
 
 def _workload(backend, dtype):
@@ -38,16 +39,6 @@ def _workload(backend, dtype):
     }
 
 
-def _assert_same_bits(a, b, what):
-    if isinstance(a, tuple):
-        for i, (u, v) in enumerate(zip(a, b)):
-            _assert_same_bits(u, v, f"{what}[{i}]")
-        return
-    assert a.dtype == b.dtype and a.shape == b.shape, what
-    # bytes, not values: -0.0 vs 0.0 and NaN payloads (the history holds NaN after an item stopped) count
-    assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), f"{what}: bits differ"
-
-
 @pytest.fixture
 def restore_threads():
     before = specsep.get_num_threads()
@@ -62,4 +53,4 @@ def test_same_bits_on_repeated_runs_and_any_thread_count(backend, dtype, restore
             specsep.set_num_threads(threads)
         again = _workload(backend, dtype)
         for name in first:
-            _assert_same_bits(again[name], first[name], f"{backend} {name}, threads={threads}")
+            assert_same_bits(again[name], first[name], f"{backend} {name}, threads={threads}")

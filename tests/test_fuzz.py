@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import specsep
-from conftest import RTOL, rel_error
+from conftest import RTOL, largest_generic_prime, rel_error
 
 pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
 
@@ -54,22 +54,11 @@ POWERS_OF_TWO = [2 ** k for k in range(1, 14)]
 PRIME_SET, SMOOTH_SET = frozenset(PRIMES), frozenset(SMOOTH)
 
 
-def _generic_prime(n):
-    """Largest prime factor > 5 of the complex transform length (n / 2 for even n), else 0."""
-    m, largest, d = (n // 2 if n % 2 == 0 else n), 0, 2
-    while d * d <= m:
-        while m % d == 0:
-            largest, m = max(largest, d), m // d
-        d += 1
-    largest = max(largest, m)
-    return largest if largest > 5 else 0
-
-
 def _max_frames(n_fft, cap=40):
     """Frames per signal that keep one example around 0.1 s: a frame of n_fft costs about
     n_fft * (log2 n_fft + p) (p the generic prime factor); below 8 frames nothing is saved, since
     a group of 8 (float32) or 4 (float64) frames shares the SIMD lanes."""
-    cost = n_fft * (math.log2(n_fft) + _generic_prime(n_fft))
+    cost = n_fft * (math.log2(n_fft) + largest_generic_prime(n_fft))
     return int(max(8, min(cap, 2e6 / cost)))
 
 
