@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,26 @@ def assert_same_bits(a, b, what):
         return
     assert a.dtype == b.dtype and a.shape == b.shape, what
     assert np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes(), f"{what}: bits differ"
+
+
+def primes(limit):
+    """Every prime <= limit (sieve of Eratosthenes)."""
+    sieve = np.ones(limit + 1, dtype=bool)
+    sieve[:2] = False
+    for i in range(2, math.isqrt(limit) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = False
+    return [int(p) for p in np.flatnonzero(sieve)]
+
+
+def direct_envelope(window, hop, n_frames):
+    """Window-sum-square by its definition: sum over frames of the shifted squared window (float64)."""
+    window = np.asarray(window, dtype=np.float64)
+    n_fft = window.shape[0]
+    out = np.zeros(n_fft + hop * (n_frames - 1))
+    for t in range(n_frames):
+        out[t * hop:t * hop + n_fft] += window ** 2
+    return out
 
 
 def largest_generic_prime(n):

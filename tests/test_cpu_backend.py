@@ -17,7 +17,7 @@ import pytest
 
 import specsep
 from specsep import _cpu_backend
-from conftest import RTOL, assert_close, assert_same_bits, largest_generic_prime
+from conftest import RTOL, assert_close, assert_same_bits, largest_generic_prime, primes
 
 pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
 _cpu = pytest.importorskip("specsep._cpu", reason="the C++ module is not built")
@@ -49,16 +49,7 @@ def random_spectrogram(shape, seed=0, dtype=np.complex128):
 # FFT test hooks: kernels.rfft(x (rows, n)) and kernels.irfft(X (rows, n // 2 + 1), n)
 
 
-def _primes(limit):
-    sieve = np.ones(limit + 1, dtype=bool)
-    sieve[:2] = False
-    for i in range(2, math.isqrt(limit) + 1):
-        if sieve[i]:
-            sieve[i * i::i] = False
-    return [int(p) for p in np.flatnonzero(sieve)]
-
-
-_PRIMES = _primes(8191)
+_PRIMES = primes(8191)
 _LARGE = [p for p in _PRIMES if p > 300]
 FFT_SIZES = {
     # every size from 1 to 300: all radix combinations and every prime below 300

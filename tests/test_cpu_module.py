@@ -5,18 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import RTOL, assert_close
+from conftest import RTOL, assert_close, direct_envelope
 
 _cpu = pytest.importorskip("specsep._cpu", reason="the C++ module is not built")
-
-
-def direct_envelope(window: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
-    window = window.astype(np.float64)
-    n_fft = window.shape[0]
-    out = np.zeros(n_fft + hop * (n_frames - 1))
-    for t in range(n_frames):
-        out[t * hop:t * hop + n_fft] += window ** 2
-    return out
 
 
 @pytest.mark.parametrize("n_fft, hop, n_frames", [

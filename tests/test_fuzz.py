@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 import specsep
-from conftest import RTOL, largest_generic_prime, rel_error
+from conftest import RTOL, largest_generic_prime, primes, rel_error
 
 pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
 
@@ -38,16 +38,7 @@ FUZZ = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                                        HealthCheck.data_too_large])
 
 
-def _primes(limit):
-    sieve = np.ones(limit + 1, dtype=bool)
-    sieve[:2] = False
-    for i in range(2, math.isqrt(limit) + 1):
-        if sieve[i]:
-            sieve[i * i::i] = False
-    return [int(p) for p in np.flatnonzero(sieve)]
-
-
-PRIMES = _primes(8191)
+PRIMES = primes(8191)
 SMOOTH = sorted({2 ** a * 3 ** b * 5 ** c for a in range(14) for b in range(9) for c in range(6)
                  if 2 <= 2 ** a * 3 ** b * 5 ** c <= 8192})
 POWERS_OF_TWO = [2 ** k for k in range(1, 14)]

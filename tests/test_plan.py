@@ -10,7 +10,7 @@ import pytest
 import scipy.signal
 
 import specsep
-from conftest import ORACLE_RTOL, RTOL, assert_close
+from conftest import ORACLE_RTOL, RTOL, assert_close, direct_envelope
 from specsep import _plan
 
 WINDOW_NAMES = ("hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular")
@@ -20,15 +20,6 @@ def scipy_window(name: str, n: int) -> np.ndarray:
     scipy_name = {"triangle": "triang", "rectangular": "boxcar", "sqrt_hann": "hann"}.get(name, name)
     window = scipy.signal.get_window(scipy_name, n, fftbins=True)
     return np.sqrt(window) if name == "sqrt_hann" else window
-
-
-def direct_envelope(window: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
-    """Window-sum-square by its definition: sum over frames of the shifted squared window."""
-    n_fft = window.shape[0]
-    out = np.zeros(n_fft + hop * (n_frames - 1))
-    for t in range(n_frames):
-        out[t * hop:t * hop + n_fft] += window ** 2
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
