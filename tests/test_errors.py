@@ -123,6 +123,10 @@ CASES = [
          "stft-backend-cuda"),
     case(specsep.stft, (x,), dict(n_fft=N_FFT, backend=1), ValueError, r"backend=1 is not one of",
          "stft-backend-int"),
+    case(specsep.stft, (x,), dict(STFT_KW, chunk_frames=0), ValueError, r"chunk_frames=0 must be >= 1",
+         "stft-chunk_frames-0"),
+    case(specsep.stft, (x,), dict(STFT_KW, out=np.zeros((33, 16), complex)), ValueError,
+         r"out has shape \(33, 16\), the result has shape \(33, 17\)", "stft-out-shape"),
     # ---- istft ------------------------------------------------------------------------------
     case(specsep.istft, (S,), {}, TypeError, r"X must be a complex spectrogram .* got dtype float64", "istft-real"),
     case(specsep.istft, (np.zeros(33, dtype=complex),), {}, ValueError, r"X must have at least 2 dimensions",
@@ -150,6 +154,10 @@ CASES = [
     case(specsep.istft, (X,), dict(backend="foo"), ValueError, r"backend='foo' is not one of", "istft-backend-unknown"),
     case(specsep.istft, (X,), dict(backend="cuda"), ValueError, CUDA_REFUSAL,
          "istft-backend-cuda"),
+    case(specsep.istft, (X,), dict(STFT_KW, length=256, out=np.zeros(256, np.float32)), TypeError,
+         r"out has dtype float32, the result is float64", "istft-out-dtype"),
+    case(specsep.istft, (X,), dict(STFT_KW, chunk_frames=1.5), TypeError, r"chunk_frames must be an integer",
+         "istft-chunk_frames-float"),
     # ---- STFT plan --------------------------------------------------------------------------
     case(specsep.STFT, (1,), {}, ValueError, r"n_fft=1 must be >= 2", "STFT-n_fft"),
     case(specsep.STFT, (64.5,), {}, TypeError, r"n_fft must be an integer", "STFT-n_fft-float"),
@@ -228,6 +236,8 @@ CASES = [
          r"pad_mode='wrap' is not one of", "separate-pad"),
     case(specsep.separate, (x, M), dict(n_fft=N_FFT, hop_length=HOP, backend="cuda"), ValueError,
          CUDA_REFUSAL, "separate-backend"),
+    case(specsep.separate, (x, M), dict(STFT_KW, chunk_frames=-1), ValueError, r"chunk_frames=-1 must be >= 1",
+         "separate-chunk_frames-negative"),
     # ---- griffin_lim ------------------------------------------------------------------------
     case(specsep.griffin_lim, (np.ones(33),), {}, ValueError, r"S must have at least 2 dimension", "gla-1d"),
     case(specsep.griffin_lim, (X,), {}, TypeError, r"S must be real", "gla-complex"),

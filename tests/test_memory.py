@@ -68,7 +68,7 @@ import gc, json, resource, sys
 import numpy as np
 import specsep
 
-fn, batch, seconds, sr, n_fft, hop, sources = json.loads(sys.argv[1])
+fn, batch, seconds, sr, n_fft, hop, sources, chunk_frames = json.loads(sys.argv[1])
 n = int(seconds * sr)
 F, T = n_fft // 2 + 1, 1 + n // hop
 block = np.random.default_rng(0).standard_normal(1 << 20).astype(np.float32)
@@ -92,6 +92,9 @@ elif fn == "istft":
 elif fn == "griffin_lim":
     args = (filled((batch, F, T), magnitudes=True),)
     kw.update(n_iter=1, length=n)
+elif fn == "separate":
+    args = (filled((batch, n)), filled((batch, sources, F, T), magnitudes=True))
+    kw.update(n_fft=n_fft, chunk_frames=chunk_frames)
 else:
     args = (filled((batch, n)), filled((batch, sources, F, T), magnitudes=True))
     kw["n_iter"] = 1
@@ -99,7 +102,8 @@ gc.collect()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 out = getattr(specsep, fn)(*args, **kw, backend="cpu")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps(dict(input=sum(a.nbytes for a in args), output=out.nbytes, base=base, peak=peak, bins=F * T * batch * (sources if fn == "misi" else 1))))
+print(json.dumps(dict(input=sum(a.nbytes for a in args), output=out.nbytes, base=base, peak=peak,
+                      bins=F * T * batch * (sources if fn in ("misi", "separate") else 1))))
 """
 
 
@@ -110,11 +114,11 @@ def _available_memory():
     return 0
 
 
-def _measure(fn, batch, seconds):
+def _measure(fn, batch, seconds, chunk_frames=None):
     env = dict(os.environ)
     package_root = str(Path(specsep.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join([package_root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    argument = json.dumps([fn, batch, seconds, SR, N_FFT, HOP, SOURCES])
+    argument = json.dumps([fn, batch, seconds, SR, N_FFT, HOP, SOURCES, chunk_frames])
     done = subprocess.run([sys.executable, "-c", CHILD, argument], env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -140,3 +144,16 @@ def test_peak_memory_within_factor_of_input_and_output(fn, case):
     assert factor <= FACTOR[fn], (
         f"{fn} on {case} added {extra / 2**20:.0f} MiB = {factor:.2f} x (input + output), "
         f"more than the stated {FACTOR[fn]}")
+
+
+def test_chunked_separate_adds_only_its_output():
+    """``separate(..., chunk_frames=1024)`` of a 30-minute stereo track into two sources: the call
+    adds its output and one block's temporaries (the mixture's STFT of 1024 frames per channel,
+    ~8 MiB, plus the backend's buffers for one block), never the whole mixture STFT (2.4 GiB)."""
+    batch, seconds = CASES["30-minute-stereo"]
+    result = _measure("separate", batch, seconds, chunk_frames=1024)
+    extra = result["peak"] - result["base"]
+    temporaries = extra - result["output"]
+    print(f"separate, chunk_frames=1024: +{extra / 2**20:.0f} MiB, output {result['output'] / 2**20:.0f} MiB, "
+          f"temporaries {temporaries / 2**20:.0f} MiB")
+    assert temporaries <= 128 * 2**20, f"chunked separate held {temporaries / 2**20:.0f} MiB besides its output"

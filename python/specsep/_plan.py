@@ -171,19 +171,19 @@ class STFT:
             raise ValueError(_nola_message(self))
 
     # ---- transforms -------------------------------------------------------------------------
-    def forward(self, x, *, backend=None):
+    def forward(self, x, *, backend=None, chunk_frames=None, out=None):
         """STFT of ``x``; see :func:`specsep.stft`."""
         from ._arrays import callers_kind
         from .api import _stft_with_plan
 
-        return callers_kind(lambda data: _stft_with_plan(self, data, backend))(x)
+        return callers_kind(lambda data: _stft_with_plan(self, data, backend, chunk_frames, out))(x)
 
-    def inverse(self, X, length=None, *, backend=None):
+    def inverse(self, X, length=None, *, backend=None, chunk_frames=None, out=None):
         """Inverse STFT of ``X``; see :func:`specsep.istft`."""
         from ._arrays import callers_kind
         from .api import _istft_with_plan
 
-        return callers_kind(lambda data: _istft_with_plan(self, data, length, backend))(X)
+        return callers_kind(lambda data: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X)
 
 
 def _nola_message(plan: STFT) -> str:

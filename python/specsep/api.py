@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backends
+from . import _chunks
 from . import _plan
 from . import _validate as v
 from ._arrays import callers_kind, namespace
@@ -13,12 +14,18 @@ from ._arrays import callers_kind, namespace
 # STFT / iSTFT
 
 
-def _stft_with_plan(plan, x, backend):
+def _stft_with_plan(plan, x, backend, chunk_frames=None, out=None):
     x = v.as_real_array("x", x)
     v.check_same_precision("x", x, plan.dtype, "the plan")
     _check_samples("x", x)
-    plan.n_frames(x.shape[-1])  # raises when the signal is too short
-    return _backends.select(backend, x).stft(plan, x)
+    n_frames = plan.n_frames(x.shape[-1])  # raises when the signal is too short
+    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
+    if out is not None:
+        out = _chunks.check_out(out, x.shape[:-1] + (plan.n_freqs, n_frames), v.COMPLEX_OF[x.dtype], x)
+    chosen = _backends.select(backend, x)
+    if chunk_frames is None:
+        return chosen.stft(plan, x)
+    return _chunks.stft(plan, x, chunk_frames, out, chosen)
 
 
 def _check_samples(name, x):
@@ -41,18 +48,25 @@ def _check_length(length):
     return None if length is None else v.check_int("length", length, minimum=0)
 
 
-def _istft_with_plan(plan, X, length, backend):
+def _istft_with_plan(plan, X, length, backend, chunk_frames=None, out=None):
     X = v.as_complex_array("X", X)
     v.check_same_precision("X", X, plan.dtype, "the plan")
     _check_spectrogram(plan, X)
     length = _check_length(length)
     plan.check_invertible()
-    return _backends.select(backend, X).istft(plan, X, length)
+    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
+    if out is not None:
+        full_length = plan.istft_length(X.shape[-1]) if length is None else length
+        out = _chunks.check_out(out, X.shape[:-2] + (full_length,), plan.dtype, X)
+    chosen = _backends.select(backend, X)
+    if chunk_frames is None:
+        return chosen.istft(plan, X, length)
+    return _chunks.istft(plan, X, length, chunk_frames, out, chosen)
 
 
 @callers_kind
 def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
-         pad_mode="constant", normalized=False, *, backend=None):
+         pad_mode="constant", normalized=False, *, backend=None, chunk_frames=None, out=None):
     """Short-time Fourier transform of a batch of signals.
 
     Parameters
@@ -75,21 +89,27 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
         Multiply by ``n_fft ** -0.5``.
     backend : {None, "numpy", "cpu", "cuda", "cuda-emu"}
         ``None`` picks the fastest backend for the array type.
+    chunk_frames : int, optional
+        Compute the frames in blocks of ``chunk_frames`` frames; temporaries are then bounded by
+        the block instead of the whole signal. The result equals the unchunked one (to the bit on
+        ``cpu``). Default: one block, or blocks of 1024 frames when ``out`` is given.
+    out : array, shape (..., n_fft // 2 + 1, frames), optional
+        Where to write the result: the input's kind of array, complex of its precision, any strides.
 
     Returns
     -------
     X : np.ndarray, shape (..., n_fft // 2 + 1, frames), complex64 or complex128
         ``frames = 1 + (samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``. The array is a
-        transposed view of frame-major memory, as torch returns.
+        transposed view of frame-major memory, as torch returns (``out`` itself when given).
     """
     x = v.as_real_array("x", x)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
-    return _stft_with_plan(plan, x, backend)
+    return _stft_with_plan(plan, x, backend, chunk_frames, out)
 
 
 @callers_kind
 def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center=True,
-          normalized=False, length=None, *, backend=None):
+          normalized=False, length=None, *, backend=None, chunk_frames=None, out=None):
     """Inverse short-time Fourier transform (least-squares overlap-add).
 
     Parameters
@@ -105,10 +125,17 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
         when ``center`` (``[0, length)`` otherwise), zero past its end, as librosa and torch do.
         Default: the shortest length whose STFT has ``frames`` frames.
     backend : {None, "numpy", "cpu", "cuda", "cuda-emu"}
+    chunk_frames : int, optional
+        Compute the output in blocks of ``chunk_frames * hop_length`` samples; temporaries are
+        then bounded by the block instead of the whole signal. The result equals the unchunked one (to the bit on
+        ``cpu``). Default: one block, or blocks of 1024 frames when ``out`` is given.
+    out : array, shape (..., length), optional
+        Where to write the result: the input's kind of array, real of its precision.
 
     Returns
     -------
     y : np.ndarray, shape (..., length), float32 or float64
+        ``out`` itself when given.
 
     Raises
     ------
@@ -120,7 +147,7 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
                      v.REAL_OF[X.dtype])
-    return _istft_with_plan(plan, X, length, backend)
+    return _istft_with_plan(plan, X, length, backend, chunk_frames, out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +194,7 @@ def apply_mask(X_mix, M, *, backend=None):
 
 @callers_kind
 def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
-             pad_mode="constant", normalized=False, length=None, *, backend=None):
+             pad_mode="constant", normalized=False, length=None, *, backend=None, chunk_frames=None):
     """STFT of the mixture, mask, inverse STFT, in one call.
 
     Parameters
@@ -180,6 +207,10 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
         As in :func:`stft`.
     length : int, optional
         Output length; default ``samples``.
+    chunk_frames : int, optional
+        Separate the output in blocks of ``chunk_frames * hop_length`` samples, each from the
+        mixture samples its frames read: temporaries are bounded by the block. The result equals
+        the unchunked one (to the bit on ``cpu``). Default: one block.
 
     Returns
     -------
@@ -192,7 +223,11 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     M = _check_masks(M, X_shape, x_mix.dtype)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
-    return _backends.select(backend, x_mix).separate(plan, x_mix, M, length)
+    chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
+    chosen = _backends.select(backend, x_mix)
+    if chunk_frames is None:
+        return chosen.separate(plan, x_mix, M, length)
+    return _chunks.separate(plan, x_mix, M, length, chunk_frames, chosen)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""Long signals a block of frames at a time (``chunk_frames=``) and results written into ``out=``.
+
+Every block is computed by the chosen backend from a slice of the input with an *uncentred* plan:
+
+- STFT frames ``[a, b)`` read positions ``[a * hop, (b - 1) * hop + n_fft)`` of the centre-padded
+  signal; inside the signal that is a view, at its ends the padding is gathered by index (the
+  rule of ``cpp/include/specsep/framing.hpp``), a few samples only.
+- An iSTFT output sample at padded position ``u`` is the overlap-add of the frames covering ``u``,
+  divided by their window-sum-square. A block of output samples takes exactly the frames that
+  cover it, so each kept sample sees the same frames, the same envelope and (on the C++ backends)
+  the same summation order as the whole-signal call: the results are equal, to the bit on ``cpu``.
+- ``separate`` runs the backend's fused STFT -> mask -> iSTFT on the signal slice of each block.
+
+Temporaries are bounded by the block: ``batch * chunk_frames`` frames (times the sources for
+``separate``), never the whole signal's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _plan
+from . import _validate as v
+from ._arrays import as_array, namespace
+
+#: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
+DEFAULT_CHUNK_FRAMES = 1024
+
+
+def check_chunk_frames(chunk_frames, out):
+    """``chunk_frames`` as an int (``None`` without ``out``: no blocks)."""
+    if chunk_frames is None:
+        return DEFAULT_CHUNK_FRAMES if out is not None else None
+    return v.check_int("chunk_frames", chunk_frames, minimum=1)
+
+
+def check_out(out, shape, dtype, data):
+    """``out`` as an array of ``data``'s kind that the result of ``shape`` and ``dtype`` can be written into."""
+    out = as_array(out)
+    if namespace(out) is not namespace(data):
+        raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
+                        f"got {type(out).__name__}")
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result is {np.dtype(dtype).name}")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def _uncentred(plan):
+    """``plan`` without centre padding: what every block is computed with."""
+    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, False, "constant",
+                     plan.normalized, plan.dtype)
+
+
+def _padding(plan):
+    return plan.n_fft // 2 if plan.center else 0
+
+
+def _source_index(positions, n, pad_mode):
+    """Signal index read at each (unpadded) position, ``-1`` where padding reads a zero."""
+    inside = (positions >= 0) & (positions < n)
+    if pad_mode == "constant":
+        return np.where(inside, positions, -1)
+    if pad_mode == "edge" or n == 1:
+        return np.clip(positions, 0, n - 1)
+    period = 2 * (n - 1)  # NumPy's reflect, periodic for pads longer than the signal
+    r = positions % period
+    return np.where(r < n, r, period - r)
+
+
+def padded_segment(plan, x, lo, hi):
+    """Positions ``[lo, hi)`` of the centre-padded ``x`` along its last axis (a view where no
+    padding is read)."""
+    start, stop = lo - _padding(plan), hi - _padding(plan)
+    n = x.shape[-1]
+    if 0 <= start and stop <= n:
+        return x[..., start:stop]
+    xp = namespace(x)
+    index = _source_index(np.arange(start, stop), n, plan.pad_mode)
+    segment = xp.take(x, xp.asarray(np.maximum(index, 0)), axis=-1)
+    if plan.pad_mode == "constant":
+        segment[..., xp.asarray(index < 0)] = 0
+    return segment
+
+
+def stft(plan, x, chunk_frames, out, backend):
+    """STFT of ``x`` in blocks of ``chunk_frames`` frames, into ``out`` (allocated when ``None``)."""
+    n_fft, hop = plan.n_fft, plan.hop_length
+    n_frames = plan.n_frames(x.shape[-1])
+    if out is None:  # frame-major memory, as the backends return
+        out = namespace(x).empty(x.shape[:-1] + (n_frames, plan.n_freqs), v.COMPLEX_OF[x.dtype]).swapaxes(-1, -2)
+    uncentred = _uncentred(plan)
+    for first in range(0, n_frames, chunk_frames):
+        stop = min(first + chunk_frames, n_frames)
+        segment = padded_segment(plan, x, first * hop, (stop - 1) * hop + n_fft)
+        out[..., first:stop] = backend.stft(uncentred, segment)
+    return out
+
+
+def _covered(plan, n_frames, length):
+    """Output samples ``[0, covered)`` that some frame reaches; the rest are zero."""
+    return max(0, min(length, (n_frames - 1) * plan.hop_length + plan.n_fft - _padding(plan)))
+
+
+def _blocks(plan, n_frames, covered, chunk_frames):
+    """Output blocks ``(s0, s1, first, stop)``: samples ``[s0, s1)`` of ``[0, covered)`` and the
+    frames ``[first, stop)`` that cover them."""
+    n_fft, hop, pad = plan.n_fft, plan.hop_length, _padding(plan)
+    step = chunk_frames * hop
+    for s0 in range(0, covered, step):
+        s1 = min(s0 + step, covered)
+        u0, u1 = s0 + pad, s1 + pad  # positions in the padded signal
+        first = max(0, (u0 - n_fft) // hop + 1)
+        stop = min(n_frames, (u1 - 1) // hop + 1)
+        yield s0, s1, first, stop
+
+
+def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert):
+    """Fill ``out[..., :length]`` block by block; ``invert(first, stop, n)`` returns the uncentred
+    inverse of frames ``[first, stop)``, ``n`` samples from the first frame's start."""
+    covered = _covered(plan, n_frames, length)
+    out[..., covered:] = 0
+    pad, hop = _padding(plan), plan.hop_length
+    for s0, s1, first, stop in _blocks(plan, n_frames, covered, chunk_frames):
+        offset = first * hop - pad  # output sample of the block result's sample 0
+        y = invert(first, stop, s1 - offset)
+        out[..., s0:s1] = y[..., s0 - offset:]
+    return out
+
+
+def istft(plan, X, length, chunk_frames, out, backend):
+    """Inverse STFT of ``X`` in blocks of ``chunk_frames * hop_length`` output samples."""
+    n_frames = X.shape[-1]
+    length = plan.istft_length(n_frames) if length is None else length
+    if out is None:
+        out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])
+    uncentred = _uncentred(plan)
+    return _inverse_blocks(plan, n_frames, length, chunk_frames, out,
+                           lambda first, stop, n: backend.istft(uncentred, X[..., first:stop], n))
+
+
+def separate(plan, x_mix, M, length, chunk_frames, backend):
+    """``backend.separate`` block by block: each block's frames from a slice of the mixture."""
+    n_fft, hop = plan.n_fft, plan.hop_length
+    n_frames = M.shape[-1]
+    mask_batch = M.shape[:-2] if M.ndim == x_mix.ndim + 1 else M.shape[:-3]  # one mask, or J of them
+    batch = np.broadcast_shapes(x_mix.shape[:-1], mask_batch)
+    out = namespace(x_mix).empty(batch + M.shape[len(mask_batch):-2] + (length,), x_mix.dtype)
+    uncentred = _uncentred(plan)
+
+    def invert(first, stop, n):
+        segment = padded_segment(plan, x_mix, first * hop, (stop - 1) * hop + n_fft)
+        return backend.separate(uncentred, segment, M[..., first:stop], n)
+
+    return _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert)
