@@ -215,6 +215,8 @@ CASES = [
          "apply_mask-backend"),
     case(specsep.apply_mask, (X, M), dict(backend="cuda"), ValueError, CUDA_REFUSAL,
          "apply_mask-backend-cuda"),
+    case(specsep.apply_mask, (X, np.where(M > 0, np.nan, 0.0)), {}, ValueError,
+         r"M contains NaN or Inf, but masks must be finite", "apply_mask-M-nan"),
     # ---- separate ---------------------------------------------------------------------------
     case(specsep.separate, (x.astype(complex), M), STFT_KW, TypeError, r"x_mix must be real", "separate-complex"),
     case(specsep.separate, (np.float64(0), M), STFT_KW, ValueError, r"x_mix must have at least 1 dimension",
@@ -238,6 +240,8 @@ CASES = [
          CUDA_REFUSAL, "separate-backend"),
     case(specsep.separate, (x, M), dict(STFT_KW, chunk_frames=-1), ValueError, r"chunk_frames=-1 must be >= 1",
          "separate-chunk_frames-negative"),
+    case(specsep.separate, (x, np.full(M.shape, np.inf)), STFT_KW, ValueError,
+         r"M contains NaN or Inf, but masks must be finite", "separate-M-inf"),
     # ---- griffin_lim ------------------------------------------------------------------------
     case(specsep.griffin_lim, (np.ones(33),), {}, ValueError, r"S must have at least 2 dimension", "gla-1d"),
     case(specsep.griffin_lim, (X,), {}, TypeError, r"S must be real", "gla-complex"),
@@ -367,6 +371,10 @@ CASES = [
     case(masks.normalize, (S,), {}, ValueError, r"M must have at least 3 dimension", "normalize-2d"),
     case(masks.normalize, (-M,), {}, ValueError, r"M must be non-negative", "normalize-negative"),
     *dtype_cases(masks.normalize, 0, _array(M.shape), "M", prefix="normalize"),
+    case(specsep.masks.binarize, (np.array([0.2, np.nan]),), {}, ValueError, r"M contains NaN",
+         "binarize-M-nan"),
+    case(specsep.masks.normalize, (np.full(M.shape, np.inf),), {}, ValueError, r"M contains NaN or Inf",
+         "normalize-M-inf"),
     # ---- metrics ----------------------------------------------------------------------------
     *dtype_cases(metrics.snr, 0, _array(REF.shape), "reference", other_args=(EST,), prefix="snr"),
     *dtype_cases(metrics.snr, 1, _array(EST.shape), "estimate", other_args=(REF,), prefix="snr"),

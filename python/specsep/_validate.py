@@ -116,10 +116,10 @@ def as_complex_array(name: str, X, *, min_ndim: int = 2):
     return array
 
 
-def check_finite(name: str, array) -> None:
+def check_finite(name: str, array, why: str = "which would spread through every iteration") -> None:
     xp = namespace(array)
     if not bool(xp.all(xp.isfinite(array))):
-        raise ValueError(f"{name} contains NaN or Inf, which would spread through every iteration")
+        raise ValueError(f"{name} contains NaN or Inf, {why}")
 
 
 def check_same_precision(name: str, array: np.ndarray, real_dtype: np.dtype, other: str) -> None:

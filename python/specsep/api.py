@@ -169,6 +169,7 @@ def _check_masks(M, X_shape, real_dtype, name="M"):
         raise ValueError(f"{name} of shape {M.shape} does not broadcast against the mixture of shape {X_shape}") from None
     if M.shape[-2:] != X_shape[-2:]:
         raise ValueError(f"{name} has (freq, frames) = {M.shape[-2:]}, the mixture {X_shape[-2:]}")
+    v.check_finite(name, M, "but masks must be finite (a mask scales the mixture's magnitude)")
     return M
 
 
@@ -181,7 +182,9 @@ def apply_mask(X_mix, M, *, backend=None):
     X_mix : np.ndarray, shape (..., F, T), complex64 or complex128
         Mixture spectrogram.
     M : np.ndarray, shape (..., F, T) or (..., J, F, T), float32 or float64 (same precision)
-        One mask, or one per source (the mixture is broadcast over the source axis -3).
+        One mask, or one per source (the mixture is broadcast over the source axis -3). Finite;
+        usually in ``[0, 1]``, but any real gain is applied (a negative one flips the phase, as
+        phase-sensitive masks clipped below 0 do).
 
     Returns
     -------
@@ -202,7 +205,8 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     x_mix : np.ndarray, shape (..., samples), float32 or float64
         Mixtures.
     M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``
-        Masks on the mixture's STFT grid (``F = n_fft // 2 + 1``, ``T`` its frame count).
+        Finite masks on the mixture's STFT grid (``F = n_fft // 2 + 1``, ``T`` its frame count),
+        as in :func:`apply_mask`.
     n_fft, hop_length, win_length, window, center, pad_mode, normalized
         As in :func:`stft`.
     length : int, optional

@@ -140,7 +140,7 @@ def binarize(M, threshold=0.5):
 
     Parameters
     ----------
-    M : np.ndarray, float32 or float64
+    M : np.ndarray, float32 or float64, no NaN
     threshold : float
 
     Returns
@@ -148,6 +148,8 @@ def binarize(M, threshold=0.5):
     np.ndarray, shape of ``M``, dtype of ``M``
     """
     M = v.as_real_array("M", M, min_ndim=0)
+    if np.isnan(M).any():
+        raise ValueError("M contains NaN, which is neither above nor below a threshold")
     return (M > v.check_float("threshold", threshold)).astype(M.dtype)
 
 
@@ -156,7 +158,7 @@ def normalize(M):
 
     Parameters
     ----------
-    M : np.ndarray, shape (..., J, F, T), float32 or float64, non-negative
+    M : np.ndarray, shape (..., J, F, T), float32 or float64, non-negative and finite
 
     Returns
     -------
@@ -164,6 +166,7 @@ def normalize(M):
         Bins where every mask is zero get ``1 / J``.
     """
     M = v.as_real_array("M", M, min_ndim=3)
+    v.check_finite("M", M, "which no normalisation can share out")
     if np.any(M < 0):
         raise ValueError("M must be non-negative to be normalised")
     return _ref.normalize(M)
