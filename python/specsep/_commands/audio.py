@@ -1,0 +1,176 @@
+"""WAV files for the commands: a mixture with its sources, read and checked; estimates, written.
+
+Reading needs the optional soundfile package; every signal comes back as float32 with channels
+first, ``(channels, samples)``, whatever the file's sample format, rate or channel count.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class AudioError(ValueError):
+    """Files that cannot be read, or that do not go together (sample rate, channels)."""
+
+
+def available() -> bool:
+    """Whether soundfile can be imported."""
+    try:
+        soundfile_module()
+    except AudioError:
+        return False
+    return True
+
+
+def soundfile_module():
+    """The soundfile module; :class:`AudioError` when it is not installed."""
+    try:
+        import soundfile
+    except ImportError:
+        raise AudioError("reading and writing WAV files needs the soundfile package (pip install soundfile)") from None
+    return soundfile
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A mixture and its sources, as read from files.
+
+    Attributes
+    ----------
+    mix : np.ndarray, shape (channels, samples), float32
+    sources : np.ndarray, shape (channels, J, samples), float32
+        In the order of ``names``.
+    names : tuple of str
+        The sources' file names without their suffix.
+    sr : int
+        Sample rate in Hz, the same for every file.
+    notes : tuple of str
+        What was done to make the files fit together (files cut to the shortest).
+    """
+
+    mix: np.ndarray
+    sources: np.ndarray
+    names: tuple
+    sr: int
+    notes: tuple = ()
+
+
+def wav_files(folder: Path, exclude: Path | None = None) -> list:
+    """The ``*.wav`` files of ``folder`` (any case of the suffix), sorted by name, but ``exclude``."""
+    excluded = None if exclude is None else exclude.resolve()
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() == ".wav" and p.resolve() != excluded),
+                  key=lambda p: p.name)
+
+
+def read_stems_folder(mix_path: Path, stems_dir: Path, seconds: float | None = None) -> Recording:
+    """A mixture file and every other WAV file of ``stems_dir`` as its sources.
+
+    Parameters
+    ----------
+    mix_path : Path
+        The mixture; it may lie in ``stems_dir`` (it is then not a source).
+    stems_dir : Path
+        Folder of the sources: every ``*.wav`` in it but the mixture, sorted by name.
+    seconds : float, optional
+        Read only the first ``seconds`` of every file; default all.
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    AudioError
+        A missing file or folder, no sources, or as :func:`read_recording`.
+    """
+    soundfile_module()
+    if not mix_path.is_file():
+        raise AudioError(f"the mixture {mix_path} is not a file")
+    if not stems_dir.is_dir():
+        raise AudioError(f"the stems folder {stems_dir} is not a folder")
+    sources = wav_files(stems_dir, exclude=mix_path)
+    if not sources:
+        raise AudioError(f"no .wav files in {stems_dir} besides the mixture")
+    return read_recording(mix_path, sources, seconds)
+
+
+def read_recording(mix_path: Path, source_paths, seconds: float | None = None) -> Recording:
+    """A mixture and its sources from files that must share their sample rate and channel count.
+
+    Files of different lengths are cut to the shortest (with a note in the result).
+
+    Parameters
+    ----------
+    mix_path : Path
+    source_paths : sequence of Path
+        The sources, in the order wanted; their names are the file names without suffix.
+    seconds : float, optional
+        Read only the first ``seconds`` of every file; default all.
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    AudioError
+        soundfile missing, a file it cannot read, sample rates or channel counts that differ
+        (the message names the files), or no samples.
+    """
+    soundfile = soundfile_module()
+    paths = [Path(mix_path)] + [Path(p) for p in source_paths]
+    infos = {}
+    for path in paths:
+        with _reading(path):
+            infos[path] = soundfile.info(str(path))
+    mix_path, source_paths = paths[0], paths[1:]
+    sr = infos[mix_path].samplerate
+    wrong = [f"{p} is {infos[p].samplerate} Hz" for p in source_paths if infos[p].samplerate != sr]
+    if wrong:
+        raise AudioError(f"sample rates differ: the mixture {mix_path} is {sr} Hz but " + ", ".join(wrong))
+    channels = infos[mix_path].channels
+    wrong = [f"{p} has {infos[p].channels}" for p in source_paths if infos[p].channels != channels]
+    if wrong:
+        raise AudioError(f"channel counts differ: the mixture {mix_path} has {channels} but " + ", ".join(wrong))
+
+    frames = -1 if seconds is None else max(1, int(round(seconds * sr)))
+    signals = []
+    for path in paths:
+        with _reading(path):
+            data, _ = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
+        signals.append(data.T)
+    lengths = {path: s.shape[-1] for path, s in zip(paths, signals)}
+    n = min(lengths.values())
+    if n == 0:
+        raise AudioError(f"{min(lengths, key=lengths.get)} has no samples")
+    notes = ()
+    if len(set(lengths.values())) > 1:
+        notes = (f"the files have different lengths; all were cut to the shortest, {n} samples",)
+    mix = np.ascontiguousarray(signals[0][:, :n])
+    sources = np.stack([s[:, :n] for s in signals[1:]], axis=1)
+    return Recording(mix, sources, tuple(p.stem for p in source_paths), sr, notes)
+
+
+@contextmanager
+def _reading(path):
+    """Turn soundfile's errors (RuntimeErrors) and the system's into an :class:`AudioError` naming ``path``."""
+    try:
+        yield
+    except (RuntimeError, OSError) as exc:
+        raise AudioError(f"cannot read {path}: {exc}") from None
+
+
+def write_wav(path: Path, signal: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:
+    """Write ``signal`` ``(channels, samples)`` as a WAV file, creating its folder.
+
+    ``subtype="FLOAT"`` (32-bit float) keeps estimates that exceed full scale; ``"PCM_16"`` suits
+    signals on the 16-bit grid.
+    """
+    soundfile = soundfile_module()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), np.asarray(signal).T, sr, subtype=subtype)

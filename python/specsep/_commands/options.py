@@ -1,0 +1,70 @@
+"""Options several commands take: the backend and the STFT size."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .. import _backends
+from .._argtypes import int_at_least
+from .._plan import STFT
+
+
+def host_backends() -> tuple:
+    """The installed backends that take NumPy arrays (the commands read files into NumPy arrays)."""
+    return tuple(name for name in _backends.available() if name not in _backends.DEVICE_BACKENDS)
+
+
+def check_backend(parser: argparse.ArgumentParser, name: str) -> None:
+    """Exit through ``parser.error`` unless ``name`` is an installed backend taking NumPy arrays."""
+    try:
+        _backends.select(name)
+    except ValueError as exc:
+        parser.error(f"argument --backend: {exc} (available here: {', '.join(_backends.available())})")
+    if name in _backends.DEVICE_BACKENDS:
+        parser.error(f"argument --backend: backend={name!r} takes CUDA arrays, and this command works on "
+                     f"NumPy arrays read from files; choose one of {', '.join(host_backends())}")
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    """``--backend NAME``, one backend (default: specsep's choice for NumPy arrays, ``cpu``)."""
+    parser.add_argument("--backend", default=None, metavar="NAME",
+                        help="backend to run on (default: specsep's choice for NumPy arrays); "
+                             "installed here: " + ", ".join(host_backends()))
+
+
+def add_stft_options(parser: argparse.ArgumentParser) -> None:
+    """``--n-fft N`` and ``--hop-length N``, resolved by :func:`stft_size`."""
+    parser.add_argument("--n-fft", type=int_at_least(2), default=None, metavar="N",
+                        help="FFT size (default: 1024 below 32 kHz, 2048 from 32 kHz)")
+    parser.add_argument("--hop-length", type=int_at_least(1), default=None, metavar="N",
+                        help="STFT hop (default: n_fft / 4)")
+
+
+def stft_size(sr: int, n_fft: int | None = None, hop_length: int | None = None) -> tuple:
+    """The STFT size and hop for a sample rate: the given values, or the defaults.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate in Hz.
+    n_fft : int, optional
+        Default 1024 below 32 kHz, 2048 from 32 kHz (about 46 ms).
+    hop_length : int, optional
+        Default ``n_fft // 4``.
+
+    Returns
+    -------
+    (n_fft, hop_length) : (int, int)
+
+    Raises
+    ------
+    ValueError
+        When the periodic Hann window with this hop has no inverse (NOLA), or the hop exceeds
+        the window.
+    """
+    n_fft = n_fft if n_fft is not None else (1024 if sr < 32000 else 2048)
+    hop_length = hop_length if hop_length is not None else max(n_fft // 4, 1)
+    STFT(n_fft, hop_length, dtype=np.float32).check_invertible()
+    return n_fft, hop_length
