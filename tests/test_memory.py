@@ -11,20 +11,21 @@ code and confirmed by the measurements noted beside each factor:
 
 - stft adds its output (complex64, 8 B/bin) and nothing else: 8 / (2 + 8) = 0.80 of input + output.
 - istft adds its output (4 B/sample) and nothing else: 4 / (16 + 4) = 0.20.
-- griffin_lim adds ~72 B/bin on 4 B/bin of input and ~2 B/bin of output: it iterates in float64
+- griffin_lim adds ~60 B/bin on 4 B/bin of input and ~2 B/bin of output: it iterates in float64
   (Note [phase retrieval precision] in _cpu_backend.py) and holds, at its peak, S in float64 (8),
-  the initial angles as complex128 (16, from api._initial_angles), the backend's complex128 copy of
-  them (16), and the C++ loop's own angles and previous rebuilt spectrum (16 + 16): 12.7.
-- misi (J = 2 sources) holds ~90 B per source bin: the same as griffin_lim, plus the mixture's
+  the initial angles as complex128 (16, from api._initial_angles, read in place by the C++ loop
+  through their strides; init="zeros" is one broadcast value), and the C++ loop's own angles and
+  previous rebuilt spectrum (16 + 16): 10.0.
+- misi (J = 2 sources) holds ~74 B per source bin: the same as griffin_lim, plus the mixture's
   STFT and its temporaries for the "mixture" initial phases (the STFT, complex64, is then kept by
-  the output buffer cache: below) and the sources in float64 before their cast: 12.9.
+  the output buffer cache: below) and the sources in float64 before their cast: 10.6.
 - The cpu backend keeps freed output buffers for reuse (SPECSEP_BUFFER_CACHE_MB, default 1024 MiB);
   a buffer freed inside a call (misi's mixture STFT) stays resident, which the factors include.
 
 Memory does not depend on the iteration count (all buffers are allocated before the first
 iteration; griffin_lim on 64 x 10 s measured 4099 MiB at n_iter 0, 1 and 2, within 0.01 %), so the
-phase retrieval cases run one iteration. A 30-minute stereo Griffin-Lim needs ~24 GB (318 M bins x 76 B) and MISI with two
-sources ~57 GB: those cases run only where the machine has the memory (MemAvailable at least 1.5
+phase retrieval cases run one iteration. A 30-minute stereo Griffin-Lim needs ~20 GB (318 M bins x 64 B) and MISI with two
+sources ~49 GB: those cases run only where the machine has the memory (MemAvailable at least 1.5
 times the estimate) and are skipped, with the estimate in the reason, elsewhere.
 """
 
@@ -55,12 +56,12 @@ CASES = {  # (batch, seconds)
 FACTOR = {
     "stft": 1.0,          # measured 0.80 (both cases): the output only
     "istft": 0.4,         # measured 0.20 (both cases): the output only
-    "griffin_lim": 15.0,  # measured 12.7 (64 x 10 s)
-    "misi": 15.0,         # measured 12.9 (64 x 10 s, J = 2)
+    "griffin_lim": 12.0,  # measured 10.0 (64 x 10 s)
+    "misi": 12.0,         # measured 10.6 (64 x 10 s, J = 2)
 }
-# Bytes per bin the phase retrieval holds (measured 76 for griffin_lim, 90 for misi), to decide
+# Bytes per bin the phase retrieval holds (measured 60 for griffin_lim, 74 for misi), to decide
 # whether this machine can run a case at all.
-BYTES_PER_BIN = {"griffin_lim": 80, "misi": 95}
+BYTES_PER_BIN = {"griffin_lim": 64, "misi": 78}
 SOURCES = 2
 
 CHILD = r"""

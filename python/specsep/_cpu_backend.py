@@ -102,7 +102,7 @@ class CpuBackend:
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
         length = _length(plan, length, S.shape[-1])
         batch = S.shape[:-2]
-        angles = np.broadcast_to(angles, S.shape).astype(np.complex128)
+        angles = np.broadcast_to(angles, S.shape)  # complex128; read in place, through its strides
         y, history = _kernels(_float64(plan)).griffin_lim(
             _spectrograms(S.astype(np.float64, copy=False), batch), _spectrograms(angles, batch), n_iter, momentum,
             length, _start(plan), -1.0 if tol is None else tol)
@@ -111,7 +111,7 @@ class CpuBackend:
     @staticmethod
     def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
         signals = S.shape[:-2]  # (..., J)
-        angles = np.broadcast_to(angles, S.shape).astype(np.complex128)
+        angles = np.broadcast_to(angles, S.shape)  # complex128; read in place, through its strides
         sources, history = _kernels(_float64(plan)).misi(
             _rows(x_mix.astype(np.float64, copy=False)), _spectrograms(S.astype(np.float64, copy=False), signals),
             _spectrograms(angles, signals), np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),

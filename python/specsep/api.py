@@ -247,8 +247,8 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
             if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator)) or isinstance(rng, bool):
                 raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
             return np.exp(2j * np.pi * np.random.default_rng(rng).random(shape))
-        if init == "zeros":
-            return np.ones(shape, dtype=np.complex128)
+        if init == "zeros":  # one value, broadcast: no memory per bin
+            return np.ones((1,) * len(shape), dtype=np.complex128)
         return phase_of_mixture()
     values = np.asarray(init)
     if values.dtype.kind not in "fc":
