@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import site
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +103,10 @@ def rng():
 
 
 MUSIC = Path(__file__).resolve().parents[2] / "shared" / "music" / "setA"
+# Reference SDRs of ../shared/music/setA/piece1 (its README): ideal ratio mask on power, mixture
+# phase, n_fft 2048, hop 512, plain SDR (specsep.metrics.snr) over the whole stereo stem.
+PIECE1_IRM_SDR_DB = {"drums": 11.35, "bass": 11.88, "keys": 9.76, "lead": 10.64}
+README_ROUNDING_DB = 0.05
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +120,14 @@ def music_piece():
     stems = {name: sf.read(piece / f"{name}.wav", dtype="float64", always_2d=True)[0].T
              for name in ("drums", "bass", "keys", "lead")}
     return mix.T, stems, sr
+
+
+def subprocess_env():
+    """The environment, with the folder of the ``specsep`` this test imported first on the path
+    (unless it is an installed site-packages), so that a child process runs the same package."""
+    env = dict(os.environ)
+    root = str(Path(specsep.__file__).resolve().parents[1])
+    installed = {str(Path(p).resolve()) for p in site.getsitepackages() + [site.getusersitepackages()]}
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env

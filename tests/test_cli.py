@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import site
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import specsep
+from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, subprocess_env
 from specsep import _demo, _progress
 from specsep.cli import main
 
@@ -25,29 +23,12 @@ KEYS = ("ibm", "irm", "psm", "griffinlim", "misi")
 IRM_MEAN_SI_SDR_DB = 6.0
 IRM_STEM_SI_SDR_DB = 2.0
 
-# Reference SDRs of ../shared/music/setA/piece1 (its README): ideal ratio mask on power, mixture
-# phase, n_fft 2048, hop 512, plain SDR over the whole stereo stem.
-PIECE1_IRM_SDR_DB = {"drums": 11.35, "bass": 11.88, "keys": 9.76, "lead": 10.64}
-README_ROUNDING_DB = 0.05
-
-
 def _has(module):
     try:
         __import__(module)
     except ImportError:
         return False
     return True
-
-
-def _subprocess_env():
-    """The environment, with the folder of the ``specsep`` this test imported first on the path
-    (unless it is an installed site-packages), so the child runs the same package."""
-    env = dict(os.environ)
-    root = str(Path(specsep.__file__).resolve().parents[1])
-    installed = {str(Path(p).resolve()) for p in site.getsitepackages() + [site.getusersitepackages()]}
-    if root not in installed:
-        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return env
 
 
 def _audio_suffix():
@@ -63,7 +44,7 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     completed = subprocess.run(
         [sys.executable, "-m", "specsep.cli", "demo", "--out", str(out), "--seconds", "2", "--n-iter", "4"],
-        capture_output=True, text=True, env=_subprocess_env(), stdin=subprocess.DEVNULL, timeout=300,
+        capture_output=True, text=True, env=subprocess_env(), stdin=subprocess.DEVNULL, timeout=300,
     )
     return completed, out
 
@@ -313,7 +294,7 @@ def test_music_piece_ratio_mask_matches_reference(music_piece):
 
 
 def test_demo_on_music_piece(music_piece, tmp_path, capsys):
-    piece = Path(__file__).resolve().parents[2] / "shared" / "music" / "setA" / "piece1"
+    piece = MUSIC / "piece1"
     assert main(["demo", "--input", str(piece / "mix.wav"), "--stems", str(piece), "--n-fft", "2048",
                  "--hop-length", "512", "--n-iter", "1", "--out", str(tmp_path / "out")]) == 0
     capsys.readouterr()

@@ -7,14 +7,27 @@ import argparse
 import numpy as np
 
 
-def positive_float(text):
-    """argparse type: a finite number > 0."""
+def _finite_float(text):
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (np.isfinite(value) and value > 0):
+    return value if np.isfinite(value) else None
+
+
+def positive_float(text):
+    """argparse type: a finite number > 0."""
+    value = _finite_float(text)
+    if value is None or value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
+    return value
+
+
+def non_negative_float(text):
+    """argparse type: a finite number >= 0."""
+    value = _finite_float(text)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0")
     return value
 
 

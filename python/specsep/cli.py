@@ -5,6 +5,9 @@ Each command lives in its own module of :mod:`specsep._commands` (``bench`` in
 
 - ``specsep demo``: a synthetic four-instrument clip (or your own mixture and stems) separated
   with oracle masks and phase retrieval, the quality of every method and its time;
+- ``specsep oracle``: oracle-mask separation of a dataset folder, scored per track and source;
+- ``specsep griffinlim`` and ``specsep misi``: phase retrieval on WAV files, with the spectral
+  convergence per block of iterations;
 - ``specsep bench``: the benchmark harness, the same as ``python bench/run.py`` in a checkout.
 """
 
@@ -14,7 +17,7 @@ import argparse
 import sys
 
 from . import __version__, _bench
-from ._commands import demo
+from ._commands import demo, oracle, phase
 
 _PROG = "specsep"
 
@@ -28,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo.add_parser(commands)
+    oracle.add_parser(commands)
+    phase.add_parsers(commands)
 
     bench = commands.add_parser(
         "bench",

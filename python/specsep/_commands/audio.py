@@ -139,11 +139,7 @@ def read_recording(mix_path: Path, source_paths, seconds: float | None = None) -
         raise AudioError(f"channel counts differ: the mixture {mix_path} has {channels} but " + ", ".join(wrong))
 
     frames = -1 if seconds is None else max(1, int(round(seconds * sr)))
-    signals = []
-    for path in paths:
-        with _reading(path):
-            data, _ = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
-        signals.append(data.T)
+    signals = [read_wav(path, frames)[0] for path in paths]
     lengths = {path: s.shape[-1] for path, s in zip(paths, signals)}
     n = min(lengths.values())
     if n == 0:
@@ -154,6 +150,26 @@ def read_recording(mix_path: Path, source_paths, seconds: float | None = None) -
     mix = np.ascontiguousarray(signals[0][:, :n])
     sources = np.stack([s[:, :n] for s in signals[1:]], axis=1)
     return Recording(mix, sources, tuple(p.stem for p in source_paths), sr, notes)
+
+
+def read_wav(path: Path, frames: int = -1) -> tuple:
+    """One audio file as ``(signal, sr)``: ``signal`` float32 ``(channels, samples)``, ``sr`` in Hz.
+
+    Parameters
+    ----------
+    path : Path
+    frames : int
+        Read only the first ``frames`` samples of each channel; -1 (default) reads them all.
+
+    Raises
+    ------
+    AudioError
+        soundfile missing, or a file it cannot read.
+    """
+    soundfile = soundfile_module()
+    with _reading(path):
+        data, sr = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
+    return np.ascontiguousarray(data.T), sr
 
 
 @contextmanager

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _demo, masks, metrics
+from .. import _demo, masks
 from .._argtypes import int_at_least, positive_float
 from .._progress import progress
 from ..api import griffin_lim, misi, separate, stft
-from . import audio, figures, options
+from . import audio, figures, options, scores
 
 _METHODS = (  # key (folder name), label
     ("ibm", "ideal binary mask"),
@@ -145,14 +145,6 @@ def run(args) -> int:
     return 0
 
 
-def _quality(stems, estimates):
-    """SI-SDR and SDR per stem over all channels: arrays ``(channels, J, samples)`` -> ``(J,)``."""
-    n_stems = stems.shape[1]
-    reference = np.moveaxis(stems, 1, 0).reshape(n_stems, -1)
-    estimate = np.moveaxis(estimates, 1, 0).reshape(n_stems, -1)
-    return metrics.si_sdr(reference, estimate), metrics.snr(reference, estimate)
-
-
 def _separate(material, n_fft, hop, n_iter, backend, bar):
     """Every method on ``material``; returns the results, the mixture STFT and the ratio masks."""
     stft_args = dict(n_fft=n_fft, hop_length=hop)
@@ -162,7 +154,7 @@ def _separate(material, n_fft, hop, n_iter, backend, bar):
 
     def record(key, seconds, estimates):
         label = dict(_METHODS)[key]
-        si_sdr, sdr = _quality(stems, estimates)
+        si_sdr, sdr = scores.si_sdr_and_snr(stems, estimates)
         results.append(_Result(key, label, backend, seconds, estimates, si_sdr, sdr))
 
     # Oracle masks: each computed from the true stems, then applied to the mixture.

@@ -13,6 +13,8 @@ import numpy as np
 
 from ..features import amplitude_to_db
 
+_DB_RANGE = 80.0  # every dB panel shows the same 80 dB below the figure's loudest bin
+
 MISSING = "matplotlib is not installed: no figure (pip install matplotlib)"
 
 
@@ -78,8 +80,8 @@ def _draw(fig, ax, panel, sr, hop_length, reference, bottom):
     n_frames = panel.data.shape[-1]
     extent = (0.0, n_frames * hop_length / sr, 0.0, sr / 2000.0)
     if panel.kind == "db":
-        image = ax.imshow(amplitude_to_db(panel.data, ref=reference if reference > 0 else 1.0), origin="lower",
-                          aspect="auto", extent=extent, cmap="magma")
+        db = amplitude_to_db(panel.data, ref=reference if reference > 0 else 1.0, top_db=None)
+        image = ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma", vmin=-_DB_RANGE, vmax=0.0)
     else:
         image = ax.imshow(panel.data, origin="lower", aspect="auto", extent=extent, cmap="viridis",
                           vmin=0.0, vmax=1.0)
