@@ -4,7 +4,7 @@ Batched STFT and inverse STFT, time-frequency masks, and phase retrieval (Griffi
 Griffin-Lim, MISI) on interchangeable backends that compute the same function.
 """
 
-from . import masks, metrics
+from . import masks, metrics, oracle
 from ._backends import available as available_backends
 from ._plan import STFT
 from ._threads import get_num_threads, set_num_threads
@@ -38,6 +38,7 @@ __all__ = [
     "mel_spectrogram",
     "metrics",
     "misi",
+    "oracle",
     "power",
     "power_to_db",
     "separate",
