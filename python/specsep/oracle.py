@@ -44,6 +44,8 @@ from ._commands import audio, figures, scores
 from ._commands.options import stft_size
 from .api import separate, stft
 
+__all__ = ["MASKS", "Options", "Track", "TrackResult", "evaluate", "find_tracks", "run_track", "run_tracks"]
+
 #: The masks, by key: ``specsep.masks.ideal_binary``, ``ideal_ratio``, ``wiener`` (the ratio of
 #: powers; the same function as ``ideal_ratio``) and ``phase_sensitive``.
 MASKS = {
@@ -52,8 +54,8 @@ MASKS = {
     "wiener": "Wiener mask",
     "psm": "phase-sensitive mask",
 }
-MIXTURE_NAMES = ("mixture.wav", "mix.wav")
-STEMS_FOLDER = "stems"
+_MIXTURE_NAMES = ("mixture.wav", "mix.wav")
+_STEMS_FOLDER = "stems"
 
 # What fails one track (or one batch of tracks) without stopping the others: unreadable or
 # mismatched files (AudioError is a ValueError), bad sizes, full disks, missing optional packages.
@@ -83,18 +85,18 @@ class Track:
         ValueError
             No mixture, two mixtures, or no sources.
         """
-        mixtures = [self.folder / name for name in MIXTURE_NAMES if (self.folder / name).is_file()]
+        mixtures = [self.folder / name for name in _MIXTURE_NAMES if (self.folder / name).is_file()]
         if not mixtures:
-            raise ValueError(f"no {' or '.join(MIXTURE_NAMES)} in {self.folder}")
+            raise ValueError(f"no {' or '.join(_MIXTURE_NAMES)} in {self.folder}")
         if len(mixtures) > 1:
-            raise ValueError(f"both {' and '.join(MIXTURE_NAMES)} in {self.folder}: which is the mixture?")
-        stems = self.folder / STEMS_FOLDER
+            raise ValueError(f"both {' and '.join(_MIXTURE_NAMES)} in {self.folder}: which is the mixture?")
+        stems = self.folder / _STEMS_FOLDER
         if stems.is_dir():
             sources = audio.wav_files(stems)
             where = f"{stems}"
         else:
             sources = audio.wav_files(self.folder, exclude=mixtures[0])
-            where = f"{self.folder} besides {mixtures[0].name} (nor a {STEMS_FOLDER}/ folder)"
+            where = f"{self.folder} besides {mixtures[0].name} (nor a {_STEMS_FOLDER}/ folder)"
         if not sources:
             raise ValueError(f"no source .wav files in {where}")
         return mixtures[0], tuple(sources)
@@ -188,12 +190,12 @@ def find_tracks(dataset_dir) -> list:
     folder = Path(dataset_dir).absolute()
     if not folder.is_dir():
         raise ValueError(f"{dataset_dir} is not a folder")
-    if any((folder / name).is_file() for name in MIXTURE_NAMES):
+    if any((folder / name).is_file() for name in _MIXTURE_NAMES):
         return [Track(folder.name, folder)]
     tracks = [Track(p.name, p) for p in sorted(folder.iterdir(), key=lambda p: p.name)
               if p.is_dir() and not p.name.startswith(".")]
     if not tracks:
-        raise ValueError(f"{dataset_dir} holds no {' or '.join(MIXTURE_NAMES)} and no track folders")
+        raise ValueError(f"{dataset_dir} holds no {' or '.join(_MIXTURE_NAMES)} and no track folders")
     return tracks
 
 
@@ -207,9 +209,9 @@ def run_tracks(tracks, options: Options) -> list:
 
     Tracks of the same sample rate, channel count, length and source count are separated in one
     call to :func:`specsep.separate` (their STFTs, masks and inverse STFTs batched); any other
-    track in its own call. Never padded: the scores equal those of one call per track. Writes the
-    estimates (``options.write_stems``) and a figure (``options.plot``) of every track under
-    ``options.out``.
+    track in its own call. Never padded, so the scores are those of one call per track (to float
+    rounding; on the ``cpu`` backend, to the bit). Writes the estimates (``options.write_stems``)
+    and a figure (``options.plot``) of every track under ``options.out``.
 
     Parameters
     ----------
