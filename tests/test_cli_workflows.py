@@ -14,7 +14,7 @@ import pytest
 
 import specsep
 from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, subprocess_env
-from specsep import oracle
+from specsep import _progress, oracle
 from specsep.cli import main
 
 sf = pytest.importorskip("soundfile")
@@ -232,6 +232,18 @@ def test_write_stems_and_plot(dataset, tmp_path):
     if plot:
         assert (tmp_path / "figures" / "c_mono.png").read_bytes()[:8] == PNG_MAGIC
         assert "1 figures in figures/" in stdout
+
+
+def test_progress_bar_shows_throughput(dataset, tmp_path, monkeypatch):
+    from specsep._commands import oracle as command
+
+    stream = io.StringIO()
+    monkeypatch.setattr(command, "progress", lambda total, desc: _progress.TextBar(
+        total, desc, file=stream, disable=False, delay=0.0))
+    assert _run(["oracle", str(dataset), "--out", str(tmp_path)])[0] == 0
+    drawn = stream.getvalue()
+    assert "specsep oracle: [" in drawn and "3/3" in drawn
+    assert "tracks/s, " in drawn and "audio s/s" in drawn
 
 
 def test_api_evaluate(dataset, tmp_path):
