@@ -1,4 +1,5 @@
-"""Hypothesis fuzzing of the ``cpu`` backend against the reference.
+"""Hypothesis fuzzing of the C++ backends (``cpu``, and ``cuda-emu``: the CUDA kernels in the
+emulator) against the reference.
 
 Parameters and shapes are drawn together: n_fft from 2 to 8192 (primes, odd sizes, powers of two
 and 2^a 3^b 5^c sizes), every window (named, and arbitrary arrays), win_length <= n_fft, hop from 1
@@ -11,11 +12,16 @@ p = 8191.
 Tolerances are relative L2 errors against the float64 reference: RTOL (1e-5 float32, 1e-12
 float64) for stft / istft / separate; griffin_lim and misi run 32 iterations from the same initial
 phases and must stay within 1e-4 (float32 output) and 1e-10 (float64).
+
+On ``cuda-emu`` an FFT whose two buffers exceed a block's shared memory (float64 above n_fft ~3000
+on the emulator's 96 KiB) is refused with a ValueError naming the bytes; the tests accept exactly
+that refusal, for exactly those sizes.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -25,7 +31,9 @@ from hypothesis import strategies as st
 import specsep
 from conftest import RTOL, largest_generic_prime, primes, rel_error
 
-pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
+FUZZ_BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
+    name not in specsep.available_backends(), reason=f"backend {name!r} not built")) for name in ("cpu", "cuda-emu")]
+on_fuzz_backends = pytest.mark.parametrize("fuzz_backend", FUZZ_BACKENDS)
 
 WINDOW_NAMES = ("hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular")
 PAD_MODES = ("constant", "reflect", "edge")
@@ -138,24 +146,41 @@ def _well_conditioned(plan, n_frames, length, dtype):
     return keep
 
 
+def _on(backend, function, data, *args, **kwargs):
+    """``function`` on ``backend``; ``None`` where cuda-emu refuses an FFT too big for shared memory
+    (and only there: the refusal must name the bytes, which must exceed the block's limit)."""
+    try:
+        return function(data, *args, **kwargs, backend=backend)
+    except ValueError as exc:
+        needed = re.search(r"needs (\d+) bytes of shared memory per block; the \S+ backend has (\d+)", str(exc))
+        if backend != "cuda-emu" or not needed or int(needed[1]) <= int(needed[2]):
+            raise
+        event("cuda-emu: FFT refused, too big for shared memory")
+        return None
+
+
 def _plan(kw, dtype):
     return specsep.STFT(**kw, dtype=dtype)
 
 
+@on_fuzz_backends
 @FUZZ
 @given(configs())
-def test_stft(config):
+def test_stft(fuzz_backend, config):
     kw, n_samples, batch, dtype, seed = config
     x = np.random.default_rng(seed).standard_normal(batch + (n_samples,)).astype(dtype)
-    X = specsep.stft(x, **kw, backend="cpu")
+    X = _on(fuzz_backend, specsep.stft, x, **kw)
+    if X is None:
+        return
     reference = specsep.stft(x.astype(np.float64), **kw, backend="numpy")
     assert X.dtype == COMPLEX[dtype]
     _check(X, reference, dtype, what="stft")
 
 
+@on_fuzz_backends
 @FUZZ
 @given(configs(invertible=True), st.sampled_from(["default", "shorter", "longer"]))
-def test_istft(config, length_choice):
+def test_istft(fuzz_backend, config, length_choice):
     kw, n_samples, batch, dtype, seed = config
     plan = _plan(kw, dtype)
     n_frames = plan.n_frames(n_samples)
@@ -165,7 +190,9 @@ def test_istft(config, length_choice):
     length = {"default": None, "shorter": max(n_samples // 2, 0),
               "longer": plan.istft_length(n_frames) + kw["n_fft"]}[length_choice]
     ikw = _inverse_kw(kw)
-    y = specsep.istft(X, **ikw, length=length, backend="cpu")
+    y = _on(fuzz_backend, specsep.istft, X, **ikw, length=length)
+    if y is None:
+        return
     reference = specsep.istft(X.astype(np.complex128), **ikw, length=length, backend="numpy")
     keep = _well_conditioned(plan, n_frames, reference.shape[-1], dtype)
     _check(y, reference, dtype, keep, what="istft")
@@ -174,9 +201,10 @@ def test_istft(config, length_choice):
     assert not np.any(y[..., covered:])
 
 
+@on_fuzz_backends
 @FUZZ
 @given(configs(max_n=4096, invertible=True, max_frames_cap=24), st.integers(1, 3), st.booleans())
-def test_separate(config, n_sources, one_mask):
+def test_separate(fuzz_backend, config, n_sources, one_mask):
     kw, n_samples, batch, dtype, seed = config
     plan = _plan(kw, dtype)
     n_frames = plan.n_frames(n_samples)
@@ -184,39 +212,75 @@ def test_separate(config, n_sources, one_mask):
     x = rng.standard_normal(batch + (n_samples,)).astype(dtype)
     sources = () if one_mask else (n_sources,)
     M = rng.random(batch + sources + (plan.n_freqs, n_frames)).astype(dtype)
-    y = specsep.separate(x, M, **kw, backend="cpu")
+    y = _on(fuzz_backend, specsep.separate, x, M, **kw)
+    if y is None:
+        return
     reference = specsep.separate(x.astype(np.float64), M.astype(np.float64), **kw, backend="numpy")
     keep = _well_conditioned(plan, n_frames, n_samples, dtype)
     _check(y, reference, dtype, keep, what="separate")
 
 
-def _phase_rtol_check(ours, reference, dtype, what):
-    assert ours.shape == reference.shape and ours.dtype == reference.dtype == dtype, what
-    if ours.size:
-        error = rel_error(ours, reference)
-        assert error <= PHASE_RTOL[dtype], f"{what}: relative L2 error {error:.3e} > {PHASE_RTOL[dtype]:.0e}"
+# Relative move of each bin of S (~5 ulp) that measures how well the reference defines an example's result.
+PERTURBATION = 1e-15
 
 
+def _perturbed(S):
+    """S moved by PERTURBATION, bin by bin in random directions (a uniform scale would be a symmetry
+    of the iteration), in float64: the reference's precision, which a float32 S could not hold."""
+    directions = np.random.default_rng(0).choice([-1.0, 1.0], size=S.shape)
+    return S.astype(np.float64) * (1 + PERTURBATION * directions)
+
+
+def _differ(result, reference, tol):
+    """Whether ``(signals, history)`` differ from the reference's by more than ``tol`` (relative)."""
+    return rel_error(result[0], reference[0]) > tol or not np.allclose(result[1], reference[1], rtol=tol, atol=1e-12)
+
+
+def _phase_rtol_check(ours, reference, dtype, what, perturbed_reference):
+    """``(signals, history)`` within PHASE_RTOL of the reference's, on examples it defines that well.
+
+    Some drawn configurations are chaotic (one frame with center=False divides by the window's
+    tiny edge values, and every iteration feeds that back): there the reference itself moves by up
+    to O(1) after 32 iterations when S moves by 1e-15, so no other FFT's rounding can stay within
+    the tolerance. An example that misses it is rejected (not passed) when the reference's own move
+    exceeds a tenth of the tolerance; any other miss fails.
+    """
+    (y, history), (y_ref, history_ref) = ours, reference
+    assert y.shape == y_ref.shape and y.dtype == y_ref.dtype == dtype, what
+    assert history.shape == history_ref.shape, what
+    if not y.size:
+        return
+    tol = PHASE_RTOL[dtype]
+    if _differ(ours, reference, tol) and _differ(perturbed_reference(), reference, tol / 10):
+        event(f"{what}: rejected, the reference moves more than tolerance / 10 under a 1e-15 change of S")
+        assume(False)
+    error = rel_error(y, y_ref)
+    assert error <= tol, f"{what}: relative L2 error {error:.3e} > {tol:.0e}"
+    np.testing.assert_allclose(history, history_ref, rtol=tol, atol=1e-12)
+
+
+@on_fuzz_backends
 @FUZZ
 @given(configs(max_n=1024, invertible=True, max_frames_cap=16),
        st.sampled_from([0.0, 0.5, 0.99]), st.sampled_from(["random", "zeros"]))
-def test_griffin_lim(config, momentum, init):
+def test_griffin_lim(fuzz_backend, config, momentum, init):
     kw, n_samples, batch, dtype, seed = config
     kw = {k: v for k, v in kw.items() if k != "normalized"}
     x = np.random.default_rng(seed).standard_normal(batch + (n_samples,)).astype(dtype)
     S = np.abs(specsep.stft(x, **kw, backend="numpy"))
     args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, length=n_samples, return_history=True)
-    y, history = specsep.griffin_lim(S, **args, backend="cpu")
-    y_ref, history_ref = specsep.griffin_lim(S, **args, backend="numpy")
-    _phase_rtol_check(y, y_ref, dtype, "griffin_lim")
-    assert history.shape == history_ref.shape
-    np.testing.assert_allclose(history, history_ref, rtol=PHASE_RTOL[dtype], atol=1e-12)
+    result = _on(fuzz_backend, specsep.griffin_lim, S, **args)
+    if result is None:
+        return
+    _phase_rtol_check(result, specsep.griffin_lim(S, **args, backend="numpy"), dtype, "griffin_lim",
+                      lambda: specsep.griffin_lim(_perturbed(S), **args, backend="numpy"))
 
 
+@on_fuzz_backends
 @FUZZ
 @given(configs(max_n=1024, invertible=True, max_frames_cap=16), st.integers(1, 3),
        st.sampled_from([0.0, 0.5]), st.sampled_from(["mixture", "random"]))
-def test_misi(config, n_sources, momentum, init):
+def test_misi(fuzz_backend, config, n_sources, momentum, init):
     kw, n_samples, batch, dtype, seed = config
     kw = {k: v for k, v in kw.items() if k != "normalized"}
     rng = np.random.default_rng(seed)
@@ -224,8 +288,8 @@ def test_misi(config, n_sources, momentum, init):
     x_mix = sources.sum(axis=-2)
     S = np.abs(specsep.stft(sources, **kw, backend="numpy"))
     args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, return_history=True)
-    y, history = specsep.misi(x_mix, S, **args, backend="cpu")
-    y_ref, history_ref = specsep.misi(x_mix, S, **args, backend="numpy")
-    _phase_rtol_check(y, y_ref, dtype, "misi")
-    assert history.shape == history_ref.shape
-    np.testing.assert_allclose(history, history_ref, rtol=PHASE_RTOL[dtype], atol=1e-12)
+    result = _on(fuzz_backend, specsep.misi, x_mix, S, **args)
+    if result is None:
+        return
+    _phase_rtol_check(result, specsep.misi(x_mix, S, **args, backend="numpy"), dtype, "misi",
+                      lambda: specsep.misi(x_mix.astype(np.float64), _perturbed(S), **args, backend="numpy"))
