@@ -1,11 +1,16 @@
-"""Determinism on every host backend: the same inputs and seed give identical bits on repeated runs
-and for any ``specsep.set_num_threads``. test_cpu_backend.py checks the cpu backend in depth (thread
-counts, instruction sets, 8 Python threads on one plan); this file holds every backend, cuda-emu
-included (the CUDA kernels: block-cooperative loops, shared-memory reductions, device-side
-convergence), to the same rule on a smaller workload.
+"""Determinism on every host backend: the same inputs and seed give identical bits on repeated runs,
+for any ``specsep.set_num_threads``, from 8 Python threads sharing one plan, and in worker
+processes that received the plan by pickle. test_cpu_backend.py checks the cpu backend in depth
+(thread counts, instruction sets); this file holds every backend, cuda-emu included (the CUDA
+kernels: block-cooperative loops, shared-memory reductions, device-side convergence), to the same
+rule on a smaller workload.
 """
 
 from __future__ import annotations
+
+import multiprocessing
+import pickle
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -54,3 +59,40 @@ def test_same_bits_on_repeated_runs_and_any_thread_count(backend, dtype, restore
         again = _workload(backend, dtype)
         for name in first:
             assert_same_bits(again[name], first[name], f"{backend} {name}, threads={threads}")
+
+
+def _plan_job(plan, x, backend):
+    """Forward, inverse and a short Griffin-Lim with one shared plan (module level: it pickles)."""
+    X = plan.forward(x, backend=backend)
+    y = plan.inverse(X, length=x.shape[-1], backend=backend)
+    g = specsep.griffin_lim(np.abs(X[..., :12]), n_iter=3, n_fft=plan.n_fft, hop_length=plan.hop_length,
+                            init="zeros", backend=backend)
+    return X, y, g
+
+
+def _plan_and_signals():
+    plan = specsep.STFT(n_fft=256, hop_length=64, window="hann", pad_mode="reflect", dtype=np.float32)
+    signals = [np.random.default_rng(i).standard_normal((2, 3000 + 37 * i)).astype(np.float32) for i in range(12)]
+    return plan, signals
+
+
+def test_one_plan_from_eight_python_threads(backend):
+    plan, signals = _plan_and_signals()
+    serial = [_plan_job(plan, x, backend) for x in signals]
+    for _ in range(2):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            concurrent = list(pool.map(_plan_job, [plan] * len(signals), signals, [backend] * len(signals)))
+        for i, (a, b) in enumerate(zip(concurrent, serial)):
+            assert_same_bits(a, b, f"signal {i} from 8 threads")
+
+
+def test_pickled_plan_in_worker_processes(backend):
+    """Plans travel to process pools (and Dask workers) by pickle and compute the same bits there."""
+    plan, signals = _plan_and_signals()
+    assert pickle.loads(pickle.dumps(plan)) == plan
+    # spawn: fresh interpreters, as Dask workers and other platforms start them (and no fork of a
+    # process whose kernel thread pool is running)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote = list(pool.map(_plan_job, [plan] * 4, signals[:4], [backend] * 4))
+    for i, (a, x) in enumerate(zip(remote, signals)):
+        assert_same_bits(a, _plan_job(plan, x, backend), f"signal {i} in a worker process")
