@@ -191,13 +191,13 @@ def test_one_track_folder_is_a_dataset(irm_run, dataset, tmp_path):
 
 def test_batch_equals_one_at_a_time(irm_run, dataset, tmp_path, monkeypatch):
     calls = []
-    separate = oracle.separate
+    separate_frames = oracle._chunks.separate_frames  # the block-by-block separation of a batch
 
-    def counting(x, *args, **kwargs):
+    def counting(plan, x, *args, **kwargs):
         calls.append(x.shape)
-        return separate(x, *args, **kwargs)
+        return separate_frames(plan, x, *args, **kwargs)
 
-    monkeypatch.setattr(oracle, "separate", counting)
+    monkeypatch.setattr(oracle._chunks, "separate_frames", counting)
     code, _, stderr = _run(["oracle", str(dataset), "--batch", "3", "--out", str(tmp_path)])
     assert code == 0, stderr
     assert calls == [(2, 2, 16000), (1, 1, 12000)]  # a and b stacked; c alone (another shape)

@@ -86,17 +86,20 @@ def padded_segment(plan, x, lo, hi):
     return segment
 
 
+def stft_frames(plan, x, first, stop, backend):
+    """Frames ``[first, stop)`` of the STFT of ``x``, shape ``(..., F, stop - first)``."""
+    segment = padded_segment(plan, x, first * plan.hop_length, (stop - 1) * plan.hop_length + plan.n_fft)
+    return backend.stft(_uncentred(plan), segment)
+
+
 def stft(plan, x, chunk_frames, out, backend):
     """STFT of ``x`` in blocks of ``chunk_frames`` frames, into ``out`` (allocated when ``None``)."""
-    n_fft, hop = plan.n_fft, plan.hop_length
     n_frames = plan.n_frames(x.shape[-1])
     if out is None:  # frame-major memory, as the backends return
         out = namespace(x).empty(x.shape[:-1] + (n_frames, plan.n_freqs), v.COMPLEX_OF[x.dtype]).swapaxes(-1, -2)
-    uncentred = _uncentred(plan)
     for first in range(0, n_frames, chunk_frames):
         stop = min(first + chunk_frames, n_frames)
-        segment = padded_segment(plan, x, first * hop, (stop - 1) * hop + n_fft)
-        out[..., first:stop] = backend.stft(uncentred, segment)
+        out[..., first:stop] = stft_frames(plan, x, first, stop, backend)
     return out
 
 
@@ -144,15 +147,25 @@ def istft(plan, X, length, chunk_frames, out, backend):
 
 def separate(plan, x_mix, M, length, chunk_frames, backend):
     """``backend.separate`` block by block: each block's frames from a slice of the mixture."""
+    return separate_frames(plan, x_mix, lambda first, stop: M[..., first:stop], M.shape, length, chunk_frames,
+                           backend)
+
+
+def separate_frames(plan, x_mix, masks_of, mask_shape, length, chunk_frames, backend):
+    """:func:`separate` with the masks made block by block: ``masks_of(first, stop)`` returns the
+    masks of frames ``[first, stop)`` (``mask_shape`` with that many frames), so that not even the
+    masks of the whole signal need to exist (``specsep oracle`` computes them from the sources'
+    STFT of the same frames)."""
     n_fft, hop = plan.n_fft, plan.hop_length
-    n_frames = M.shape[-1]
-    mask_batch = M.shape[:-2] if M.ndim == x_mix.ndim + 1 else M.shape[:-3]  # one mask, or J of them
+    n_frames = mask_shape[-1]
+    single = len(mask_shape) == x_mix.ndim + 1  # one mask, or J of them
+    mask_batch = mask_shape[:-2] if single else mask_shape[:-3]
     batch = np.broadcast_shapes(x_mix.shape[:-1], mask_batch)
-    out = namespace(x_mix).empty(batch + M.shape[len(mask_batch):-2] + (length,), x_mix.dtype)
+    out = namespace(x_mix).empty(batch + tuple(mask_shape[len(mask_batch):-2]) + (length,), x_mix.dtype)
     uncentred = _uncentred(plan)
 
     def invert(first, stop, n):
         segment = padded_segment(plan, x_mix, first * hop, (stop - 1) * hop + n_fft)
-        return backend.separate(uncentred, segment, M[..., first:stop], n)
+        return backend.separate(uncentred, segment, masks_of(first, stop), n)
 
     return _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import masks
+from . import _backends, _chunks, _plan, masks
 from ._commands import audio, figures, scores
 from ._commands.options import stft_size
 from .api import separate, stft
@@ -333,29 +333,49 @@ def _failed(track, exc) -> TrackResult:
     return TrackResult(track.name, error=str(exc) or type(exc).__name__)
 
 
+#: Frames per block of the separation when no figure needs the whole masks: ~47 s at 44.1 kHz
+#: with hop 512. Block by block, memory is the track's audio plus one block's spectrograms, however
+#: long the track; the estimates are the same bits as one whole-track call (specsep._chunks).
+CHUNK_FRAMES = 4096
+
+
+def _masks(X_sources, X_mix, options):
+    """The oracle masks ``(..., J, F, T)`` of the sources' STFTs (and the mixture's, for "psm")."""
+    if options.mask == "ibm":
+        return masks.ideal_binary(X_sources)
+    if options.mask == "irm":
+        return masks.ideal_ratio(X_sources, options.power)
+    if options.mask == "wiener":
+        return masks.wiener(X_sources, options.power)
+    return masks.phase_sensitive(X_sources, X_mix)
+
+
 def _separate(recordings, options):
     """Masks and estimates of recordings of one shape, in one batched call each.
 
-    Returns ``(n_fft, hop, X_mix, M, estimates)``: the mixtures' STFTs ``(B, C, F, T)`` (None
-    unless a figure or the phase-sensitive mask needs them), masks ``(B, C, J, F, T)`` and
-    estimates ``(B, C, J, samples)``.
+    Returns ``(n_fft, hop, X_mix, M, estimates)``: the mixtures' STFTs ``(B, C, F, T)`` and the
+    masks ``(B, C, J, F, T)`` for the figures (None without ``options.plot``: then the tracks are
+    separated in blocks of CHUNK_FRAMES frames, each block's masks made from the sources' STFT of
+    its own frames), and the estimates ``(B, C, J, samples)``.
     """
     n_fft, hop = stft_size(recordings[0].sr, options.n_fft, options.hop_length)
     mix = np.stack([r.mix for r in recordings])
     sources = np.stack([r.sources for r in recordings])
+    plan = _plan.get(n_fft, hop, None, "hann", True, "constant", False, mix.dtype)
+    chosen = _backends.select(options.backend, mix)
+    psm = options.mask == "psm"
+    if not options.plot:
+        def masks_of(first, stop):
+            X_mix = _chunks.stft_frames(plan, mix, first, stop, chosen) if psm else None
+            return _masks(_chunks.stft_frames(plan, sources, first, stop, chosen), X_mix, options)
+
+        mask_shape = sources.shape[:-1] + (plan.n_freqs, plan.n_frames(mix.shape[-1]))
+        estimates = _chunks.separate_frames(plan, mix, masks_of, mask_shape, mix.shape[-1], CHUNK_FRAMES, chosen)
+        return n_fft, hop, None, None, estimates
     stft_args = dict(n_fft=n_fft, hop_length=hop, backend=options.backend)
-    X_sources = stft(sources, **stft_args)
-    X_mix = stft(mix, **stft_args) if options.mask == "psm" or options.plot else None
-    if options.mask == "ibm":
-        M = masks.ideal_binary(X_sources)
-    elif options.mask == "irm":
-        M = masks.ideal_ratio(X_sources, options.power)
-    elif options.mask == "wiener":
-        M = masks.wiener(X_sources, options.power)
-    else:
-        M = masks.phase_sensitive(X_sources, X_mix)
-    estimates = separate(mix, M, **stft_args)
-    return n_fft, hop, X_mix, M, estimates
+    X_mix = stft(mix, **stft_args)
+    M = _masks(stft(sources, **stft_args), X_mix, options)
+    return n_fft, hop, X_mix, M, separate(mix, M, **stft_args)
 
 
 def _finish(track, recording, separated, b, options) -> TrackResult:
