@@ -218,6 +218,16 @@ def test_batched_api_equals_one_at_a_time(dataset, mask):
         np.testing.assert_allclose(b.snr, a.snr, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("mask", ["irm", "psm"])
+def test_blocks_equal_whole_tracks(dataset, mask, monkeypatch):
+    """The block-by-block separation (masks from each block's own frames) against whole-track
+    calls: the test tracks fit one block of CHUNK_FRAMES, so blocks of 5 frames make many."""
+    whole = oracle.evaluate(dataset, mask, bss_eval=False)
+    monkeypatch.setattr(oracle, "CHUNK_FRAMES", 5)
+    blocks = oracle.evaluate(dataset, mask, bss_eval=False)
+    assert [(r.si_sdr, r.snr) for r in blocks] == [(r.si_sdr, r.snr) for r in whole]
+
+
 def test_write_stems_and_plot(dataset, tmp_path):
     argv = ["oracle", str(dataset / "c_mono"), "--mask", "psm", "--write-stems", "--out", str(tmp_path)]
     plot = _has("matplotlib")
