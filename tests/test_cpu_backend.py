@@ -512,3 +512,30 @@ def test_cpu_backend_is_the_default_for_numpy_arrays():
     assert _cpu_backend.kernels_module.isa == ("avx2" if HAS_AVX2 else "baseline")
     x = signal(1000, dtype=np.float32)
     np.testing.assert_array_equal(specsep.stft(x, n_fft=64), specsep.stft(x, n_fft=64, backend="cpu"))
+
+
+# =============================================================================================
+# Phase retrieval in groups of items (Note [phase retrieval in groups of items])
+
+
+def test_phase_retrieval_in_groups_of_items_gives_the_same_bits(monkeypatch):
+    """Batches whose float64 state exceeds PHASE_STATE_BYTES run in groups of items: the signals
+    and the histories (items stopping on ``tol`` at different iterations, NaN after) are the bits
+    of one call."""
+    n = 6000
+    t = np.arange(n) / 8000
+    tone = np.sin(2 * np.pi * 440 * t)
+    items = np.stack([tone, signal(n, seed=1), 0.5 * tone + signal(n, seed=2), signal(n, seed=3)])  # (4, n)
+    kw = dict(n_fft=256, hop_length=64, n_iter=24, tol=0.02, rng=5, return_history=True)
+    for dtype in (F32, F64):
+        x = items.reshape(2, 2, n).astype(dtype)
+        S = np.abs(specsep.stft(x, n_fft=256, hop_length=64))
+        sources = np.stack([x, 0.3 * x[..., ::-1]], axis=-2)  # (2, 2, J=2, n)
+        S_sources = np.abs(specsep.stft(sources, n_fft=256, hop_length=64))
+        whole = (specsep.griffin_lim(S, **kw, backend="cpu"), specsep.misi(x, S_sources, **kw, backend="cpu"))
+        monkeypatch.setattr(_cpu_backend, "PHASE_STATE_BYTES", 1)  # one item per group
+        grouped = (specsep.griffin_lim(S, **kw, backend="cpu"), specsep.misi(x, S_sources, **kw, backend="cpu"))
+        monkeypatch.undo()
+        history = whole[0][1]
+        assert np.isnan(history).any() and not np.isnan(history[..., 0]).any(), "items should stop at different times"
+        assert_same_bits(grouped, whole, f"grouped phase retrieval, {dtype}")

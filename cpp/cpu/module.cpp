@@ -36,6 +36,11 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
 
+// (rows, n) with unit stride along n; an empty array qualifies whatever strides NumPy gave it.
+bool unit_rows(const py::array& a) {
+  return a.ndim() == 2 && (a.size() == 0 || a.strides(1) == a.itemsize());
+}
+
 template <typename E>
 std::ptrdiff_t stride(const py::array& a, int axis) {
   return a.strides(axis) / static_cast<std::ptrdiff_t>(sizeof(E));
@@ -60,7 +65,7 @@ class Plan {
 
   // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major.
   py::array stft(array<T> x) const {
-    require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (batch, samples) with unit sample stride");
+    require(unit_rows(x), "x must be (batch, samples) with unit sample stride");
     const long batch = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
     const long frames = plan_.n_frames(n), F = plan_.n_freqs();
     auto out = output<std::complex<T>>({batch, frames, F});
@@ -109,7 +114,7 @@ class Plan {
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
   py::tuple misi(array<T> x_mix, array<T> S, array<std::complex<T>> angles, array<double> weights, long n_iter,
                  double momentum, long start, double tol) const {
-    require(x_mix.ndim() == 2 && x_mix.strides(1) == sizeof(T), "x_mix must be (batch, samples), unit stride");
+    require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
     const long J = static_cast<long>(weights.size());
     require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
     std::vector<T> w(weights.data(), weights.data() + J);
@@ -145,7 +150,7 @@ class Plan {
 // Test hooks: one real FFT per row, through the same frame code as the STFT.
 template <typename T>
 py::array rfft(array<T> x, bool radix8) {
-  require(x.ndim() == 2 && x.strides(1) == sizeof(T), "x must be (rows, n), unit stride");
+  require(unit_rows(x), "x must be (rows, n), unit stride");
   const long rows = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
   require(n >= 1, "n must be >= 1");
   array<std::complex<T>> out({rows, n / 2 + 1});

@@ -101,20 +101,70 @@ class CpuBackend:
     @staticmethod
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
         length = _length(plan, length, S.shape[-1])
-        batch = S.shape[:-2]
-        angles = np.broadcast_to(angles, S.shape)  # complex128; read in place, through its strides
-        y, history = _kernels(_float64(plan)).griffin_lim(
-            _spectrograms(S.astype(np.float64, copy=False), batch), _spectrograms(angles, batch), n_iter, momentum,
-            length, _start(plan), -1.0 if tol is None else tol)
-        return y.reshape(batch + (length,)).astype(S.dtype, copy=False), history.reshape(batch + history.shape[-1:])
+        kernels = _kernels(_float64(plan))
+
+        def run(S_items, angles_items):
+            return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
+                                       _start(plan), -1.0 if tol is None else tol)
+
+        y, history = _by_item_groups(run, [_items(S, 2), _items(np.broadcast_to(angles, S.shape), 2)], S.dtype)
+        return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     @staticmethod
     def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
-        signals = S.shape[:-2]  # (..., J)
-        angles = np.broadcast_to(angles, S.shape)  # complex128; read in place, through its strides
-        sources, history = _kernels(_float64(plan)).misi(
-            _rows(x_mix.astype(np.float64, copy=False)), _spectrograms(S.astype(np.float64, copy=False), signals),
-            _spectrograms(angles, signals), np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),
-            -1.0 if tol is None else tol)
-        return (sources.reshape(signals + sources.shape[-1:]).astype(x_mix.dtype, copy=False),
-                history.reshape(S.shape[:-3] + history.shape[-1:]))
+        kernels = _kernels(_float64(plan))
+        n_sources = S.shape[-3]
+
+        def run(x_items, S_items, angles_items):
+            sources, history = kernels.misi(
+                np.ascontiguousarray(x_items, dtype=np.float64), S_items.astype(np.float64, copy=False),
+                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),
+                -1.0 if tol is None else tol)
+            return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), history
+
+        sources, history = _by_item_groups(
+            run, [_items(x_mix, 1), _items(S, 3), _items(np.broadcast_to(angles, S.shape), 3)], x_mix.dtype)
+        return sources.reshape(S.shape[:-2] + (x_mix.shape[-1],)), history.reshape(S.shape[:-3] + history.shape[-1:])
+
+
+# Note [phase retrieval in groups of items]: the float64 state of the C++ loop (angles and previous
+# spectrum, complex128: 32 B per bin) is what makes Griffin-Lim and MISI memory-hungry. Batch items
+# are independent problems (per-item stopping included), so a batch whose state would exceed
+# PHASE_STATE_BYTES runs in groups of items, one call each: the same bits, a bounded state, and the
+# float64 copies of S and of the signals made per group. An item larger than the bound runs alone.
+PHASE_STATE_BYTES = 1 << 30
+_STATE_BYTES_PER_BIN = 32
+
+
+def _items(array, core_ndim):
+    """``array`` as ``(items, *core)``: its batch axes merged (a view where the strides allow)."""
+    return array.reshape((-1,) + array.shape[array.ndim - core_ndim:])
+
+
+def _by_item_groups(run, arrays, dtype):
+    """``run(*parts)`` over groups of items of ``arrays`` (item axis first; spectrograms last, their
+    item and source axes merged per group); returns the outputs ``(items, ...)`` in ``dtype`` and
+    the histories ``(items, iterations)``, NaN-padded where a group stopped before another (as an
+    item that stops early is in one call)."""
+    items, *core = arrays[-1].shape
+    per_group = max(1, PHASE_STATE_BYTES // (_STATE_BYTES_PER_BIN * max(int(np.prod(core)), 1)))
+    if per_group >= items:  # one call
+        y, history = run(*(_merged(a) for a in arrays))
+        return y.astype(dtype, copy=False), history
+    out, histories = None, []
+    for first in range(0, items, per_group):
+        group = slice(first, first + per_group)
+        y, history = run(*(_merged(a[group]) for a in arrays))
+        if out is None:
+            out = np.empty((items,) + y.shape[1:], dtype)
+        out[group] = y
+        histories.append(history)
+    history = np.full((items, max(h.shape[-1] for h in histories)), np.nan)
+    for first, h in zip(range(0, items, per_group), histories):
+        history[first:first + per_group, :h.shape[-1]] = h
+    return out, history
+
+
+def _merged(array):
+    """``(items, J, F, T)`` spectrograms as ``(items * J, F, T)``; other arrays as they are."""
+    return array.reshape((-1,) + array.shape[-2:]) if array.ndim > 3 else array
