@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from . import _cpu, _plan
+from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
 
 
@@ -107,7 +108,8 @@ class CpuBackend:
             return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
                                        _start(plan), -1.0 if tol is None else tol)
 
-        y, history = _by_item_groups(run, [_items(S, 2), _items(np.broadcast_to(angles, S.shape), 2)], S.dtype)
+        parts = [items_of(S, 2), items_of(np.broadcast_to(angles, S.shape), 2)]
+        y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     @staticmethod
@@ -122,49 +124,17 @@ class CpuBackend:
                 -1.0 if tol is None else tol)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), history
 
-        sources, history = _by_item_groups(
-            run, [_items(x_mix, 1), _items(S, 3), _items(np.broadcast_to(angles, S.shape), 3)], x_mix.dtype)
+        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(np.broadcast_to(angles, S.shape), 3)]
+        sources, history = by_item_groups(run, parts, x_mix.dtype, _items_per_group(parts[-1]), np)
         return sources.reshape(S.shape[:-2] + (x_mix.shape[-1],)), history.reshape(S.shape[:-3] + history.shape[-1:])
 
 
-# Note [phase retrieval in groups of items]: the float64 state of the C++ loop (angles and previous
-# spectrum, complex128: 32 B per bin) is what makes Griffin-Lim and MISI memory-hungry. Batch items
-# are independent problems (per-item stopping included), so a batch whose state would exceed
-# PHASE_STATE_BYTES runs in groups of items, one call each: the same bits, a bounded state, and the
-# float64 copies of S and of the signals made per group. An item larger than the bound runs alone.
+# Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's float64
+# state, angles and previous spectrum as complex128, is 32 B per bin.
 PHASE_STATE_BYTES = 1 << 30
 _STATE_BYTES_PER_BIN = 32
 
 
-def _items(array, core_ndim):
-    """``array`` as ``(items, *core)``: its batch axes merged (a view where the strides allow)."""
-    return array.reshape((-1,) + array.shape[array.ndim - core_ndim:])
-
-
-def _by_item_groups(run, arrays, dtype):
-    """``run(*parts)`` over groups of items of ``arrays`` (item axis first; spectrograms last, their
-    item and source axes merged per group); returns the outputs ``(items, ...)`` in ``dtype`` and
-    the histories ``(items, iterations)``, NaN-padded where a group stopped before another (as an
-    item that stops early is in one call)."""
-    items, *core = arrays[-1].shape
-    per_group = max(1, PHASE_STATE_BYTES // (_STATE_BYTES_PER_BIN * max(int(np.prod(core)), 1)))
-    if per_group >= items:  # one call
-        y, history = run(*(_merged(a) for a in arrays))
-        return y.astype(dtype, copy=False), history
-    out, histories = None, []
-    for first in range(0, items, per_group):
-        group = slice(first, first + per_group)
-        y, history = run(*(_merged(a[group]) for a in arrays))
-        if out is None:
-            out = np.empty((items,) + y.shape[1:], dtype)
-        out[group] = y
-        histories.append(history)
-    history = np.full((items, max(h.shape[-1] for h in histories)), np.nan)
-    for first, h in zip(range(0, items, per_group), histories):
-        history[first:first + per_group, :h.shape[-1]] = h
-    return out, history
-
-
-def _merged(array):
-    """``(items, J, F, T)`` spectrograms as ``(items * J, F, T)``; other arrays as they are."""
-    return array.reshape((-1,) + array.shape[-2:]) if array.ndim > 3 else array
+def _items_per_group(spectrograms):
+    """Items of ``(items, [J,] F, T)`` spectrograms whose state fits PHASE_STATE_BYTES (at least 1)."""
+    return max(1, PHASE_STATE_BYTES // (_STATE_BYTES_PER_BIN * max(int(np.prod(spectrograms.shape[1:])), 1)))

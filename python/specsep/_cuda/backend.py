@@ -8,6 +8,12 @@ iterate in float64 and return the input's precision.
 Griffin-Lim and MISI stop items on ``tol`` on the device (kernel ``convergence``); the host looks
 at the device's active flags every ``CHECK_EVERY`` iterations only, so that the loop runs without
 a host synchronisation per iteration.
+
+Device memory: every method adds up the bytes it will allocate before it allocates any and asks
+the launcher what is free. The transforms refuse a request that does not fit with a MemoryError
+naming both sizes (``chunk_frames=`` bounds their temporaries); Griffin-Lim and MISI run the batch
+in groups of items that fit (Note [phase retrieval in groups of items]) and refuse only an item
+that does not fit alone.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import functools
 import numpy as np
 
 from .. import _plan
+from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from . import source
 
@@ -40,6 +47,15 @@ def _int(value):
 
 def _long(value):
     return np.int64(value)
+
+
+def _size(nbytes):
+    return f"{int(nbytes):,} bytes ({nbytes / 2**30:.2f} GiB)"
+
+
+def _copy_bytes(array, contiguous):
+    """Bytes of the copy ``ascontiguousarray`` makes of ``array`` (0 when it is ``contiguous``)."""
+    return 0 if contiguous else array.size * array.itemsize
 
 
 class CudaBackend:
@@ -77,6 +93,23 @@ class CudaBackend:
                 f"{self.name} backend has {self.launcher.max_shared_memory}: use a smaller n_fft, float32, "
                 "or the cpu backend")
         return size
+
+    def _reserve(self, what, nbytes):
+        """Refuse ``what`` before it allocates ``nbytes`` of device memory that is not free."""
+        free = self.launcher.free_memory()
+        if nbytes > free:
+            raise MemoryError(
+                f"{what} on the {self.name} backend needs {_size(nbytes)} of device memory but {_size(free)} "
+                "is free: pass a smaller batch, or chunk_frames= to stft/istft/separate")
+
+    def _groups_that_fit(self, what, per_item, items):
+        """Items per group whose phase-retrieval workspace (``per_item`` bytes each) fits."""
+        free = self.launcher.free_memory()
+        if per_item > free:
+            raise MemoryError(
+                f"{what} on the {self.name} backend needs {_size(per_item)} of device memory for one batch item "
+                f"but {_size(free)} is free: use shorter signals or the cpu backend")
+        return max(1, min(items, free // per_item))
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
         self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
@@ -130,8 +163,10 @@ class CudaBackend:
 
     def stft(self, plan, x):
         xp = self.xp
-        rows = xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
         n_frames = plan.n_frames(x.shape[-1])
+        spectra = x.size // max(x.shape[-1], 1) * n_frames * plan.n_freqs
+        self._reserve("stft", _copy_bytes(x, x.flags.c_contiguous) + spectra * COMPLEX_OF[plan.dtype].itemsize)
+        rows = xp.ascontiguousarray(x.reshape(-1, x.shape[-1]))
         out = self._stft_rows(plan, rows, n_frames)
         return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
 
@@ -143,6 +178,9 @@ class CudaBackend:
     def istft(self, plan, X, length):
         xp = self.xp
         length = plan.istft_length(X.shape[-1]) if length is None else length
+        signals = X.size // max(X.shape[-1] * X.shape[-2], 1)
+        self._reserve("istft", _copy_bytes(X, X.swapaxes(-1, -2).flags.c_contiguous)
+                      + signals * length * plan.dtype.itemsize)
         frames = self._frame_major(X)
         out = xp.empty((frames.shape[0], length), dtype=plan.dtype)
         self._istft_rows(plan, frames, None, 1, length, out)
@@ -157,6 +195,11 @@ class CudaBackend:
         single = M.ndim == x_mix.ndim + 1
         masks = M[..., None, :, :] if single else M
         batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
+        items, sources = int(np.prod(batch)), masks.shape[-3]
+        n_frames = M.shape[-1]
+        self._reserve("separate", items * (x_mix.shape[-1] * plan.dtype.itemsize  # the mixtures' rows
+                                           + n_frames * plan.n_freqs * COMPLEX_OF[plan.dtype].itemsize  # their STFT
+                                           + sources * (n_frames * plan.n_freqs + length) * plan.dtype.itemsize))
         X = self.stft(plan, xp.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = xp.ascontiguousarray(xp.broadcast_to(masks, batch + masks.shape[-3:]))
         sources = masks.shape[-3]
@@ -219,21 +262,44 @@ class CudaBackend:
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0
         return y, history[:, :iterations]
 
+    @staticmethod
+    def _retrieval_bytes(plan, signals, n_frames, length, n_iter, out_itemsize, mixture):
+        """Device memory of one _retrieve call on ``signals`` spectrograms of ``n_frames`` frames
+        (per item: ``signals`` = its sources), with the output's cast."""
+        F, T = plan.n_freqs, n_frames
+        return (signals * F * T * (8 + 16 + 16)          # S in float64, angles, previous (complex128)
+                + signals * T * 8                         # frame errors
+                + signals * length * (8 + out_itemsize)   # signals in float64, then their cast
+                + (n_iter + 3) * 8                        # history, stopping state
+                + (length * 8 if mixture else 0))         # MISI's mixture in float64
+
     def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol):
         xp = self.xp
         length = plan.istft_length(S.shape[-1]) if length is None else length
-        batch = S.shape[:-2]
-        angles = xp.broadcast_to(xp.asarray(angles), S.shape).reshape((-1,) + S.shape[-2:])
-        y, history = self._retrieve(plan, S.reshape((-1,) + S.shape[-2:]), angles, 1, None, None, n_iter,
-                                    momentum, length, tol)
-        return y.reshape(batch + (length,)).astype(S.dtype), history.reshape(batch + history.shape[-1:])
+        parts = [items_of(S, 2), items_of(xp.broadcast_to(xp.asarray(angles), S.shape), 2)]
+        per_item = self._retrieval_bytes(plan, 1, S.shape[-1], length, n_iter, S.dtype.itemsize, mixture=False)
+        per_group = self._groups_that_fit("griffin_lim", per_item, parts[0].shape[0])
+
+        def run(S_items, angles_items):
+            return self._retrieve(plan, S_items, angles_items, 1, None, None, n_iter, momentum, length, tol)
+
+        y, history = by_item_groups(run, parts, S.dtype, per_group, xp)
+        return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol):
         xp = self.xp
-        length = x_mix.shape[-1]
-        signals = S.shape[:-2]
-        angles = xp.broadcast_to(xp.asarray(angles), S.shape).reshape((-1,) + S.shape[-2:])
-        mixture = xp.ascontiguousarray(x_mix.reshape(-1, length), dtype=np.float64)
-        y, history = self._retrieve(plan, S.reshape((-1,) + S.shape[-2:]), angles, S.shape[-3], mixture,
-                                    xp.asarray(weights, dtype=np.float64), n_iter, momentum, length, tol)
-        return y.reshape(signals + (length,)).astype(x_mix.dtype), history.reshape(S.shape[:-3] + history.shape[-1:])
+        length, n_sources = x_mix.shape[-1], S.shape[-3]
+        weights = xp.asarray(weights, dtype=np.float64)
+        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(xp.broadcast_to(xp.asarray(angles), S.shape), 3)]
+        per_item = self._retrieval_bytes(plan, n_sources, S.shape[-1], length, n_iter, x_mix.dtype.itemsize,
+                                         mixture=True)
+        per_group = self._groups_that_fit("misi", per_item, parts[0].shape[0])
+
+        def run(x_items, S_items, angles_items):
+            mixture = xp.ascontiguousarray(x_items, dtype=np.float64)
+            y, history = self._retrieve(plan, S_items, angles_items, n_sources, mixture, weights, n_iter, momentum,
+                                        length, tol)
+            return y.reshape((x_items.shape[0], n_sources, length)), history
+
+        sources, history = by_item_groups(run, parts, x_mix.dtype, per_group, xp)
+        return sources.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-3] + history.shape[-1:])

@@ -13,6 +13,8 @@ from . import source
 
 # Dynamic shared memory a block may use without opting in.
 DEFAULT_SHARED_MEMORY = 48 * 1024
+# Device memory the emulator reports free: an 80 GB H100's (tests lower it to exercise the checks).
+EMULATED_DEVICE_MEMORY = 80 * 10**9
 
 
 class EmulatorLauncher:
@@ -23,6 +25,11 @@ class EmulatorLauncher:
 
         self._emu = _emu
         self.max_shared_memory = int(_emu.max_shared_memory())
+        self.device_memory = EMULATED_DEVICE_MEMORY
+
+    def free_memory(self):
+        """Bytes the emulated device has free: ``device_memory`` (its arrays live in host memory)."""
+        return self.device_memory
 
     def launch(self, name, grid, block, args, shared_mem):
         self._emu.launch(name, grid, block, args, shared_mem=shared_mem)
@@ -38,6 +45,11 @@ class CupyLauncher:
         self._cupy = cupy
         device = cupy.cuda.Device()
         self.max_shared_memory = int(device.attributes["MaxSharedMemoryPerBlockOptin"])
+
+    def free_memory(self):
+        """Bytes free on the current device, counting the blocks CuPy's memory pool holds unused."""
+        free, _ = self._cupy.cuda.runtime.memGetInfo()
+        return int(free) + int(self._cupy.get_default_memory_pool().free_bytes())
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one module per device, kept for the process
     def _module(self, device_id):

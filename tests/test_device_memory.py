@@ -1,0 +1,90 @@
+"""Device memory on the CUDA path, through cuda-emu (the same orchestration as on a GPU): every
+method sizes its allocations before making any, refuses what does not fit with a MemoryError
+naming both sizes, and Griffin-Lim/MISI split a batch into groups of items that fit, with the
+same bits as one call."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import assert_same_bits
+
+import specsep
+from specsep import _backends
+
+pytestmark = pytest.mark.skipif("cuda-emu" not in specsep.available_backends(), reason="cuda-emu not built")
+
+KW = dict(n_fft=256, hop_length=64)
+REFUSAL = r"on the cuda-emu backend needs ([\d,]+) bytes \(.* GiB\) of device memory.* but ([\d,]+) bytes .* is free"
+
+
+@pytest.fixture
+def emulator():
+    return _backends.select("cuda-emu")
+
+
+@pytest.fixture
+def no_launches(emulator, monkeypatch):
+    """Fail on any kernel launch: a refusal must come before the work."""
+    def launch(*args, **kwargs):  # pragma: no cover - reaching it is the failure
+        raise AssertionError("a kernel ran before the memory check")
+    monkeypatch.setattr(emulator.launcher, "launch", launch)
+
+
+def _signals(shape, dtype=np.float32, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def test_transforms_refuse_what_does_not_fit(emulator, no_launches, monkeypatch):
+    x = _signals((4, 20000))
+    X = specsep.stft(x, **KW, backend="cpu")
+    M = np.ones((4, 2) + X.shape[-2:], np.float32)
+    monkeypatch.setattr(emulator.launcher, "device_memory", 100_000)
+    for name, call in [("stft", lambda: specsep.stft(x, **KW, backend="cuda-emu")),
+                       ("istft", lambda: specsep.istft(X, **KW, backend="cuda-emu")),
+                       ("separate", lambda: specsep.separate(x, M, **KW, backend="cuda-emu")),
+                       ("griffin_lim", lambda: specsep.griffin_lim(np.abs(X), **KW, n_iter=2, backend="cuda-emu")),
+                       ("misi", lambda: specsep.misi(x, np.abs(X)[:, None].repeat(2, 1), **KW, n_iter=2, init="random",
+                                                     backend="cuda-emu"))]:
+        with pytest.raises(MemoryError, match=rf"^{name} {REFUSAL}") as refused:
+            call()
+        needed, free = (int(n.replace(",", "")) for n in re.search(REFUSAL, str(refused.value)).groups())
+        assert needed > free == 100_000
+
+
+def test_chunk_frames_bound_the_transforms_workspace(emulator, monkeypatch):
+    """What whole-signal calls are refused for, blocks of frames fit (the outputs are the caller's)."""
+    x = _signals((2, 60000))
+    whole = specsep.stft(x, **KW, backend="cuda-emu")
+    y_whole = specsep.istft(whole, **KW, length=60000, backend="cuda-emu")
+    monkeypatch.setattr(emulator.launcher, "device_memory", 2**20)  # the spectrogram is 1.8 MiB
+    spectrogram = whole.size * whole.itemsize  # the output, all stft allocates for contiguous input
+    with pytest.raises(MemoryError, match=rf"stft on the cuda-emu backend needs {spectrogram:,} bytes"):
+        specsep.stft(x, **KW, backend="cuda-emu")
+    assert_same_bits(specsep.stft(x, **KW, backend="cuda-emu", chunk_frames=128), whole, "chunked stft")
+    assert_same_bits(specsep.istft(whole, **KW, length=60000, backend="cuda-emu", chunk_frames=128), y_whole,
+                     "chunked istft")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phase_retrieval_runs_in_groups_that_fit(emulator, monkeypatch, dtype):
+    x = _signals((5, 3000), dtype)
+    S = np.abs(specsep.stft(x, **KW, backend="cpu"))
+    sources = np.stack([x, 0.5 * x[:, ::-1]], axis=1)
+    S_sources = np.abs(specsep.stft(sources, **KW, backend="cpu"))
+    kw = dict(KW, n_iter=6, rng=2, tol=0.05, return_history=True, backend="cuda-emu")
+    whole = (specsep.griffin_lim(S, **kw), specsep.misi(x, S_sources, **kw))
+    plan = specsep.STFT(**KW, dtype=np.float64)  # the iteration's precision
+    launches = []
+    retrieve = emulator._retrieve
+    monkeypatch.setattr(emulator, "_retrieve", lambda plan, S, *a: launches.append(S.shape[0]) or retrieve(plan, S, *a))
+    grouped = []
+    for call, sources, mixture in ((lambda: specsep.griffin_lim(S, **kw), 1, False),
+                                   (lambda: specsep.misi(x, S_sources, **kw), 2, True)):
+        per_item = emulator._retrieval_bytes(plan, sources, S.shape[-1], 3000, 6, x.itemsize, mixture)
+        monkeypatch.setattr(emulator.launcher, "device_memory", 2 * per_item + 1)  # two items at a time
+        grouped.append(call())
+    assert launches == [2, 2, 1, 4, 4, 2]  # spectrograms per call: items, then items x 2 sources
+    assert_same_bits(tuple(grouped), whole, "phase retrieval in groups")
