@@ -70,6 +70,24 @@ def test_griffin_lim_backend_matches_reference(rng, backend, dtype):
     assert_close(y, specsep.griffin_lim(S, **kw, backend="numpy"), 10 * RTOL[dtype])
 
 
+def test_unstable_momentum_opt_in(rng, backend):
+    """momentum >= 1 runs only when asked for, on every backend the same (librosa runs it too)."""
+    x = music_like(rng)
+    S = np.abs(librosa.stft(x, n_fft=256, hop_length=64))
+    kw = dict(n_iter=6, momentum=1.2, init="zeros", hop_length=64, length=x.size)
+    with pytest.raises(ValueError, match="unstable_momentum=True"):
+        specsep.griffin_lim(S, **kw, backend=backend)
+    ours = specsep.griffin_lim(S, **kw, unstable_momentum=True, backend=backend)
+    with pytest.warns(UserWarning):  # librosa warns about momentum > 1 and runs it
+        theirs = librosa.griffinlim(S, n_iter=6, momentum=1.2, init=None, hop_length=64, length=x.size)
+    assert_close(ours, theirs, GLA_ORACLE_RTOL if backend == "numpy" else 10 * RTOL[np.dtype(np.float64)])
+    sources = np.stack([x, 0.5 * x[::-1]])
+    S_sources = np.abs(specsep.stft(sources, n_fft=256, hop_length=64, backend="numpy"))
+    misi_kw = dict(n_iter=4, momentum=1.1, n_fft=256, hop_length=64, unstable_momentum=True)
+    assert_close(specsep.misi(sources.sum(0), S_sources, **misi_kw, backend=backend),
+                 specsep.misi(sources.sum(0), S_sources, **misi_kw, backend="numpy"), 10 * RTOL[np.dtype(np.float64)])
+
+
 @pytest.mark.parametrize("config", GLA_CONFIGS[:3], ids=_ID)
 def test_griffin_lim_momentum_zero_equals_literal_loop(rng, config):
     x = music_like(rng)

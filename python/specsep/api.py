@@ -265,9 +265,13 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return np.where(modulus > 0, values / np.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
-def _check_iteration(n_iter, momentum, tol):
+def _check_iteration(n_iter, momentum, tol, unstable_momentum):
     n_iter = v.check_int("n_iter", n_iter, minimum=0)
-    momentum = v.check_float("momentum", momentum, minimum=0.0, below=1.0)
+    unstable_momentum = v.check_bool("unstable_momentum", unstable_momentum)
+    momentum = v.check_float("momentum", momentum, minimum=0.0)
+    if momentum >= 1.0 and not unstable_momentum:
+        raise ValueError(f"momentum={momentum} must be < 1: from 1 on, fast Griffin-Lim's extrapolation "
+                         "usually diverges (pass unstable_momentum=True to run it anyway)")
     tol = None if tol is None else v.check_float("tol", tol, minimum=0.0)
     return n_iter, momentum, tol
 
@@ -283,7 +287,7 @@ def _check_magnitudes(name, S, min_ndim):
 @callers_kind
 def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
-                rng=None, tol=None, return_history=False, *, backend=None):
+                rng=None, tol=None, return_history=False, *, unstable_momentum=False, backend=None):
     """Signal whose STFT magnitude approaches ``S``: fast Griffin-Lim.
 
     Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) with the update librosa and torchaudio
@@ -304,7 +308,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
         Output length; default as :func:`istft`. With ``n_iter > 0`` its STFT must have the
         frame count of ``S``, since each iteration compares the two.
     momentum : float
-        In ``[0, 1)``.
+        In ``[0, 1)``; any value ``>= 0`` with ``unstable_momentum=True``.
     init : {"random", "zeros"} or array_like
         Initial phases: uniform on the circle (seeded by ``rng``), all zero (so that
         ``init="zeros"`` equals ``librosa.griffinlim(S, init=None)``), a complex array (its phase is
@@ -316,6 +320,9 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
         ``|| |STFT(y)| - S || / ||S||`` over one iteration falls under ``tol``; the others go on.
     return_history : bool
         Also return the spectral convergence of every iteration.
+    unstable_momentum : bool
+        Accept ``momentum >= 1`` (librosa warns and runs it): the extrapolation then usually
+        diverges, but some users tune it on purpose.
 
     Returns
     -------
@@ -324,7 +331,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
         Only with ``return_history``; entries after an item stopped are NaN.
     """
     S = _check_magnitudes("S", S, min_ndim=2)
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
+    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
@@ -351,7 +358,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
 @callers_kind
 def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
          tol=None, return_history=False, n_fft=None, hop_length=None, win_length=None,
-         window="hann", center=True, pad_mode="constant", rng=None, *, backend=None):
+         window="hann", center=True, pad_mode="constant", rng=None, *, unstable_momentum=False, backend=None):
     """Multiple input spectrogram inversion (Gunawan & Sen 2010).
 
     Each iteration gives every source its target magnitude with its current phase, inverts it, and
@@ -368,7 +375,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     n_iter : int
         Iterations, ``>= 0``.
     momentum : float
-        In ``[0, 1)``.
+        In ``[0, 1)``; any value ``>= 0`` with ``unstable_momentum=True``.
     init : {"mixture", "random", "zeros"} or array_like
         Initial phases: the mixture's (default), random (seeded by ``rng``), zero, or an array as in
         :func:`griffin_lim`.
@@ -377,7 +384,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         Default ``1 / J`` each.
     length : int, optional
         The mixture is trimmed or zero-padded to ``length`` first; default ``samples``.
-    tol, return_history, rng
+    tol, return_history, rng, unstable_momentum
         As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item).
     n_fft, hop_length, win_length, window, center, pad_mode
         As in :func:`stft`; ``n_fft`` defaults to ``2 * (F - 1)``.
@@ -392,7 +399,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     v.check_finite("x_mix", x_mix)
     S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol)
+    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
     if S.shape[:-3] != x_mix.shape[:-1]:
         raise ValueError(
