@@ -40,6 +40,15 @@ def dtype(request):
     return np.dtype(request.param)
 
 
+def has_module(name) -> bool:
+    """Whether the optional package ``name`` imports here."""
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
 def rel_error(actual, expected) -> float:
     """Relative L2 error ``||actual - expected|| / ||expected||`` (absolute when expected is 0)."""
     actual = np.asarray(actual, dtype=np.complex128)

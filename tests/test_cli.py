@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import specsep
-from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, subprocess_env
+from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
 from specsep import _demo, _progress
 from specsep.cli import main
 
@@ -23,16 +23,9 @@ KEYS = ("ibm", "irm", "psm", "griffinlim", "misi")
 IRM_MEAN_SI_SDR_DB = 6.0
 IRM_STEM_SI_SDR_DB = 2.0
 
-def _has(module):
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
 
 def _audio_suffix():
-    return ".wav" if _has("soundfile") else ".npy"
+    return ".wav" if has_module("soundfile") else ".npy"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +73,7 @@ def test_demo_writes_files(demo_run):
         assert (out / "stems" / f"{name}{suffix}").is_file()
         for key in KEYS:
             assert (out / "estimates" / key / f"{name}{suffix}").is_file()
-    assert (out / "demo.png").is_file() == _has("matplotlib")
+    assert (out / "demo.png").is_file() == has_module("matplotlib")
     assert (out / "results.json").is_file()
 
 

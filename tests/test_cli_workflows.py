@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import specsep
-from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, subprocess_env
+from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
 from specsep import _progress, oracle
 from specsep.cli import main
 
@@ -28,14 +28,6 @@ TRACKS = (
     ("c_mono", "mix.wav", 8000, 1, 1.5),
 )
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _has(module):
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +146,7 @@ def test_oracle_scores_equal_the_api(irm_run, dataset):
         assert min(snr) > 5.0  # oracle masks on these stems separate well
 
 
-@pytest.mark.skipif(not _has("fast_bss_eval"), reason="fast_bss_eval is not installed")
+@pytest.mark.skipif(not has_module("fast_bss_eval"), reason="fast_bss_eval is not installed")
 def test_oracle_sdr_is_bss_eval(irm_run, dataset):
     import fast_bss_eval
 
@@ -230,7 +222,7 @@ def test_blocks_equal_whole_tracks(dataset, mask, monkeypatch):
 
 def test_write_stems_and_plot(dataset, tmp_path):
     argv = ["oracle", str(dataset / "c_mono"), "--mask", "psm", "--write-stems", "--out", str(tmp_path)]
-    plot = _has("matplotlib")
+    plot = has_module("matplotlib")
     code, stdout, stderr = _run(argv + (["--plot"] if plot else []))
     assert code == 0, stderr
     names, _, estimates, sr = _direct(dataset / "c_mono", mask="psm")
@@ -419,7 +411,7 @@ def _blocks(stdout):
 def test_griffinlim(dataset, tmp_path):
     source = dataset / "a_musdb" / "mixture.wav"
     argv = ["griffinlim", str(source), str(tmp_path / "out.wav"), "--n-iter", "24", "--seed", "3"]
-    plot = _has("matplotlib")
+    plot = has_module("matplotlib")
     code, stdout, stderr = _run(argv + (["--plot", str(tmp_path / "gl.png")] if plot else []))
     assert code == 0, stderr
     original, sr = sf.read(source, dtype="float32", always_2d=True)
