@@ -131,7 +131,7 @@ void run_stft(const CpuPlan<T>& plan, const T* x, long batch, std::ptrdiff_t x_s
             const long i = source_index(origin[l] + j, n_samples, plan.pad_mode);
             v[l] = i < 0 ? T(0) : signal[i];
           }
-          return v * window[j];
+          return v * splat<V>(window[j]);
         };
         frame_forward(SerialBlock{}, plan.fft.view(), load, s.a(), s.b(), s.spectrum(), plan.forward_scale);
       }
