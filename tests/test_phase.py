@@ -344,3 +344,26 @@ def test_misi_length_and_tol(rng):
     _, history = specsep.misi(mix, S, n_iter=40, tol=0.05, return_history=True, **MISI_KW, backend="numpy")
     counts = np.sum(~np.isnan(history), axis=-1)
     assert np.all(counts >= 2) and np.all(counts < 40)
+
+
+def test_unmeasured_iterations_give_the_same_signals(rng, backend, dtype):
+    """Without return_history and tol the backends measure nothing (no modulus per bin per
+    iteration, an empty history) and return the same signals as when they measure."""
+    from specsep import _backends, _plan
+
+    x = np.stack([music_like(rng), music_like(rng, f0=330.0)]).astype(dtype)
+    S = np.abs(specsep.stft(x, n_fft=256, hop_length=64, backend="numpy"))
+    plan = _plan.get(256, 64, None, "hann", True, "constant", False, dtype)
+    angles = np.exp(2j * np.pi * np.random.default_rng(4).random(S.shape))
+    chosen = _backends.select(backend)
+    measured = chosen.griffin_lim(plan, S, 6, 0.9, angles, x.shape[-1], None, history=True)
+    unmeasured = chosen.griffin_lim(plan, S, 6, 0.9, angles, x.shape[-1], None, history=False)
+    assert measured[1].shape == (2, 6) and unmeasured[1].shape == (2, 0)
+    np.testing.assert_array_equal(unmeasured[0], measured[0])
+    sources = np.stack([x, 0.5 * x[:, ::-1]], axis=-2)
+    S_sources = np.abs(specsep.stft(sources, n_fft=256, hop_length=64, backend="numpy"))
+    angles = np.exp(2j * np.pi * np.random.default_rng(5).random(S_sources.shape))
+    args = (plan, x, S_sources, 5, 0.5, angles, np.array([0.5, 0.5]), None)
+    measured, unmeasured = chosen.misi(*args, history=True), chosen.misi(*args, history=False)
+    assert measured[1].shape == (2, 5) and unmeasured[1].shape == (2, 0)
+    np.testing.assert_array_equal(unmeasured[0], measured[0])

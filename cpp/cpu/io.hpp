@@ -152,32 +152,35 @@ struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
 };
 
 // The fast Griffin-Lim update of every frame (specsep/phase.hpp), lane by lane, and each frame's
-// squared magnitude error for the spectral convergence. Items not `active` keep their angles.
+// squared magnitude error for the spectral convergence (unless frame_error is null: then the
+// magnitudes are not read). Items not `active` keep their angles.
 template <typename T>
 struct PhaseUpdate {
   const PhaseState<T>& state;
   const char* active;  // per item (signal i belongs to item i / sources)
   long sources;
   T alpha;
-  double* frame_error;  // (signal, frames)
+  double* frame_error;  // (signal, frames), or null
   void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
                   const LaneWorkspace<T>& ws) const {
     using V = typename Lanes<T>::type;
     constexpr int L = Lanes<T>::count;
     const long F = state.n_freqs;
-    V* magnitude = ws.real;
     cplx<V>* previous = ws.complex;
-    gather_real(state.magnitude, i, t, count, F, magnitude);
     gather_complex(state.view(state.previous), i, t, count, F, previous);
-    V error = V();
-    for (long f = 0; f < F; ++f) {
-      const V d = modulus(rebuilt[f]) - magnitude[f];
-      error += d * d;
-      previous[f] = accelerated_phase(rebuilt[f], previous[f], alpha);  // now the new angles
+    if (frame_error) {
+      V* magnitude = ws.real;
+      gather_real(state.magnitude, i, t, count, F, magnitude);
+      V error = V();
+      for (long f = 0; f < F; ++f) {
+        const V d = modulus(rebuilt[f]) - magnitude[f];
+        error += d * d;
+      }
+      for (int l = 0; l < count && l < L; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
     }
+    for (long f = 0; f < F; ++f) previous[f] = accelerated_phase(rebuilt[f], previous[f], alpha);  // new angles
     scatter_complex<T>(rebuilt, count, F, [&](int l) { return state.row(state.previous, i, t + l); });
     if (active[i / sources]) scatter_complex<T>(previous, count, F, [&](int l) { return state.row(state.angles, i, t + l); });
-    for (int l = 0; l < count && l < L; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
   }
 };
 

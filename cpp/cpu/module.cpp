@@ -107,25 +107,25 @@ class Plan {
 
   // S: (batch, freq, frames) magnitudes, angles: the same shape, complex of unit modulus.
   py::tuple griffin_lim(array<T> S, array<std::complex<T>> angles, long n_iter, double momentum, long length,
-                        long start, double tol) const {
-    return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol);
+                        long start, double tol, bool track) const {
+    return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol, track);
   }
 
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
   py::tuple misi(array<T> x_mix, array<T> S, array<std::complex<T>> angles, array<double> weights, long n_iter,
-                 double momentum, long start, double tol) const {
+                 double momentum, long start, double tol, bool track) const {
     require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
     const long J = static_cast<long>(weights.size());
     require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
     std::vector<T> w(weights.data(), weights.data() + J);
     return iterate(S, angles, J, x_mix.data(), stride<T>(x_mix, 0), w, n_iter, momentum,
-                   static_cast<long>(x_mix.shape(1)), start, tol);
+                   static_cast<long>(x_mix.shape(1)), start, tol, track);
   }
 
  private:
   py::tuple iterate(array<T>& S, array<std::complex<T>>& angles, long J, const T* mixture,
                     std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
-                    long length, long start, double tol) const {
+                    long length, long start, double tol, bool track) const {
     auto magnitude = spectrogram_view<const T>(S, "S");
     auto init = spectrogram_view<const cplx<T>>(angles, "angles");
     require(S.shape(1) == plan_.n_freqs() && angles.shape(0) == S.shape(0) && angles.shape(1) == S.shape(1) &&
@@ -133,7 +133,7 @@ class Plan {
     const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
-    specsep::IterationState state(items, tol);
+    specsep::IterationState state(items, tol, track);
     {
       py::gil_scoped_release release;
       specsep::retrieve_phase(plan_, magnitude, init, items, J, mixture, mixture_stride, weights, frames, n_iter,
@@ -221,9 +221,9 @@ void bind_dtype(py::module_& m, const char* plan_name) {
       .def("istft", &Plan<T>::istft, py::arg("X"), py::arg("length"), py::arg("start"))
       .def("separate", &Plan<T>::separate, py::arg("X"), py::arg("M"), py::arg("length"), py::arg("start"))
       .def("griffin_lim", &Plan<T>::griffin_lim, py::arg("S"), py::arg("angles"), py::arg("n_iter"),
-           py::arg("momentum"), py::arg("length"), py::arg("start"), py::arg("tol"))
+           py::arg("momentum"), py::arg("length"), py::arg("start"), py::arg("tol"), py::arg("track"))
       .def("misi", &Plan<T>::misi, py::arg("x_mix"), py::arg("S"), py::arg("angles"), py::arg("weights"),
-           py::arg("n_iter"), py::arg("momentum"), py::arg("start"), py::arg("tol"));
+           py::arg("n_iter"), py::arg("momentum"), py::arg("start"), py::arg("tol"), py::arg("track"));
   m.def("rfft", &rfft<T>, py::arg("x"), py::arg("radix8") = false,
         "Real FFT of each row through the frame code (radix8: the GPU plans' factorisation).");
   m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"), py::arg("radix8") = false);

@@ -10,9 +10,13 @@
 namespace specsep {
 
 // Per-item stopping on `tol` and the spectral-convergence history, as the reference's _Iteration.
+// Without `track` (no history asked for, no tol) the loop runs every iteration and measures
+// nothing: the convergence costs a modulus per bin and a read of the magnitudes per iteration.
 class IterationState {
  public:
-  IterationState(long items, double tol) : active_(items, 1), previous_(items, -1.0), tol_(tol) {}
+  IterationState(long items, double tol, bool track)
+      : active_(items, 1), previous_(items, -1.0), tol_(tol), track_(track || tol >= 0) {}
+  bool tracking() const { return track_; }
   bool any_active() const { return std::find(active_.begin(), active_.end(), 1) != active_.end(); }
   const char* active() const { return active_.data(); }
 
@@ -43,6 +47,7 @@ class IterationState {
   std::vector<char> active_;
   std::vector<double> previous_, history_;
   double tol_;
+  bool track_;
   long iterations_ = 0;
 };
 
@@ -56,7 +61,7 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<cons
   const long signals = items * sources, F = plan.n_freqs();
   const size_t bins = static_cast<size_t>(signals * n_frames * F);
   std::vector<cplx<T>> angles(bins), previous(bins, cplx<T>{T(0), T(0)});
-  std::vector<double> frame_error(static_cast<size_t>(signals * n_frames));
+  std::vector<double> frame_error(state.tracking() ? static_cast<size_t>(signals * n_frames) : 0);
   PhaseState<T> phase{magnitude, angles.data(), previous.data(), n_frames, F};
   std::vector<double> norm(static_cast<size_t>(items), 0.0);
   for (long i = 0; i < signals; ++i)
@@ -66,6 +71,7 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<cons
         const double m = magnitude(i, t, f);
         norm[i / sources] += m * m;
       }
+  double* errors = state.tracking() ? frame_error.data() : nullptr;
 
   auto invert = [&] {
     run_istft(plan, signals, n_frames, start, length, out, length, MagnitudeTimesAngles<T>{phase});
@@ -86,8 +92,8 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<cons
   std::vector<double> sc(static_cast<size_t>(items));
   for (long it = 0; it < n_iter && state.any_active(); ++it) {
     invert();
-    run_stft(plan, out, signals, length, length, n_frames,
-             PhaseUpdate<T>{phase, state.active(), sources, alpha, frame_error.data()});
+    run_stft(plan, out, signals, length, length, n_frames, PhaseUpdate<T>{phase, state.active(), sources, alpha, errors});
+    if (!errors) continue;
     std::fill(sc.begin(), sc.end(), 0.0);
     for (long i = 0; i < signals; ++i)  // a fixed order: the same bits for any thread count
       for (long t = 0; t < n_frames; ++t) sc[i / sources] += frame_error[i * n_frames + t];

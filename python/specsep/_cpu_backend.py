@@ -100,29 +100,29 @@ class CpuBackend:
         return y[..., 0, :] if single else y
 
     @staticmethod
-    def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
+    def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
         length = _length(plan, length, S.shape[-1])
         kernels = _kernels(_float64(plan))
 
         def run(S_items, angles_items):
             return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
-                                       _start(plan), -1.0 if tol is None else tol)
+                                       _start(plan), -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(angles, S.shape), 2)]
         y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     @staticmethod
-    def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+    def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         kernels = _kernels(_float64(plan))
         n_sources = S.shape[-3]
 
         def run(x_items, S_items, angles_items):
-            sources, history = kernels.misi(
+            sources, measured = kernels.misi(
                 np.ascontiguousarray(x_items, dtype=np.float64), S_items.astype(np.float64, copy=False),
                 angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),
-                -1.0 if tol is None else tol)
-            return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), history
+                -1.0 if tol is None else tol, history)
+            return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 
         parts = [items_of(x_mix, 1), items_of(S, 3), items_of(np.broadcast_to(angles, S.shape), 3)]
         sources, history = by_item_groups(run, parts, x_mix.dtype, _items_per_group(parts[-1]), np)

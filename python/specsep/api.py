@@ -351,7 +351,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
-    y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol)
+    y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol,
+                                                          history=return_history)
     return (y, history) if return_history else y
 
 
@@ -434,5 +435,5 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
-    sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol)
+    sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=return_history)
     return (sources, history) if return_history else sources

@@ -18,8 +18,9 @@ SPECSEP_HD SPECSEP_INLINE V modulus(cplx<V> c) {
 
 template <typename V, typename T>
 SPECSEP_HD SPECSEP_INLINE cplx<V> accelerated_phase(cplx<V> rebuilt, cplx<V> previous, T alpha) {
-  const cplx<V> c = {rebuilt.re - alpha * previous.re, rebuilt.im - alpha * previous.im};
-  const V inv = T(1) / (modulus(c) + tiny_normal<T>());
+  const V a = splat<V>(alpha);
+  const cplx<V> c = {rebuilt.re - a * previous.re, rebuilt.im - a * previous.im};
+  const V inv = splat<V>(T(1)) / (modulus(c) + splat<V>(tiny_normal<T>()));
   return {c.re * inv, c.im * inv};
 }
 

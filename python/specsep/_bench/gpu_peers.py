@@ -72,7 +72,7 @@ class SpecsepCuda(peers.Specsep):
             angles = self.initial_angles(S.shape)
         plan = _plan.get(w.n_fft, w.hop, None, w.window, w.center, w.pad_mode, False, S.dtype)
         y, _ = _backends.select(self.backend, S).griffin_lim(plan, S, w.n_iter, w.momentum, angles, w.samples,
-                                                             None)
+                                                             None, history=False)
         return y
 
 

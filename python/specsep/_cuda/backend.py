@@ -210,7 +210,7 @@ class CudaBackend:
         return out[..., 0, :] if single else out
 
     # ---- phase retrieval ---------------------------------------------------------------------
-    def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol):
+    def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol, track):
         """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), in float64."""
         xp = self.xp
         plan = _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center,
@@ -254,9 +254,10 @@ class CudaBackend:
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
                     _int(sources), alpha,
                     frame_error[first:last]), update_shared)
-            self._launch("convergence", plan, (items,), (256,), (
-                frame_error, _long(sources * n_frames), norm, np.float64(-1.0 if tol is None else tol), active,
-                best, history, _long(iteration), _long(n_iter)), 256 * 8)
+            if track:  # else nothing is measured: no history asked for, no tol
+                self._launch("convergence", plan, (items,), (256,), (
+                    frame_error, _long(sources * n_frames), norm, np.float64(-1.0 if tol is None else tol), active,
+                    best, history, _long(iteration), _long(n_iter)), 256 * 8)
         invert()
         recorded = xp.any(~xp.isnan(history), axis=0)
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0
@@ -273,7 +274,7 @@ class CudaBackend:
                 + (n_iter + 3) * 8                        # history, stopping state
                 + (length * 8 if mixture else 0))         # MISI's mixture in float64
 
-    def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol):
+    def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol, history=True):
         xp = self.xp
         length = plan.istft_length(S.shape[-1]) if length is None else length
         parts = [items_of(S, 2), items_of(xp.broadcast_to(xp.asarray(angles), S.shape), 2)]
@@ -281,12 +282,13 @@ class CudaBackend:
         per_group = self._groups_that_fit("griffin_lim", per_item, parts[0].shape[0])
 
         def run(S_items, angles_items):
-            return self._retrieve(plan, S_items, angles_items, 1, None, None, n_iter, momentum, length, tol)
+            return self._retrieve(plan, S_items, angles_items, 1, None, None, n_iter, momentum, length, tol,
+                                  history or tol is not None)
 
         y, history = by_item_groups(run, parts, S.dtype, per_group, xp)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
-    def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+    def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         xp = self.xp
         length, n_sources = x_mix.shape[-1], S.shape[-3]
         weights = xp.asarray(weights, dtype=np.float64)
@@ -294,11 +296,12 @@ class CudaBackend:
         per_item = self._retrieval_bytes(plan, n_sources, S.shape[-1], length, n_iter, x_mix.dtype.itemsize,
                                          mixture=True)
         per_group = self._groups_that_fit("misi", per_item, parts[0].shape[0])
+        track = history or tol is not None
 
         def run(x_items, S_items, angles_items):
             mixture = xp.ascontiguousarray(x_items, dtype=np.float64)
             y, history = self._retrieve(plan, S_items, angles_items, n_sources, mixture, weights, n_iter, momentum,
-                                        length, tol)
+                                        length, tol, track)
             return y.reshape((x_items.shape[0], n_sources, length)), history
 
         sources, history = by_item_groups(run, parts, x_mix.dtype, per_group, xp)

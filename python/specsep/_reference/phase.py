@@ -34,10 +34,13 @@ class _Iteration:
         self.history = []
 
     def update(self, angles, rebuilt, sc, item_axes):
-        """New unit-modulus angles for the active items; frozen angles for the stopped ones."""
+        """New unit-modulus angles for the active items; frozen angles for the stopped ones.
+        ``sc`` is None when nothing is measured (no history asked for, no tol)."""
         accelerated = rebuilt - self.alpha * self.rebuilt
         self.rebuilt = rebuilt
         accelerated /= np.abs(accelerated) + _EPS
+        if sc is None:
+            return accelerated
         # the items active in this iteration take its update, including those it stops
         active = self.active.copy().reshape(self.active.shape + (1,) * item_axes)
         self.history.append(np.where(self.active, sc, np.nan))
@@ -57,12 +60,15 @@ class _Iteration:
         return np.stack(self.history, axis=-1)
 
 
-def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
+def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
     """Fast Griffin-Lim from magnitudes ``S (..., F, T)`` and initial unit-modulus ``angles``.
 
     Returns ``(signal (..., length), history (..., iterations))``; the history holds the spectral
-    convergence of each iteration, NaN after an item stopped on ``tol``.
+    convergence of each iteration, NaN after an item stopped on ``tol``. Without ``history`` and
+    ``tol`` nothing is measured and the history has no iterations (every backend: the measurement
+    is a modulus per bin per iteration).
     """
+    track = history or tol is not None
     magnitude = S.astype(np.float64)
     angles = np.array(np.broadcast_to(angles, S.shape), dtype=np.complex128)
     batch_shape = S.shape[:-2]
@@ -71,20 +77,22 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol):
         if not state.active.any():
             break
         rebuilt = stft(plan, istft(plan, magnitude * angles, length))
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1))
+        sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1)) if track else None
         angles = state.update(angles, rebuilt, sc, item_axes=2)
     signal = istft(plan, magnitude * angles, length)
     return signal.astype(S.dtype), state.history_array(batch_shape)
 
 
-def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
+def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
     """MISI (Gunawan & Sen 2010) for mixtures ``x_mix (..., L)`` and source magnitudes
     ``S (..., J, F, T)``: each iteration inverts every source, adds ``weights[j]`` times the
     mixture error to source ``j``, and takes the new phases. The final sources are corrected the
     same way, so they sum to the mixture.
 
-    Returns ``(sources (..., J, L), history (..., iterations))``.
+    Returns ``(sources (..., J, L), history (..., iterations))``; ``history`` as in
+    :func:`griffin_lim`.
     """
+    track = history or tol is not None
     length = x_mix.shape[-1]
     magnitude = S.astype(np.float64)
     mixture = x_mix.astype(np.float64)[..., None, :]
@@ -101,6 +109,6 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol):
         if not state.active.any():
             break
         rebuilt = stft(plan, consistent_sources(angles))
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1))
+        sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1)) if track else None
         angles = state.update(angles, rebuilt, sc, item_axes=3)
     return consistent_sources(angles).astype(x_mix.dtype), state.history_array(batch_shape)
