@@ -76,3 +76,23 @@ def test_host_array_to_cuda_is_refused(rng):
         specsep.stft(_signals(rng, np.float32), n_fft=512, backend="cuda")
     with pytest.raises(ValueError, match="in CUDA device memory"):
         specsep.stft(cupy.asarray(_signals(rng, np.float32)), n_fft=512, backend="cpu")
+
+
+def test_chunks_and_out_on_the_device(rng):
+    """chunk_frames and out= with CuPy arrays and torch CUDA tensors: the same bits as whole calls."""
+    x = cupy.asarray(_signals(rng, np.float32, (2, 20000)))
+    X = specsep.stft(x, n_fft=512, hop_length=128)
+    cupy.testing.assert_array_equal(specsep.stft(x, n_fft=512, hop_length=128, chunk_frames=7), X)
+    out = cupy.empty_like(X)
+    assert specsep.stft(x, n_fft=512, hop_length=128, out=out) is out
+    cupy.testing.assert_array_equal(out, X)
+    y = cupy.empty((2, 20000), dtype=cupy.float32)
+    specsep.istft(X, n_fft=512, hop_length=128, length=20000, out=y, chunk_frames=9)
+    cupy.testing.assert_array_equal(y, specsep.istft(X, n_fft=512, hop_length=128, length=20000))
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        t = torch.as_tensor(cupy.asnumpy(x), device="cuda")
+        t_out = torch.empty(tuple(X.shape), dtype=torch.complex64, device="cuda")
+        result = specsep.stft(t, n_fft=512, hop_length=128, out=t_out)
+        assert isinstance(result, torch.Tensor) and result.data_ptr() == t_out.data_ptr()
+        cupy.testing.assert_array_equal(cupy.asarray(t_out), X)
