@@ -359,6 +359,9 @@ bool abandoning(Scheduler& s) {
 void yield(Scheduler& s, Fiber& f) {
   if (abandoning(s)) leave(s, f);
 #if SPECSEP_EMU_TSAN
+  // Spelled out here and in leave(), not in a helper: no function may return between
+  // __tsan_switch_to_fiber and the context switch (TSan's shadow stack is then the other fiber's;
+  // a helper made the race driver crash inside TSan).
   void* target;
   {
     Hidden hide;
