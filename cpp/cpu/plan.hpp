@@ -1,5 +1,6 @@
 // The CPU STFT plan: window, synthesis window and frame FFT of one configuration, immutable.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -58,15 +59,18 @@ class CpuPlan {
   // window-sum-square envelope, or 1 where it is below the smallest normal number (samples no
   // window reaches are left as they are, as librosa does).
   void envelope_divisor(long n_frames, long s0, long s1, T* SPECSEP_RESTRICT out) const {
-    const long steady_begin = n_fft - 1, steady_end = n_frames * hop;
-    const T tiny = std::numeric_limits<T>::min();
-    long r = s0 % hop;
-    for (long s = s0; s < s1; ++s) {
-      const T e = s >= steady_begin && s < steady_end ? steady_envelope[static_cast<size_t>(r)]
-                                                      : window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
-      out[s - s0] = e > tiny ? e : T(1);
-      if (++r == hop) r = 0;
+    // Edges sample by sample; the steady range [n_fft - 1, n_frames * hop) copied from its period.
+    const long steady_begin = std::clamp(n_fft - 1, s0, s1), steady_end = std::clamp(n_frames * hop, steady_begin, s1);
+    long s = s0;
+    for (; s < steady_begin; ++s) out[s - s0] = window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
+    for (long r = s % hop; s < steady_end; r = 0) {
+      const long run = std::min(hop - r, steady_end - s);
+      std::copy(steady_envelope.begin() + r, steady_envelope.begin() + r + run, out + (s - s0));
+      s += run;
     }
+    for (; s < s1; ++s) out[s - s0] = window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
+    const T tiny = std::numeric_limits<T>::min();
+    for (long i = 0; i < s1 - s0; ++i) out[i] = out[i] > tiny ? out[i] : T(1);
   }
 };
 
