@@ -55,10 +55,6 @@ def _uncentred(plan):
                      plan.normalized, plan.dtype)
 
 
-def _padding(plan):
-    return plan.n_fft // 2 if plan.center else 0
-
-
 def _source_index(positions, n, pad_mode):
     """Signal index read at each (unpadded) position, ``-1`` where padding reads a zero."""
     inside = (positions >= 0) & (positions < n)
@@ -74,7 +70,7 @@ def _source_index(positions, n, pad_mode):
 def padded_segment(plan, x, lo, hi):
     """Positions ``[lo, hi)`` of the centre-padded ``x`` along its last axis (a view where no
     padding is read)."""
-    start, stop = lo - _padding(plan), hi - _padding(plan)
+    start, stop = lo - plan.padding, hi - plan.padding
     n = x.shape[-1]
     if 0 <= start and stop <= n:
         return x[..., start:stop]
@@ -105,13 +101,13 @@ def stft(plan, x, chunk_frames, out, backend):
 
 def _covered(plan, n_frames, length):
     """Output samples ``[0, covered)`` that some frame reaches; the rest are zero."""
-    return max(0, min(length, (n_frames - 1) * plan.hop_length + plan.n_fft - _padding(plan)))
+    return max(0, min(length, (n_frames - 1) * plan.hop_length + plan.n_fft - plan.padding))
 
 
 def _blocks(plan, n_frames, covered, chunk_frames):
     """Output blocks ``(s0, s1, first, stop)``: samples ``[s0, s1)`` of ``[0, covered)`` and the
     frames ``[first, stop)`` that cover them."""
-    n_fft, hop, pad = plan.n_fft, plan.hop_length, _padding(plan)
+    n_fft, hop, pad = plan.n_fft, plan.hop_length, plan.padding
     step = chunk_frames * hop
     for s0 in range(0, covered, step):
         s1 = min(s0 + step, covered)
@@ -126,7 +122,7 @@ def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert):
     inverse of frames ``[first, stop)``, ``n`` samples from the first frame's start."""
     covered = _covered(plan, n_frames, length)
     out[..., covered:] = 0
-    pad, hop = _padding(plan), plan.hop_length
+    pad, hop = plan.padding, plan.hop_length
     for s0, s1, first, stop in _blocks(plan, n_frames, covered, chunk_frames):
         offset = first * hop - pad  # output sample of the block result's sample 0
         y = invert(first, stop, s1 - offset)
@@ -135,9 +131,8 @@ def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert):
 
 
 def istft(plan, X, length, chunk_frames, out, backend):
-    """Inverse STFT of ``X`` in blocks of ``chunk_frames * hop_length`` output samples."""
+    """Inverse STFT of ``X`` (``length`` samples) in blocks of ``chunk_frames * hop_length``."""
     n_frames = X.shape[-1]
-    length = plan.istft_length(n_frames) if length is None else length
     if out is None:
         out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])
     uncentred = _uncentred(plan)

@@ -62,10 +62,6 @@ def _spectrograms(X, batch):
     return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
 
 
-def _start(plan):
-    return plan.n_fft // 2 if plan.center else 0
-
-
 def _length(plan, length, n_frames):
     return plan.istft_length(n_frames) if length is None else length
 
@@ -83,7 +79,7 @@ class CpuBackend:
     @staticmethod
     def istft(plan, X, length):
         length = _length(plan, length, X.shape[-1])
-        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, _start(plan))
+        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, plan.padding)
         return y.reshape(X.shape[:-2] + (length,))
 
     apply_mask = staticmethod(_numpy_apply_mask)
@@ -95,7 +91,7 @@ class CpuBackend:
         X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = np.broadcast_to(masks, batch + masks.shape[-3:])
         y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length,
-                                    _start(plan))
+                                    plan.padding)
         y = y.reshape(masks.shape[:-2] + (length,))
         return y[..., 0, :] if single else y
 
@@ -106,7 +102,7 @@ class CpuBackend:
 
         def run(S_items, angles_items):
             return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
-                                       _start(plan), -1.0 if tol is None else tol, history)
+                                       plan.padding, -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(angles, S.shape), 2)]
         y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
@@ -120,7 +116,7 @@ class CpuBackend:
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
                 np.ascontiguousarray(x_items, dtype=np.float64), S_items.astype(np.float64, copy=False),
-                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, _start(plan),
+                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 

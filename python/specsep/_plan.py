@@ -138,13 +138,19 @@ class STFT:
     def invertible(self) -> bool:
         return self._invertible
 
+    @property
+    def padding(self) -> int:
+        """Samples of centre padding on each side: ``n_fft // 2`` with ``center``, else 0. Frame
+        ``t`` starts at sample ``t * hop_length - padding``; an iSTFT's output starts there too."""
+        return self.n_fft // 2 if self.center else 0
+
     def n_frames(self, n_samples: int) -> int:
         """Number of frames of a signal of ``n_samples`` samples.
 
         Raises ``ValueError`` when the signal is too short for one frame.
         """
         n_samples = v.check_int("n_samples", n_samples, minimum=1)
-        padded = n_samples + (2 * (self.n_fft // 2) if self.center else 0)
+        padded = n_samples + 2 * self.padding
         if padded < self.n_fft:
             raise ValueError(
                 f"signal of {n_samples} samples is shorter than n_fft={self.n_fft} "
@@ -154,8 +160,7 @@ class STFT:
 
     def istft_length(self, n_frames: int) -> int:
         """Length of the inverse STFT of ``n_frames`` frames when no ``length`` is asked for."""
-        full = self.n_fft + self.hop_length * (n_frames - 1)
-        return full - 2 * (self.n_fft // 2) if self.center else full
+        return self.n_fft + self.hop_length * (n_frames - 1) - 2 * self.padding
 
     def freqs(self, sr: float) -> np.ndarray:
         """Centre frequency of each bin in Hz, shape ``(n_fft // 2 + 1,)``, float64."""

@@ -52,12 +52,11 @@ def _istft_with_plan(plan, X, length, backend, chunk_frames=None, out=None):
     X = v.as_complex_array("X", X)
     v.check_same_precision("X", X, plan.dtype, "the plan")
     _check_spectrogram(plan, X)
-    length = _check_length(length)
+    length = plan.istft_length(X.shape[-1]) if length is None else _check_length(length)
     plan.check_invertible()
     chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
     if out is not None:
-        full_length = plan.istft_length(X.shape[-1]) if length is None else length
-        out = _chunks.check_out(out, X.shape[:-2] + (full_length,), plan.dtype, X)
+        out = _chunks.check_out(out, X.shape[:-2] + (length,), plan.dtype, X)
     chosen = _backends.select(backend, X)
     if chunk_frames is None:
         return chosen.istft(plan, X, length)

@@ -130,7 +130,7 @@ class CudaBackend:
         for first, last in self._per_signal_launches(signals):
             self._launch("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
-                _int(plan.n_fft), _int(plan.hop_length), _int(plan.n_fft // 2 if plan.center else 0),
+                _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
                 _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), shared)
         return out
 
@@ -142,7 +142,7 @@ class CudaBackend:
         signals = out.shape[0]
         segment = SEGMENT_HOPS * plan.hop_length
         shared = self._shared(plan, segment * plan.dtype.itemsize)
-        start = plan.n_fft // 2 if plan.center else 0
+        start = plan.padding
         segments = max(-(-length // segment), 1) if length else 0
         if segments == 0 or signals == 0:
             return out
@@ -202,7 +202,6 @@ class CudaBackend:
                                            + sources * (n_frames * plan.n_freqs + length) * plan.dtype.itemsize))
         X = self.stft(plan, xp.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = xp.ascontiguousarray(xp.broadcast_to(masks, batch + masks.shape[-3:]))
-        sources = masks.shape[-3]
         masks = masks.reshape((-1,) + masks.shape[-2:])
         out = xp.empty((masks.shape[0], length), dtype=plan.dtype)
         self._istft_rows(plan, self._frame_major(X), masks, sources, length, out)
@@ -233,7 +232,7 @@ class CudaBackend:
         y = xp.empty((signals, length))
         threads = _threads(plan.n_fft)
         update_shared = self._shared(plan, plan.n_freqs * 16 + threads * 8)
-        pad = plan.n_fft // 2 if plan.center else 0
+        pad = plan.padding
         ms = (_long(F * n_frames), _long(1), _long(n_frames))
         alpha = np.float64(momentum / (1.0 + momentum))
 

@@ -58,7 +58,7 @@ def istft(plan, X: np.ndarray, length: int | None) -> np.ndarray:
     envelope = plan.envelope(n_frames)
     covered = envelope > np.finfo(plan.dtype).tiny
     signal[..., covered] /= envelope[covered]
-    start = plan.n_fft // 2 if plan.center else 0
+    start = plan.padding
     if length is None:
         length = plan.istft_length(n_frames)
     out = np.zeros(X.shape[:-2] + (length,), dtype=REAL_OF[X.dtype])
