@@ -7,7 +7,6 @@
 // L x L transposes of registers instead of scalar inserts and extracts.
 #pragma once
 #include <cstring>
-#include <type_traits>
 
 namespace specsep {
 
@@ -111,11 +110,16 @@ inline void deinterleave(Lanes<double>::type lo, Lanes<double>::type hi, Lanes<d
 }
 #else
 template <typename T>
-struct Half {  // one 16-byte half of a lane vector, and the index vector of its shuffles
-  typedef T type __attribute__((vector_size(16)));
-  typedef typename Lanes<T>::index wide_index;
-  typedef typename std::remove_reference<decltype(wide_index()[0])>::type element_index;
-  typedef element_index index __attribute__((vector_size(16)));
+struct Half;  // one 16-byte half of a lane vector, and the index vector of its shuffles
+template <>
+struct Half<float> {
+  typedef float type __attribute__((vector_size(16)));
+  typedef int index __attribute__((vector_size(16)));
+};
+template <>
+struct Half<double> {
+  typedef double type __attribute__((vector_size(16)));
+  typedef long long index __attribute__((vector_size(16)));
 };
 
 // A lane vector as its two halves and back (register moves: the vector lives in two registers).
