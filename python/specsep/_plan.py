@@ -49,6 +49,8 @@ class STFT:
         Whether the window and hop satisfy NOLA, so that :meth:`inverse` exists.
     n_freqs : int
         ``n_fft // 2 + 1``.
+    padding : int
+        Samples of centre padding on each side: ``n_fft // 2`` with ``center``, else 0.
     """
 
     __slots__ = ("n_fft", "hop_length", "win_length", "window_spec", "center", "pad_mode",
