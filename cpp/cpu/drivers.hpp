@@ -157,7 +157,8 @@ void unpack_frames(long n, const V* frames, T* rows) {
 
 // Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): out[b * out_stride +
 // (s - start)] for s in [start, start + length) of the un-trimmed signal, from the spectra that
-// source.fill(b, t, count, n_bins, dst) packs for frames t .. t + count - 1.
+// source.fill(b, t, count, n_bins, dst) packs for frames t .. t + count - 1 (t a multiple of the
+// lane count where Source::lane_aligned).
 template <typename T, typename Source>
 void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, long length, T* out,
                std::ptrdiff_t out_stride, const Source& source) {
@@ -179,7 +180,9 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
     T* rows = s.rows();
     const T* synthesis = plan.synthesis.data();
     const long t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
-    for (long t = ola_first_frame(s0, plan.n_fft, plan.hop); t <= t_last; t += L) {
+    long t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
+    if (Source::lane_aligned) t_first -= t_first % L;  // the frames before s0 add nothing below
+    for (long t = t_first; t <= t_last; t += L) {
       const int count = static_cast<int>(std::min<long>(L, t_last + 1 - t));
       source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
       frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), [&](long j, V v) { frames[j] = v; });

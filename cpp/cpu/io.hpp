@@ -108,6 +108,7 @@ struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
 
 template <typename T>
 struct SpectrumReader {  // X(b, t, f), any strides
+  static constexpr bool lane_aligned = false;
   View3<const cplx<T>> X;
   void fill(long b, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>&) const {
@@ -117,6 +118,7 @@ struct SpectrumReader {  // X(b, t, f), any strides
 
 template <typename T>
 struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J + j, frames, freqs)
+  static constexpr bool lane_aligned = false;
   View3<const cplx<T>> mixture;
   View3<const T> mask;
   long sources;
@@ -128,26 +130,32 @@ struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J
   }
 };
 
-// Phase retrieval state: magnitudes (strided), and the contiguous (signal, frames, freqs) angles
-// and previous rebuilt spectra.
+// Phase retrieval state: magnitudes (strided), and the angles and previous rebuilt spectra in the
+// drivers' own lane layout: group g of signal i holds frames g * L .. g * L + L - 1 as n_freqs lane
+// vectors, so the iSTFT's source and the STFT's update read and write them without transposes
+// (the drivers visit frames in groups aligned to L: every source here is `lane_aligned`). The lanes
+// past the last frame hold copies of it, as the drivers compute them, and are never read back.
 template <typename T>
 struct PhaseState {
+  using V = typename Lanes<T>::type;
+  static constexpr int L = Lanes<T>::count;
   View3<const T> magnitude;
-  cplx<T>* angles;
-  cplx<T>* previous;
+  cplx<V>* angles;
+  cplx<V>* previous;
   long n_frames, n_freqs;
-  View3<const cplx<T>> view(const cplx<T>* data) const { return {data, n_frames * n_freqs, n_freqs, 1}; }
-  cplx<T>* row(cplx<T>* data, long i, long t) const { return data + (i * n_frames + t) * n_freqs; }
+  static long groups(long n_frames) { return (n_frames + L - 1) / L; }
+  cplx<V>* group(cplx<V>* data, long i, long t) const { return data + (i * groups(n_frames) + t / L) * n_freqs; }
 };
 
 template <typename T>
 struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
+  static constexpr bool lane_aligned = true;
   const PhaseState<T>& state;
   void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
-    gather_complex(state.view(state.angles), i, t, count, n_bins, dst);
+    const auto* angles = state.group(state.angles, i, t);
     gather_real(state.magnitude, i, t, count, n_bins, ws.real);
-    for (long k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
+    for (long k = 0; k < n_bins; ++k) dst[k] = scale(angles[k], ws.real[k]);
   }
 };
 
@@ -166,8 +174,6 @@ struct PhaseUpdate {
     using V = typename Lanes<T>::type;
     constexpr int L = Lanes<T>::count;
     const long F = state.n_freqs;
-    cplx<V>* previous = ws.complex;
-    gather_complex(state.view(state.previous), i, t, count, F, previous);
     if (frame_error) {
       V* magnitude = ws.real;
       gather_real(state.magnitude, i, t, count, F, magnitude);
@@ -178,9 +184,12 @@ struct PhaseUpdate {
       }
       for (int l = 0; l < count && l < L; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
     }
-    for (long f = 0; f < F; ++f) previous[f] = accelerated_phase(rebuilt[f], previous[f], alpha);  // new angles
-    scatter_complex<T>(rebuilt, count, F, [&](int l) { return state.row(state.previous, i, t + l); });
-    if (active[i / sources]) scatter_complex<T>(previous, count, F, [&](int l) { return state.row(state.angles, i, t + l); });
+    cplx<V>* SPECSEP_RESTRICT previous = state.group(state.previous, i, t);
+    if (active[i / sources]) {
+      cplx<V>* SPECSEP_RESTRICT angles = state.group(state.angles, i, t);
+      for (long f = 0; f < F; ++f) angles[f] = accelerated_phase(rebuilt[f], previous[f], alpha);
+    }
+    for (long f = 0; f < F; ++f) previous[f] = rebuilt[f];
   }
 };
 

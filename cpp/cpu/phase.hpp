@@ -58,19 +58,27 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<cons
                     long sources, const T* mixture, std::ptrdiff_t mixture_stride, const std::vector<T>& weights,
                     long n_frames, long n_iter, double momentum, long length, long start, T* out,
                     IterationState& state) {
-  const long signals = items * sources, F = plan.n_freqs();
-  const size_t bins = static_cast<size_t>(signals * n_frames * F);
-  std::vector<cplx<T>> angles(bins), previous(bins, cplx<T>{T(0), T(0)});
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const long signals = items * sources, F = plan.n_freqs(), groups = PhaseState<T>::groups(n_frames);
+  const size_t lane_bins = static_cast<size_t>(signals * groups * F);
+  std::vector<cplx<V>> angles(lane_bins), previous(lane_bins, cplx<V>{V(), V()});
   std::vector<double> frame_error(state.tracking() ? static_cast<size_t>(signals * n_frames) : 0);
   PhaseState<T> phase{magnitude, angles.data(), previous.data(), n_frames, F};
   std::vector<double> norm(static_cast<size_t>(items), 0.0);
   for (long i = 0; i < signals; ++i)
-    for (long t = 0; t < n_frames; ++t)
+    for (long t = 0; t < groups * L; ++t) {
+      const long frame = std::min(t, n_frames - 1);  // the lanes past the last frame copy it
+      cplx<V>* group = phase.group(angles.data(), i, t);
       for (long f = 0; f < F; ++f) {
-        phase.row(angles.data(), i, t)[f] = init(i, t, f);
+        const cplx<T> a = init(i, frame, f);
+        group[f].re[t % L] = a.re;
+        group[f].im[t % L] = a.im;
+        if (t != frame) continue;
         const double m = magnitude(i, t, f);
         norm[i / sources] += m * m;
       }
+    }
   double* errors = state.tracking() ? frame_error.data() : nullptr;
 
   auto invert = [&] {
