@@ -130,21 +130,20 @@ struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J
   }
 };
 
-// Phase retrieval state: magnitudes (strided), and the angles and previous rebuilt spectra in the
-// drivers' own lane layout: group g of signal i holds frames g * L .. g * L + L - 1 as n_freqs lane
-// vectors, so the iSTFT's source and the STFT's update read and write them without transposes
-// (the drivers visit frames in groups aligned to L: every source here is `lane_aligned`). The lanes
-// past the last frame hold copies of it, as the drivers compute them, and are never read back.
+// Phase retrieval state: magnitudes (strided), and the angles in the drivers' own lane layout:
+// group g of signal i holds frames g * L .. g * L + L - 1 as n_freqs lane vectors, so the iSTFT's
+// source and the STFT's update read and write them without transposes (the drivers visit frames
+// in groups aligned to L: every source here is `lane_aligned`). The lanes past the last frame hold
+// copies of it, as the drivers compute them, and are never read back.
 template <typename T>
 struct PhaseState {
   using V = typename Lanes<T>::type;
   static constexpr int L = Lanes<T>::count;
   View3<const T> magnitude;
   cplx<V>* angles;
-  cplx<V>* previous;
   long n_frames, n_freqs;
   static long groups(long n_frames) { return (n_frames + L - 1) / L; }
-  cplx<V>* group(cplx<V>* data, long i, long t) const { return data + (i * groups(n_frames) + t / L) * n_freqs; }
+  cplx<V>* group(long i, long t) const { return angles + (i * groups(n_frames) + t / L) * n_freqs; }
 };
 
 template <typename T>
@@ -153,43 +152,47 @@ struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
   const PhaseState<T>& state;
   void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
-    const auto* angles = state.group(state.angles, i, t);
+    const auto* angles = state.group(i, t);
     gather_real(state.magnitude, i, t, count, n_bins, ws.real);
     for (long k = 0; k < n_bins; ++k) dst[k] = scale(angles[k], ws.real[k]);
   }
 };
 
-// The fast Griffin-Lim update of every frame (specsep/phase.hpp), lane by lane, and each frame's
-// squared magnitude error for the spectral convergence (unless frame_error is null: then the
-// magnitudes are not read). Items not `active` keep their angles.
+// The new angles c / |c| of the fast Griffin-Lim update (specsep/phase.hpp), from the STFT c of
+// x_k - alpha * x_(k-1) (Note [momentum by linearity] in phase.hpp). Items not `active` keep theirs.
 template <typename T>
 struct PhaseUpdate {
   const PhaseState<T>& state;
   const char* active;  // per item (signal i belongs to item i / sources)
   long sources;
-  T alpha;
-  double* frame_error;  // (signal, frames), or null
+  void operator()(long i, long t, int, const cplx<typename Lanes<T>::type>* c, const LaneWorkspace<T>&) const {
+    if (!active[i / sources]) return;
+    auto* angles = state.group(i, t);
+    for (long f = 0; f < state.n_freqs; ++f) {
+      const auto a = unit_phase<T>(c[f]);
+      stream_store(&angles[f].re, a.re);
+      stream_store(&angles[f].im, a.im);
+    }
+    stream_fence();
+  }
+};
+
+// Each frame's squared magnitude error sum_f (|rebuilt| - magnitude)^2, for the spectral convergence.
+template <typename T>
+struct MagnitudeError {
+  const PhaseState<T>& state;
+  double* frame_error;  // (signal, frames)
   void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
                   const LaneWorkspace<T>& ws) const {
     using V = typename Lanes<T>::type;
-    constexpr int L = Lanes<T>::count;
-    const long F = state.n_freqs;
-    if (frame_error) {
-      V* magnitude = ws.real;
-      gather_real(state.magnitude, i, t, count, F, magnitude);
-      V error = V();
-      for (long f = 0; f < F; ++f) {
-        const V d = modulus(rebuilt[f]) - magnitude[f];
-        error += d * d;
-      }
-      for (int l = 0; l < count && l < L; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
+    V* magnitude = ws.real;
+    gather_real(state.magnitude, i, t, count, state.n_freqs, magnitude);
+    V error = V();
+    for (long f = 0; f < state.n_freqs; ++f) {
+      const V d = modulus(rebuilt[f]) - magnitude[f];
+      error += d * d;
     }
-    cplx<V>* SPECSEP_RESTRICT previous = state.group(state.previous, i, t);
-    if (active[i / sources]) {
-      cplx<V>* SPECSEP_RESTRICT angles = state.group(state.angles, i, t);
-      for (long f = 0; f < F; ++f) angles[f] = accelerated_phase(rebuilt[f], previous[f], alpha);
-    }
-    for (long f = 0; f < F; ++f) previous[f] = rebuilt[f];
+    for (int l = 0; l < count; ++l) frame_error[i * state.n_frames + t + l] = double(error[l]);
   }
 };
 

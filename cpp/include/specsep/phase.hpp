@@ -16,12 +16,17 @@ SPECSEP_HD SPECSEP_INLINE V modulus(cplx<V> c) {
   return sqrt(c.re * c.re + c.im * c.im);
 }
 
+// c / |c|, and 0 where c is exactly zero; T is the scalar type of V's lanes.
+template <typename T, typename V>
+SPECSEP_HD SPECSEP_INLINE cplx<V> unit_phase(cplx<V> c) {
+  const V inv = splat<V>(T(1)) / (modulus(c) + splat<V>(tiny_normal<T>()));
+  return {c.re * inv, c.im * inv};
+}
+
 template <typename V, typename T>
 SPECSEP_HD SPECSEP_INLINE cplx<V> accelerated_phase(cplx<V> rebuilt, cplx<V> previous, T alpha) {
   const V a = splat<V>(alpha);
-  const cplx<V> c = {rebuilt.re - a * previous.re, rebuilt.im - a * previous.im};
-  const V inv = splat<V>(T(1)) / (modulus(c) + splat<V>(tiny_normal<T>()));
-  return {c.re * inv, c.im * inv};
+  return unit_phase<T>(cplx<V>{rebuilt.re - a * previous.re, rebuilt.im - a * previous.im});
 }
 
 }  // namespace specsep
