@@ -142,6 +142,21 @@ def test_random_init_with_generator_equals_librosa(rng):
     assert_close(seeded, ours, RTOL[np.dtype(np.float64)])
 
 
+@pytest.mark.parametrize("backend", ["cpu", "cuda-emu"])
+def test_random_init_angles_within_an_ulp_of_numpy(backend):
+    # the cpu backend makes exp(2 pi i u) in C++ from the draws u (cpp/cpu/initial_angles.hpp);
+    # with n_iter=0 the output is the iSTFT of S times those angles, linear in them
+    S = np.random.default_rng(0).random((3, 257, 403))
+    kw = dict(n_iter=0, n_fft=512, hop_length=128, rng=11)
+    theirs = specsep.griffin_lim(S, backend="numpy", **kw)
+    ours = specsep.griffin_lim(S, backend=backend, **kw)
+    assert np.abs(ours - theirs).max() <= 4e-16 * np.abs(theirs).max() * np.sqrt(S.shape[-2])
+    # the draws of the seed, made into angles by NumPy and given as an array: the same signal
+    turns = np.random.default_rng(11).random(S.shape)
+    given = specsep.griffin_lim(S, init=np.exp(2j * np.pi * turns), backend=backend, **kw)
+    assert_close(ours, given, RTOL[np.dtype(np.float64)])
+
+
 def test_init_complex_array_and_phase_array_agree(rng):
     x = music_like(rng)
     S = np.abs(specsep.stft(x, n_fft=256, hop_length=64))

@@ -105,14 +105,15 @@ class Plan {
     return std::move(out);
   }
 
-  // S: (batch, freq, frames) magnitudes, angles: the same shape, complex of unit modulus.
-  py::tuple griffin_lim(array<T> S, array<std::complex<T>> angles, long n_iter, double momentum, long length,
+  // S: (batch, freq, frames) magnitudes; angles: the same shape, complex of unit modulus, or the
+  // turns u of angles exp(2 pi i u) as T (initial_angles.hpp).
+  py::tuple griffin_lim(array<T> S, py::array angles, long n_iter, double momentum, long length,
                         long start, double tol, bool track) const {
     return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol, track);
   }
 
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
-  py::tuple misi(array<T> x_mix, array<T> S, array<std::complex<T>> angles, array<double> weights, long n_iter,
+  py::tuple misi(array<T> x_mix, array<T> S, py::array angles, array<double> weights, long n_iter,
                  double momentum, long start, double tol, bool track) const {
     require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
     const long J = static_cast<long>(weights.size());
@@ -123,22 +124,28 @@ class Plan {
   }
 
  private:
-  py::tuple iterate(array<T>& S, array<std::complex<T>>& angles, long J, const T* mixture,
-                    std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
-                    long length, long start, double tol, bool track) const {
+  py::tuple iterate(array<T>& S, py::array& angles, long J, const T* mixture, std::ptrdiff_t mixture_stride,
+                    const std::vector<T>& weights, long n_iter, double momentum, long length, long start, double tol,
+                    bool track) const {
     auto magnitude = spectrogram_view<const T>(S, "S");
-    auto init = spectrogram_view<const cplx<T>>(angles, "angles");
-    require(S.shape(1) == plan_.n_freqs() && angles.shape(0) == S.shape(0) && angles.shape(1) == S.shape(1) &&
-                angles.shape(2) == S.shape(2), "S and angles must have the same (batch, freq, frames)");
+    require(S.shape(1) == plan_.n_freqs() && angles.ndim() == 3 && angles.shape(0) == S.shape(0) &&
+                angles.shape(1) == S.shape(1) && angles.shape(2) == S.shape(2),
+            "S and angles must have the same (batch, freq, frames)");
+    const bool turns = py::isinstance<array<T>>(angles);
+    require(turns || py::isinstance<array<std::complex<T>>>(angles), "angles must be complex angles or real turns");
     const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     specsep::IterationState state(items, tol, track);
-    {
+    auto run = [&](const auto& init) {
       py::gil_scoped_release release;
       specsep::retrieve_phase(plan_, magnitude, init, items, J, mixture, mixture_stride, weights, frames, n_iter,
                               momentum, length, start, y, state);
-    }
+    };
+    if (turns)
+      run(specsep::AnglesOfTurns<T>{spectrogram_view<const T>(angles, "angles")});
+    else
+      run(specsep::GivenAngles<T>{spectrogram_view<const cplx<T>>(angles, "angles")});
     array<double> history({items, state.iterations()});
     state.history(history.mutable_data());
     return py::make_tuple(std::move(out), std::move(history));

@@ -2,9 +2,11 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "drivers.hpp"
+#include "initial_angles.hpp"
 #include "io.hpp"
 
 namespace specsep {
@@ -63,30 +65,23 @@ constexpr size_t kCombineChunk = 1 << 14;  // samples per task of x_k - alpha * 
 
 // One GLA (sources == 1, mixture == nullptr) or MISI problem over `items` items of `sources`
 // signals each. Signals are (items * sources, length) in `out`; the history goes to `state`.
-template <typename T>
-void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, View3<const cplx<T>> init, long items,
+template <typename T, typename Init>
+void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, const Init& init, long items,
                     long sources, const T* mixture, std::ptrdiff_t mixture_stride, const std::vector<T>& weights,
                     long n_frames, long n_iter, double momentum, long length, long start, T* out,
                     IterationState& state) {
   using V = typename Lanes<T>::type;
-  constexpr int L = Lanes<T>::count;
-  const long signals = items * sources, F = plan.n_freqs(), groups = PhaseState<T>::groups(n_frames);
-  std::vector<cplx<V>> angles(static_cast<size_t>(signals * groups * F));
-  PhaseState<T> phase{magnitude, angles.data(), n_frames, F};
-  std::vector<double> norm(static_cast<size_t>(items), 0.0);
-  for (long i = 0; i < signals; ++i)
-    for (long t = 0; t < groups * L; ++t) {
-      const long frame = std::min(t, n_frames - 1);  // the lanes past the last frame copy it
-      cplx<V>* group = phase.group(i, t);
+  const long signals = items * sources, F = plan.n_freqs();
+  std::unique_ptr<cplx<V>[]> angles(new cplx<V>[static_cast<size_t>(signals * PhaseState<T>::groups(n_frames) * F)]);
+  PhaseState<T> phase{magnitude, angles.get(), n_frames, F};
+  load_initial_angles(plan, phase, signals, init);
+  std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S|| per item, for the convergence
+  for (long i = 0; i < signals && state.tracking(); ++i)
+    for (long t = 0; t < n_frames; ++t)
       for (long f = 0; f < F; ++f) {
-        const cplx<T> a = init(i, frame, f);
-        group[f].re[t % L] = a.re;
-        group[f].im[t % L] = a.im;
-        if (t != frame) continue;
         const double m = magnitude(i, t, f);
         norm[i / sources] += m * m;
       }
-    }
 
   auto invert = [&](T* y) {
     run_istft(plan, signals, n_frames, start, length, y, length, MagnitudeTimesAngles<T>{phase});

@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from . import _cpu, _plan
+from ._initial_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
 
@@ -104,7 +105,7 @@ class CpuBackend:
             return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
                                        plan.padding, -1.0 if tol is None else tol, history)
 
-        parts = [items_of(S, 2), items_of(np.broadcast_to(angles, S.shape), 2)]
+        parts = [items_of(S, 2), items_of(np.broadcast_to(_initial(angles), S.shape), 2)]
         y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
@@ -120,9 +121,14 @@ class CpuBackend:
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 
-        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(np.broadcast_to(angles, S.shape), 3)]
+        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(np.broadcast_to(_initial(angles), S.shape), 3)]
         sources, history = by_item_groups(run, parts, x_mix.dtype, _items_per_group(parts[-1]), np)
         return sources.reshape(S.shape[:-2] + (x_mix.shape[-1],)), history.reshape(S.shape[:-3] + history.shape[-1:])
+
+
+def _initial(angles):
+    """What the C++ loop takes as initial angles: complex angles, or the turns of RandomAngles."""
+    return angles.turns if isinstance(angles, RandomAngles) else angles
 
 
 # Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's float64

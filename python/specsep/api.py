@@ -9,6 +9,7 @@ from . import _chunks
 from . import _plan
 from . import _validate as v
 from ._arrays import callers_kind, namespace
+from ._initial_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
@@ -238,14 +239,14 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
 
 
 def _initial_angles(init, shape, rng, phase_of_mixture=None):
-    """Unit-modulus complex128 angles broadcastable to ``shape``."""
+    """Unit-modulus complex128 angles broadcastable to ``shape``, or a RandomAngles of ``shape``."""
     if isinstance(init, str):
         choices = ("random", "zeros") + (("mixture",) if phase_of_mixture is not None else ())
         v.check_choice("init", init, choices)
         if init == "random":
             if rng is not None and not isinstance(rng, (int, np.integer, np.random.Generator)) or isinstance(rng, bool):
                 raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
-            return np.exp(2j * np.pi * np.random.default_rng(rng).random(shape))
+            return RandomAngles(np.random.default_rng(rng).random(shape))
         if init == "zeros":  # one value, broadcast: no memory per bin
             return np.ones((1,) * len(shape), dtype=np.complex128)
         return phase_of_mixture()

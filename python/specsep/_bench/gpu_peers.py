@@ -56,11 +56,12 @@ class SpecsepCuda(peers.Specsep):
         return (devices.cuda_missing() if self.backend == "cuda" else None) or super().available()
 
     def initial_angles(self, shape):
+        from specsep._initial_angles import as_array
         from specsep.api import _initial_angles
 
         from .workloads import GL_SEED
 
-        return _initial_angles("random", shape, GL_SEED)  # what specsep.griffin_lim draws
+        return as_array(_initial_angles("random", shape, GL_SEED))  # what specsep.griffin_lim draws
 
     def ideal_ratio(self, X):
         return ideal_ratio_xp(X, self._xp())

@@ -537,12 +537,23 @@ class Torch(Implementation):
         with torch.inference_mode():
             return self._result(self._istft(w, self._stft(w, self._tensor(x)), w.samples))
 
+    @staticmethod
+    def _random_angles(shape):
+        """The shared initial phases made by torch, on its threads: the same draws as
+        :func:`_initial_angles`, ``torch.polar`` in float32 (within 1e-6 of its complex64 angles)."""
+        import torch
+
+        from .workloads import GL_SEED
+
+        turns = torch.from_numpy(np.random.default_rng(GL_SEED).random(shape)).to(torch.float32)
+        return torch.polar(torch.ones_like(turns), turns.mul_(2 * np.pi))
+
     def griffinlim(self, w, S, angles=None):
         import torch
 
         with torch.inference_mode():
             specgram = self._tensor(S)
-            angles = self._tensor(_initial_angles(S.shape) if angles is None else angles)
+            angles = self._random_angles(S.shape) if angles is None else self._tensor(angles)
             tprev = torch.tensor(0.0, dtype=specgram.dtype, device=specgram.device)
             for _ in range(w.n_iter):
                 inverse = self._istft(w, specgram * angles, w.samples)

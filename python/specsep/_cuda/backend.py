@@ -23,6 +23,7 @@ import functools
 import numpy as np
 
 from .. import _plan
+from .._initial_angles import as_array
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from . import source
@@ -276,7 +277,7 @@ class CudaBackend:
     def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol, history=True):
         xp = self.xp
         length = plan.istft_length(S.shape[-1]) if length is None else length
-        parts = [items_of(S, 2), items_of(xp.broadcast_to(xp.asarray(angles), S.shape), 2)]
+        parts = [items_of(S, 2), items_of(xp.broadcast_to(xp.asarray(as_array(angles)), S.shape), 2)]
         per_item = self._retrieval_bytes(plan, 1, S.shape[-1], length, n_iter, S.dtype.itemsize, mixture=False)
         per_group = self._groups_that_fit("griffin_lim", per_item, parts[0].shape[0])
 
@@ -291,7 +292,7 @@ class CudaBackend:
         xp = self.xp
         length, n_sources = x_mix.shape[-1], S.shape[-3]
         weights = xp.asarray(weights, dtype=np.float64)
-        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(xp.broadcast_to(xp.asarray(angles), S.shape), 3)]
+        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(xp.broadcast_to(xp.asarray(as_array(angles)), S.shape), 3)]
         per_item = self._retrieval_bytes(plan, n_sources, S.shape[-1], length, n_iter, x_mix.dtype.itemsize,
                                          mixture=True)
         per_group = self._groups_that_fit("misi", per_item, parts[0].shape[0])

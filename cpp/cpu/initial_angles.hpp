@@ -1,0 +1,62 @@
+// The initial angles of phase retrieval, loaded into PhaseState's lane layout: unit-modulus angles
+// as given, or turns u meaning exp(2 pi i u). init="random" hands the uniform draws u over instead
+// of their angles: NumPy's complex exp on one thread took as long as a third of W4's iterations.
+#pragma once
+#include "drivers.hpp"
+#include "io.hpp"
+#include "thread_pool.hpp"
+
+namespace specsep {
+
+// exp(2 pi i u) lane-wise, for u in [0, 1). The quarter turn q = round(4u) is split off exactly
+// (u - q/4 needs no rounding), which leaves |x| <= pi/4 for Taylor polynomials of sin and cos
+// accurate to about an ulp; q then picks the quadrant.
+template <typename T>
+cplx<typename Lanes<T>::type> unit_turns(typename Lanes<T>::type u) {
+  using V = typename Lanes<T>::type;
+  using I = typename Lanes<T>::index;
+  const I q = __builtin_convertvector(u * splat<V>(T(4)) + splat<V>(T(0.5)), I);
+  const V x = (u - __builtin_convertvector(q, V) * splat<V>(T(0.25))) * splat<V>(T(6.283185307179586476925));
+  const V x2 = x * x;
+  V s = splat<V>(T(-1.0 / 1307674368000.0)), c = splat<V>(T(1.0 / 20922789888000.0));
+  for (T k : {T(6227020800.0), T(-39916800.0), T(362880.0), T(-5040.0), T(120.0), T(-6.0), T(1.0)})
+    s = s * x2 + splat<V>(T(1) / k);
+  for (T k : {T(-87178291200.0), T(479001600.0), T(-3628800.0), T(40320.0), T(-720.0), T(24.0), T(-2.0), T(1.0)})
+    c = c * x2 + splat<V>(T(1) / k);
+  s = s * x;
+  const I one = q & 1, zero = one - one;
+  const V re = one != zero ? s : c, im = one != zero ? c : s;
+  return {((q + 1) & 2) != zero ? -re : re, (q & 2) != zero ? -im : im};
+}
+
+template <typename T>
+struct GivenAngles {  // angles(i, t, f), unit modulus
+  View3<const cplx<T>> angles;
+  void load(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
+    gather_complex(angles, i, t, count, n_bins, dst);
+  }
+};
+
+template <typename T>
+struct AnglesOfTurns {  // exp(2 pi i turns(i, t, f))
+  View3<const T> turns;
+  void load(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+            const LaneWorkspace<T>& ws) const {
+    gather_real(turns, i, t, count, n_bins, ws.real);
+    for (long k = 0; k < n_bins; ++k) dst[k] = unit_turns<T>(ws.real[k]);
+  }
+};
+
+// Every group of every signal's initial angles, split over the pool.
+template <typename T, typename Init>
+void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, long signals, const Init& init) {
+  constexpr int L = Lanes<T>::count;
+  const long groups = PhaseState<T>::groups(state.n_frames);
+  parallel_for(signals * groups, [&](std::ptrdiff_t task) {
+    const long i = static_cast<long>(task / groups), t = static_cast<long>(task % groups) * L;
+    const int count = static_cast<int>(std::min<long>(L, state.n_frames - t));
+    init.load(i, t, count, state.n_freqs, state.group(i, t), Scratch<T>::local(plan.n_fft).workspace());
+  });
+}
+
+}  // namespace specsep
