@@ -67,10 +67,33 @@ class Scratch {
   size_t capacity_ = 0;
 };
 
-// Windowed samples of L frames that lie inside the signal (frame l starts at signal + origin[l]),
-// in the packed layout of frame_forward_packed: contiguous loads, then register transposes.
+// The samples the STFT frames: a signal as it is in memory, or the extrapolation x - alpha * y of
+// two signals formed as the frames are loaded (fast Griffin-Lim, Note [momentum by linearity]).
+// Both give sample i as signal[i] and samples i .. i + L - 1 as signal.lanes(i).
 template <typename T>
-void pack_frames(const CpuPlan<T>& plan, const T* signal, const long* origin, cplx<typename Lanes<T>::type>* a) {
+struct Samples {
+  const T* x;
+  Samples row(std::ptrdiff_t offset) const { return {x + offset}; }
+  T operator[](long i) const { return x[i]; }
+  typename Lanes<T>::type lanes(long i) const { return load_unaligned<typename Lanes<T>::type>(x + i); }
+};
+
+template <typename T>
+struct Extrapolated {
+  const T *x, *y;
+  T alpha;
+  Extrapolated row(std::ptrdiff_t offset) const { return {x + offset, y + offset, alpha}; }
+  T operator[](long i) const { return x[i] - alpha * y[i]; }
+  typename Lanes<T>::type lanes(long i) const {
+    using V = typename Lanes<T>::type;
+    return load_unaligned<V>(x + i) - splat<V>(alpha) * load_unaligned<V>(y + i);
+  }
+};
+
+// Windowed samples of L frames that lie inside the signal (frame l starts at origin[l]), in the
+// packed layout of frame_forward_packed: contiguous loads, then register transposes.
+template <typename T, typename Signal>
+void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origin, cplx<typename Lanes<T>::type>* a) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   const T* window = plan.window.data();
@@ -79,7 +102,7 @@ void pack_frames(const CpuPlan<T>& plan, const T* signal, const long* origin, cp
   V r[L];
   long j0 = 0;
   for (; j0 + L <= n; j0 += L) {
-    for (int l = 0; l < L; ++l) r[l] = load_unaligned<V>(signal + origin[l] + j0);
+    for (int l = 0; l < L; ++l) r[l] = signal.lanes(origin[l] + j0);
     transpose(r);
     for (int j = 0; j < L; ++j) r[j] *= window[j0 + j];
     if (even) {
@@ -99,10 +122,10 @@ void pack_frames(const CpuPlan<T>& plan, const T* signal, const long* origin, cp
   }
 }
 
-// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch; sink(b, t, count, spectrum)
-// receives frames t .. t + count - 1 (one per lane) of item b.
-template <typename T, typename Sink>
-void run_stft(const CpuPlan<T>& plan, const T* x, long batch, std::ptrdiff_t x_stride, long n_samples,
+// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated);
+// sink(b, t, count, spectrum) receives frames t .. t + count - 1 (one per lane) of item b.
+template <typename T, typename Signal, typename Sink>
+void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_t x_stride, long n_samples,
               long n_frames, const Sink& sink) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
@@ -110,7 +133,7 @@ void run_stft(const CpuPlan<T>& plan, const T* x, long batch, std::ptrdiff_t x_s
   parallel_for(batch * blocks, [&](std::ptrdiff_t task) {
     const long b = static_cast<long>(task / blocks);
     const long t_end = std::min(n_frames, static_cast<long>(task % blocks + 1) * kFramesPerTask);
-    const T* signal = x + b * x_stride;
+    const Signal signal = x.row(b * x_stride);
     const T* window = plan.window.data();
     Scratch<T>& s = Scratch<T>::local(plan.n_fft);
     for (long t = static_cast<long>(task % blocks) * kFramesPerTask; t < t_end; t += L) {

@@ -73,7 +73,7 @@ class Plan {
     const T* data = x.data();
     const std::ptrdiff_t rows = stride<T>(x, 0);
     py::gil_scoped_release release;
-    specsep::run_stft(plan_, data, batch, rows, n, frames, sink);
+    specsep::run_stft(plan_, specsep::Samples<T>{data}, batch, rows, n, frames, sink);
     return std::move(out);
   }
 

@@ -56,12 +56,11 @@ class IterationState {
 // Note [momentum by linearity]: fast Griffin-Lim forms c = STFT(x_k) - alpha * STFT(x_(k-1)) from
 // the signals x of iterations k and k - 1 (librosa keeps the previous rebuilt spectrum). The STFT
 // is linear (its centre padding too), so c = STFT(x_k - alpha * x_(k-1)): one transform of the
-// combined signal, and the state is the previous signal (about 8 B per bin at hop = n_fft / 4)
+// combined signal, formed as the frames are loaded (Extrapolated in drivers.hpp), and the state is
+// the previous signal (about 8 B per bin at hop = n_fft / 4)
 // instead of a previous spectrum (16 B per bin, read and written every iteration: the iteration
 // is bound by memory traffic). The two forms differ by rounding of the order of the transforms'
 // own. The rebuilt spectrum itself is computed only for the spectral convergence.
-
-constexpr size_t kCombineChunk = 1 << 14;  // samples per task of x_k - alpha * x_(k-1)
 
 // One GLA (sources == 1, mixture == nullptr) or MISI problem over `items` items of `sources`
 // signals each. Signals are (items * sources, length) in `out`; the history goes to `state`.
@@ -98,8 +97,7 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, const Init
     }
   };
 
-  const size_t samples = static_cast<size_t>(signals * length);
-  std::vector<T> other(n_iter > 0 ? samples : 0, T(0));
+  std::vector<T> other(n_iter > 0 ? static_cast<size_t>(signals * length) : 0, T(0));
   T* current = out;             // x_k
   T* previous = other.data();   // x_(k-1), zero before the first iteration (librosa's rebuilt = 0)
   std::vector<double> frame_error(state.tracking() ? static_cast<size_t>(signals * n_frames) : 0);
@@ -108,13 +106,10 @@ void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, const Init
   for (long it = 0; it < n_iter && state.any_active(); ++it) {
     invert(current);
     if (state.tracking())
-      run_stft(plan, current, signals, length, length, n_frames, MagnitudeError<T>{phase, frame_error.data()});
-    parallel_for(static_cast<std::ptrdiff_t>((samples + kCombineChunk - 1) / kCombineChunk), [&](std::ptrdiff_t c) {
-      const size_t s1 = std::min(samples, (c + 1) * kCombineChunk);
-      for (size_t s = c * kCombineChunk; s < s1; ++s) previous[s] = current[s] - alpha * previous[s];
-    });
-    run_stft(plan, previous, signals, length, length, n_frames, PhaseUpdate<T>{phase, state.active(), sources});
-    std::swap(current, previous);  // the combined signal's buffer takes x_(k+1)
+      run_stft(plan, Samples<T>{current}, signals, length, length, n_frames, MagnitudeError<T>{phase, frame_error.data()});
+    run_stft(plan, Extrapolated<T>{current, previous, alpha}, signals, length, length, n_frames,
+             PhaseUpdate<T>{phase, state.active(), sources});
+    std::swap(current, previous);  // x_(k-1)'s buffer takes x_(k+1)
     if (!state.tracking()) continue;
     std::fill(sc.begin(), sc.end(), 0.0);
     for (long i = 0; i < signals; ++i)  // a fixed order: the same bits for any thread count
