@@ -3,6 +3,7 @@
 // lanes. Lanes past `count` repeat the last frame and are never written anywhere.
 #pragma once
 #include <cmath>
+#include <memory>
 
 #include "plan.hpp"
 #include "simd.hpp"
@@ -130,31 +131,38 @@ struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J
   }
 };
 
-// Phase retrieval state: magnitudes (strided), and the angles in the drivers' own lane layout:
-// group g of signal i holds frames g * L .. g * L + L - 1 as n_freqs lane vectors, so the iSTFT's
-// source and the STFT's update read and write them without transposes (the drivers visit frames
-// in groups aligned to L: every source here is `lane_aligned`). The lanes past the last frame hold
-// copies of it, as the drivers compute them, and are never read back.
+// Phase retrieval state in the drivers' own lane layout: group g of signal i holds frames
+// g * L .. g * L + L - 1 as n_freqs lane vectors of magnitudes and of angles, so the iSTFT's source
+// and the STFT's update read and write them without transposes (the drivers visit frames in groups
+// aligned to L: every source here is `lane_aligned`). The lanes past the last frame hold copies of
+// it, as the drivers compute them. Filled by load_state.hpp.
 template <typename T>
-struct PhaseState {
+class PhaseState {
+ public:
   using V = typename Lanes<T>::type;
   static constexpr int L = Lanes<T>::count;
-  View3<const T> magnitude;
-  cplx<V>* angles;
-  long n_frames, n_freqs;
-  static long groups(long n_frames) { return (n_frames + L - 1) / L; }
-  cplx<V>* group(long i, long t) const { return angles + (i * groups(n_frames) + t / L) * n_freqs; }
+  PhaseState(long signals, long n_frames, long n_freqs)
+      : n_frames(n_frames), n_freqs(n_freqs), groups((n_frames + L - 1) / L),
+        magnitudes_(new V[static_cast<size_t>(signals * groups * n_freqs)]),
+        angles_(new cplx<V>[static_cast<size_t>(signals * groups * n_freqs)]) {}
+  V* magnitudes(long i, long t) const { return magnitudes_.get() + offset(i, t); }
+  cplx<V>* angles(long i, long t) const { return angles_.get() + offset(i, t); }
+  const long n_frames, n_freqs, groups;
+
+ private:
+  long offset(long i, long t) const { return (i * groups + t / L) * n_freqs; }
+  std::unique_ptr<V[]> magnitudes_;
+  std::unique_ptr<cplx<V>[]> angles_;
 };
 
 template <typename T>
 struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
   static constexpr bool lane_aligned = true;
   const PhaseState<T>& state;
-  void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
-            const LaneWorkspace<T>& ws) const {
-    const auto* angles = state.group(i, t);
-    gather_real(state.magnitude, i, t, count, n_bins, ws.real);
-    for (long k = 0; k < n_bins; ++k) dst[k] = scale(angles[k], ws.real[k]);
+  void fill(long i, long t, int, long n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
+    const auto* magnitudes = state.magnitudes(i, t);
+    const auto* angles = state.angles(i, t);
+    for (long k = 0; k < n_bins; ++k) dst[k] = scale(angles[k], magnitudes[k]);
   }
 };
 
@@ -167,7 +175,7 @@ struct PhaseUpdate {
   long sources;
   void operator()(long i, long t, int, const cplx<typename Lanes<T>::type>* c, const LaneWorkspace<T>&) const {
     if (!active[i / sources]) return;
-    auto* angles = state.group(i, t);
+    auto* angles = state.angles(i, t);
     for (long f = 0; f < state.n_freqs; ++f) {
       const auto a = unit_phase<T>(c[f]);
       stream_store(&angles[f].re, a.re);
@@ -183,10 +191,9 @@ struct MagnitudeError {
   const PhaseState<T>& state;
   double* frame_error;  // (signal, frames)
   void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
-                  const LaneWorkspace<T>& ws) const {
+                  const LaneWorkspace<T>&) const {
     using V = typename Lanes<T>::type;
-    V* magnitude = ws.real;
-    gather_real(state.magnitude, i, t, count, state.n_freqs, magnitude);
+    const V* magnitude = state.magnitudes(i, t);
     V error = V();
     for (long f = 0; f < state.n_freqs; ++f) {
       const V d = modulus(rebuilt[f]) - magnitude[f];

@@ -10,9 +10,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "phase.hpp"
 #include "buffer_cache.hpp"
 #include "io.hpp"
+#include "load_state.hpp"
+#include "phase.hpp"
 
 namespace py = pybind11;
 using specsep::cplx;
@@ -105,15 +106,15 @@ class Plan {
     return std::move(out);
   }
 
-  // S: (batch, freq, frames) magnitudes; angles: the same shape, complex of unit modulus, or the
-  // turns u of angles exp(2 pi i u) as T (initial_angles.hpp).
-  py::tuple griffin_lim(array<T> S, py::array angles, long n_iter, double momentum, long length,
+  // S: (batch, freq, frames) magnitudes, float32 or float64; angles: the same shape, complex of
+  // unit modulus, or the turns u of angles exp(2 pi i u) as T (load_state.hpp).
+  py::tuple griffin_lim(py::array S, py::array angles, long n_iter, double momentum, long length,
                         long start, double tol, bool track) const {
     return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol, track);
   }
 
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
-  py::tuple misi(array<T> x_mix, array<T> S, py::array angles, array<double> weights, long n_iter,
+  py::tuple misi(array<T> x_mix, py::array S, py::array angles, array<double> weights, long n_iter,
                  double momentum, long start, double tol, bool track) const {
     require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
     const long J = static_cast<long>(weights.size());
@@ -124,28 +125,40 @@ class Plan {
   }
 
  private:
-  py::tuple iterate(array<T>& S, py::array& angles, long J, const T* mixture, std::ptrdiff_t mixture_stride,
+  py::tuple iterate(py::array& S, py::array& angles, long J, const T* mixture, std::ptrdiff_t mixture_stride,
                     const std::vector<T>& weights, long n_iter, double momentum, long length, long start, double tol,
                     bool track) const {
-    auto magnitude = spectrogram_view<const T>(S, "S");
-    require(S.shape(1) == plan_.n_freqs() && angles.ndim() == 3 && angles.shape(0) == S.shape(0) &&
+    require(S.ndim() == 3 && S.shape(1) == plan_.n_freqs() && angles.ndim() == 3 && angles.shape(0) == S.shape(0) &&
                 angles.shape(1) == S.shape(1) && angles.shape(2) == S.shape(2),
             "S and angles must have the same (batch, freq, frames)");
+    const bool single = py::isinstance<array<float>>(S);
+    require(single || py::isinstance<array<double>>(S), "S must be float32 or float64");
     const bool turns = py::isinstance<array<T>>(angles);
     require(turns || py::isinstance<array<std::complex<T>>>(angles), "angles must be complex angles or real turns");
     const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
+    // Each pair: the view of the dtype given, and an empty one of the other.
+    using specsep::View3;
+    const auto float_view = single ? spectrogram_view<const float>(S, "S") : View3<const float>{};
+    const auto double_view = single ? View3<const double>{} : spectrogram_view<const double>(S, "S");
+    const auto turn_view = turns ? spectrogram_view<const T>(angles, "angles") : View3<const T>{};
+    const auto angle_view = turns ? View3<const cplx<T>>{} : spectrogram_view<const cplx<T>>(angles, "angles");
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     specsep::IterationState state(items, tol, track);
-    auto run = [&](const auto& init) {
+    {
       py::gil_scoped_release release;
-      specsep::retrieve_phase(plan_, magnitude, init, items, J, mixture, mixture_stride, weights, frames, n_iter,
-                              momentum, length, start, y, state);
-    };
-    if (turns)
-      run(specsep::AnglesOfTurns<T>{spectrogram_view<const T>(angles, "angles")});
-    else
-      run(specsep::GivenAngles<T>{spectrogram_view<const cplx<T>>(angles, "angles")});
+      specsep::PhaseState<T> phase(signals, frames, plan_.n_freqs());
+      if (single)
+        specsep::load_magnitudes(phase, signals, float_view);
+      else
+        specsep::load_magnitudes(phase, signals, double_view);
+      if (turns)
+        specsep::load_initial_angles(plan_, phase, signals, specsep::AnglesOfTurns<T>{turn_view});
+      else
+        specsep::load_initial_angles(plan_, phase, signals, specsep::GivenAngles<T>{angle_view});
+      specsep::retrieve_phase(plan_, phase, items, J, mixture, mixture_stride, weights, n_iter, momentum, length,
+                              start, y, state);
+    }
     array<double> history({items, state.iterations()});
     state.history(history.mutable_data());
     return py::make_tuple(std::move(out), std::move(history));

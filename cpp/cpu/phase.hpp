@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "drivers.hpp"
-#include "initial_angles.hpp"
 #include "io.hpp"
 
 namespace specsep {
@@ -63,22 +62,19 @@ class IterationState {
 // own. The rebuilt spectrum itself is computed only for the spectral convergence.
 
 // One GLA (sources == 1, mixture == nullptr) or MISI problem over `items` items of `sources`
-// signals each. Signals are (items * sources, length) in `out`; the history goes to `state`.
-template <typename T, typename Init>
-void retrieve_phase(const CpuPlan<T>& plan, View3<const T> magnitude, const Init& init, long items,
-                    long sources, const T* mixture, std::ptrdiff_t mixture_stride, const std::vector<T>& weights,
-                    long n_frames, long n_iter, double momentum, long length, long start, T* out,
-                    IterationState& state) {
-  using V = typename Lanes<T>::type;
-  const long signals = items * sources, F = plan.n_freqs();
-  std::unique_ptr<cplx<V>[]> angles(new cplx<V>[static_cast<size_t>(signals * PhaseState<T>::groups(n_frames) * F)]);
-  PhaseState<T> phase{magnitude, angles.get(), n_frames, F};
-  load_initial_angles(plan, phase, signals, init);
+// signals each, from the loaded `phase` (load_state.hpp). Signals are (items * sources, length) in
+// `out`; the history goes to `state`.
+template <typename T>
+void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long items, long sources, const T* mixture,
+                    std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
+                    long length, long start, T* out, IterationState& state) {
+  constexpr int L = Lanes<T>::count;
+  const long signals = items * sources, n_frames = phase.n_frames, F = phase.n_freqs;
   std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S|| per item, for the convergence
   for (long i = 0; i < signals && state.tracking(); ++i)
     for (long t = 0; t < n_frames; ++t)
       for (long f = 0; f < F; ++f) {
-        const double m = magnitude(i, t, f);
+        const double m = phase.magnitudes(i, t)[f][t % L];
         norm[i / sources] += m * m;
       }
 

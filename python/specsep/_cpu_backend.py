@@ -102,7 +102,7 @@ class CpuBackend:
         kernels = _kernels(_float64(plan))
 
         def run(S_items, angles_items):
-            return kernels.griffin_lim(S_items.astype(np.float64, copy=False), angles_items, n_iter, momentum, length,
+            return kernels.griffin_lim(S_items, angles_items, n_iter, momentum, length,
                                        plan.padding, -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(_initial(angles), S.shape), 2)]
@@ -116,7 +116,7 @@ class CpuBackend:
 
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
-                np.ascontiguousarray(x_items, dtype=np.float64), S_items.astype(np.float64, copy=False),
+                np.ascontiguousarray(x_items, dtype=np.float64), S_items,
                 angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
@@ -132,7 +132,7 @@ def _initial(angles):
 
 
 # Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's float64
-# state, angles and previous spectrum as complex128, is 32 B per bin.
+# state, magnitudes and angles in lanes (24 B per bin) and the previous signal, is under 32 B per bin.
 PHASE_STATE_BYTES = 1 << 30
 _STATE_BYTES_PER_BIN = 32
 

@@ -1,6 +1,7 @@
-// The initial angles of phase retrieval, loaded into PhaseState's lane layout: unit-modulus angles
-// as given, or turns u meaning exp(2 pi i u). init="random" hands the uniform draws u over instead
-// of their angles: NumPy's complex exp on one thread took as long as a third of W4's iterations.
+// Phase retrieval's state loaded into its lane layout (PhaseState, io.hpp): the target magnitudes,
+// float32 or float64, as T; the initial angles, given as unit-modulus angles or as turns u meaning
+// exp(2 pi i u). init="random" hands the uniform draws u over instead of their angles: NumPy's
+// complex exp on one thread took as long as a third of W4's iterations.
 #pragma once
 #include "drivers.hpp"
 #include "io.hpp"
@@ -47,15 +48,32 @@ struct AnglesOfTurns {  // exp(2 pi i turns(i, t, f))
   }
 };
 
-// Every group of every signal's initial angles, split over the pool.
+// The lanes of frames t .. t + L - 1 of signal i, bins [0, n_freqs), for every group of every signal,
+// split over the pool. load(i, t, count, lanes) fills one group (lanes past count: frame t + count - 1).
+template <typename T, typename Load>
+void for_each_group(long signals, const PhaseState<T>& state, const Load& load) {
+  constexpr int L = Lanes<T>::count;
+  parallel_for(signals * state.groups, [&](std::ptrdiff_t task) {
+    const long i = static_cast<long>(task / state.groups), t = static_cast<long>(task % state.groups) * L;
+    load(i, t, static_cast<int>(std::min<long>(L, state.n_frames - t)));
+  });
+}
+
 template <typename T, typename Init>
 void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, long signals, const Init& init) {
+  for_each_group(signals, state, [&](long i, long t, int count) {
+    init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft).workspace());
+  });
+}
+
+// magnitude(i, t, f) of S in float32 or float64 (E), as T.
+template <typename T, typename E>
+void load_magnitudes(const PhaseState<T>& state, long signals, View3<const E> magnitude) {
   constexpr int L = Lanes<T>::count;
-  const long groups = PhaseState<T>::groups(state.n_frames);
-  parallel_for(signals * groups, [&](std::ptrdiff_t task) {
-    const long i = static_cast<long>(task / groups), t = static_cast<long>(task % groups) * L;
-    const int count = static_cast<int>(std::min<long>(L, state.n_frames - t));
-    init.load(i, t, count, state.n_freqs, state.group(i, t), Scratch<T>::local(plan.n_fft).workspace());
+  for_each_group(signals, state, [&](long i, long t, int count) {
+    typename Lanes<T>::type* lanes = state.magnitudes(i, t);
+    for (long f = 0; f < state.n_freqs; ++f)
+      for (int l = 0; l < L; ++l) lanes[f][l] = T(magnitude(i, t + std::min(l, count - 1), f));
   });
 }
 
