@@ -178,10 +178,8 @@ struct PhaseUpdate {
     auto* angles = state.angles(i, t);
     for (long f = 0; f < state.n_freqs; ++f) {
       const auto a = unit_phase<T>(c[f]);
-      stream_store(&angles[f].re, a.re);
-      stream_store(&angles[f].im, a.im);
+      angles[f] = a;
     }
-    stream_fence();
   }
 };
 

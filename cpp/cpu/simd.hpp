@@ -41,35 +41,6 @@ inline void store_unaligned(void* p, V v) {
   std::memcpy(p, &v, sizeof(V));
 }
 
-// A store of a 32-byte-aligned lane vector that bypasses the caches where the ISA can (x86's
-// non-temporal stores): for state written once per pass over more data than the caches hold, it
-// saves reading each line before overwriting it. Such stores are weakly ordered: the writer calls
-// stream_fence() before anything it hands to other threads.
-template <typename V>
-inline void stream_store(V* p, V v) {
-#if defined(__AVX__)
-  if constexpr (sizeof(V) == 32) {
-    _mm256_stream_pd(reinterpret_cast<double*>(p), reinterpret_cast<__m256d>(v));
-    return;
-  }
-#elif defined(__SSE2__)
-  if constexpr (sizeof(V) == 32) {
-    __m128d half[2];
-    std::memcpy(half, &v, sizeof(V));
-    _mm_stream_pd(reinterpret_cast<double*>(p), half[0]);
-    _mm_stream_pd(reinterpret_cast<double*>(p) + 2, half[1]);
-    return;
-  }
-#endif
-  *p = v;
-}
-
-inline void stream_fence() {
-#if defined(__SSE2__)
-  _mm_sfence();
-#endif
-}
-
 // Lane-wise square roots (vectorised by the compiler; -fno-math-errno lets it).
 inline Lanes<float>::type sqrt(Lanes<float>::type v) {
   for (int l = 0; l < Lanes<float>::count; ++l) v[l] = __builtin_sqrtf(v[l]);

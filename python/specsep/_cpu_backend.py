@@ -133,7 +133,10 @@ def _initial(angles):
 
 # Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's float64
 # state, magnitudes and angles in lanes (24 B per bin) and the previous signal, is under 32 B per bin.
-PHASE_STATE_BYTES = 1 << 30
+# Every iteration reads all of it (iSTFT) and rewrites the angles (STFT), so groups are kept small
+# enough for the state to stay in a last-level cache between the two passes: a 16 MiB state ran
+# W4's iterations ~10% faster than one state of its 4 items (55 MiB, streamed through memory).
+PHASE_STATE_BYTES = 16 << 20
 _STATE_BYTES_PER_BIN = 32
 
 
