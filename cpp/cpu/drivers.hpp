@@ -122,8 +122,10 @@ void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origi
   }
 }
 
-// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated);
-// sink(b, t, count, spectrum) receives frames t .. t + count - 1 (one per lane) of item b.
+// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated).
+// The spectra of frames t .. t + count - 1 (one per lane) of item b go to sink(b, t, count,
+// spectrum) whole, or, where Sink::per_bin, bin by bin as the transform makes them, to
+// sink.bins(b, t)(k, X_k).
 template <typename T, typename Signal, typename Sink>
 void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_t x_stride, long n_samples,
               long n_frames, const Sink& sink) {
@@ -146,7 +148,6 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
       }
       if (inside) {
         pack_frames(plan, signal, origin, s.a());
-        frame_forward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), s.spectrum(), plan.forward_scale);
       } else {
         auto load = [&](long j) {
           V v = V();
@@ -156,9 +157,14 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
           }
           return v * splat<V>(window[j]);
         };
-        frame_forward(SerialBlock{}, plan.fft.view(), load, s.a(), s.b(), s.spectrum(), plan.forward_scale);
+        frame_pack(SerialBlock{}, plan.fft.view(), load, s.a());
       }
-      sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());
+      if constexpr (Sink::per_bin) {
+        frame_forward_bins(SerialBlock{}, plan.fft.view(), s.a(), s.b(), sink.bins(b, t), plan.forward_scale);
+      } else {
+        frame_forward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), s.spectrum(), plan.forward_scale);
+        sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());
+      }
     }
   });
 }
@@ -179,9 +185,10 @@ void unpack_frames(long n, const V* frames, T* rows) {
 }
 
 // Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): out[b * out_stride +
-// (s - start)] for s in [start, start + length) of the un-trimmed signal, from the spectra that
-// source.fill(b, t, count, n_bins, dst) packs for frames t .. t + count - 1 (t a multiple of the
-// lane count where Source::lane_aligned).
+// (s - start)] for s in [start, start + length) of the un-trimmed signal, from the spectra of
+// frames t .. t + count - 1: source.fill(b, t, count, n_bins, dst) packs them, or, where
+// Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count), they are
+// read in place as source.bins(b, t)[k].
 template <typename T, typename Source>
 void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, long length, T* out,
                std::ptrdiff_t out_stride, const Source& source) {
@@ -207,8 +214,13 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
     if (Source::lane_aligned) t_first -= t_first % L;  // the frames before s0 add nothing below
     for (long t = t_first; t <= t_last; t += L) {
       const int count = static_cast<int>(std::min<long>(L, t_last + 1 - t));
-      source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
-      frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), [&](long j, V v) { frames[j] = v; });
+      const auto store = [&](long j, V v) { frames[j] = v; };
+      if constexpr (Source::lane_aligned) {
+        frame_backward_bins(SerialBlock{}, plan.fft.view(), source.bins(b, t), s.a(), s.b(), store);
+      } else {
+        source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
+        frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
+      }
       unpack_frames(plan.n_fft, frames, rows);
       for (int l = 0; l < count; ++l) {  // increasing t: the same order for any split of the work
         const long origin = (t + l) * plan.hop;

@@ -1,6 +1,7 @@
 // What the drivers read and write per group of L frames (lane l = frame t + l). Sinks take the
-// spectra of frames t .. t + count - 1; sources pack bins 0 .. n_bins - 1 of those frames into
-// lanes. Lanes past `count` repeat the last frame and are never written anywhere.
+// spectra of frames t .. t + count - 1, whole or bin by bin (per_bin); sources pack bins
+// 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned). Lanes
+// past `count` repeat the last frame and are never written anywhere.
 #pragma once
 #include <cmath>
 #include <memory>
@@ -99,6 +100,7 @@ struct LaneWorkspace {
 
 template <typename T>
 struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
+  static constexpr bool per_bin = false;
   cplx<T>* out;
   long n_frames, n_freqs;
   void operator()(long b, long t, int count, const cplx<typename Lanes<T>::type>* spectrum,
@@ -156,36 +158,40 @@ class PhaseState {
 };
 
 template <typename T>
-struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f)
+struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f), read in place
+  using V = typename Lanes<T>::type;
   static constexpr bool lane_aligned = true;
+  struct Bins {
+    const V* magnitudes;
+    const cplx<V>* angles;
+    cplx<V> operator[](long f) const { return scale(angles[f], magnitudes[f]); }
+  };
   const PhaseState<T>& state;
-  void fill(long i, long t, int, long n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
-    const auto* magnitudes = state.magnitudes(i, t);
-    const auto* angles = state.angles(i, t);
-    for (long k = 0; k < n_bins; ++k) dst[k] = scale(angles[k], magnitudes[k]);
-  }
+  Bins bins(long i, long t) const { return {state.magnitudes(i, t), state.angles(i, t)}; }
 };
 
 // The new angles c / |c| of the fast Griffin-Lim update (specsep/phase.hpp), from the STFT c of
-// x_k - alpha * x_(k-1) (Note [momentum by linearity] in phase.hpp). Items not `active` keep theirs.
+// x_k - alpha * x_(k-1) (Note [momentum by linearity] in phase.hpp), bin by bin as the transform
+// makes them. Items not `active` keep theirs.
 template <typename T>
 struct PhaseUpdate {
+  using V = typename Lanes<T>::type;
+  static constexpr bool per_bin = true;
   const PhaseState<T>& state;
   const char* active;  // per item (signal i belongs to item i / sources)
   long sources;
-  void operator()(long i, long t, int, const cplx<typename Lanes<T>::type>* c, const LaneWorkspace<T>&) const {
-    if (!active[i / sources]) return;
-    auto* angles = state.angles(i, t);
-    for (long f = 0; f < state.n_freqs; ++f) {
-      const auto a = unit_phase<T>(c[f]);
-      angles[f] = a;
-    }
+  auto bins(long i, long t) const {
+    cplx<V>* angles = active[i / sources] ? state.angles(i, t) : nullptr;
+    return [angles](long f, cplx<V> c) {
+      if (angles) angles[f] = unit_phase<T>(c);
+    };
   }
 };
 
 // Each frame's squared magnitude error sum_f (|rebuilt| - magnitude)^2, for the spectral convergence.
 template <typename T>
 struct MagnitudeError {
+  static constexpr bool per_bin = false;
   const PhaseState<T>& state;
   double* frame_error;  // (signal, frames)
   void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,

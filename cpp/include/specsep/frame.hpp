@@ -2,9 +2,10 @@
 // (bins -> real samples), for any n: even n through the half-length complex FFT of fft/real.hpp,
 // odd n as a full-length complex FFT.
 //
-// Each direction comes in two layers: *_packed works on scratch that the caller has filled in the
+// Each direction comes in layers: *_packed works on scratch that the caller has filled in the
 // packed layout below (a driver may fill it with its own fast loads), and the plain function
-// fills it from a functor (load(j) for samples, load(k) for bins) first.
+// fills it from a functor (load(j) for samples, load(k) for bins) first. frame_forward_bins hands
+// each bin to a functor as it is made, and frame_backward_bins reads the bins where they are.
 //   forward packed input, buffer a:  even n: a[j] = {x[2j], x[2j+1]}, j < n/2;  odd n: a[j] = {x[j], 0}
 //   backward packed input, buffer b: b[k] = X[k], k <= n/2
 #pragma once
@@ -22,17 +23,36 @@ struct FrameFFT {
   SPECSEP_HD SPECSEP_INLINE bool even() const { return n % 2 == 0; }
 };
 
-// out[k] = factor * DFT(x)[k], k = 0..n/2, from the packed input in a. a, b: scratch of n values.
-template <typename V, typename T, typename Block>
-SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
-                                     cplx<V>* out, T factor) {
+// emit(k, factor * DFT(x)[k]) for k = 0..n/2 (in no particular order), from the packed input in a.
+// a, b: scratch of n values.
+template <typename V, typename T, typename Block, typename Emit>
+SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b, const Emit& emit,
+                                   T factor) {
   const long n = f.n;
   if (f.even()) {
     const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
-    fft::real_forward_post(block, n / 2, Z, out, fft::Roots<T>{f.roots, 1}, factor);
+    fft::real_forward_post(block, n / 2, Z, emit, fft::Roots<T>{f.roots, 1}, factor);
   } else {
     const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 1}, a, b);
-    for (long k = block.tid(); k <= n / 2; k += block.size()) out[k] = scale(Z[k], factor);
+    for (long k = block.tid(); k <= n / 2; k += block.size()) emit(k, scale(Z[k], factor));
+  }
+  block.sync();
+}
+
+// out[k] = factor * DFT(x)[k], k = 0..n/2, from the packed input in a.
+template <typename V, typename T, typename Block>
+SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
+                                     cplx<V>* out, T factor) {
+  frame_forward_bins(block, f, a, b, [out](long k, cplx<V> x) { out[k] = x; }, factor);
+}
+
+// The packed input of the forward transform, into a, from load(j), the windowed sample j.
+template <typename V, typename T, typename Block, typename Load>
+SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a) {
+  if (f.even()) {
+    for (long j = block.tid(); j < f.n / 2; j += block.size()) a[j] = {load(2 * j), load(2 * j + 1)};
+  } else {
+    for (long j = block.tid(); j < f.n; j += block.size()) a[j] = {load(j), V()};
   }
   block.sync();
 }
@@ -40,24 +60,20 @@ SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, c
 template <typename V, typename T, typename Block, typename Load>
 SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a,
                               cplx<V>* b, cplx<V>* out, T factor) {
-  if (f.even()) {
-    for (long j = block.tid(); j < f.n / 2; j += block.size()) a[j] = {load(2 * j), load(2 * j + 1)};
-  } else {
-    for (long j = block.tid(); j < f.n; j += block.size()) a[j] = {load(j), V()};
-  }
-  block.sync();
+  frame_pack(block, f, load, a);
   frame_forward_packed(block, f, a, b, out, factor);
 }
 
-// store(j, n * IDFT(X)[j]) for j < n, from bins X[0..n/2] packed in b (the rest Hermitian; the
-// imaginary parts of X[0] and, for even n, X[n/2] are ignored). a, b: scratch of n values.
-template <typename V, typename T, typename Block, typename Store>
-SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
-                                      const Store& store) {
+// store(j, n * IDFT(X)[j]) for j < n, from bins X[k] = bins[k], k <= n/2 (a pointer, or anything
+// indexable; the rest Hermitian; the imaginary parts of X[0] and, for even n, X[n/2] are ignored).
+// a, b: scratch of n values; bins may be b.
+template <typename V, typename T, typename Block, typename Bins, typename Store>
+SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, const Bins& bins, cplx<V>* a,
+                                    cplx<V>* b, const Store& store) {
   const long n = f.n;
   if (f.even()) {
     const long h = n / 2;
-    fft::real_backward_pre(block, h, b, a, fft::Roots<T>{f.roots, 1});
+    fft::real_backward_pre(block, h, bins, a, fft::Roots<T>{f.roots, 1});
     block.sync();
     const cplx<V>* z = fft::transform<false>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
     for (long j = block.tid(); j < h; j += block.size()) {
@@ -66,7 +82,7 @@ SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, 
     }
   } else {
     for (long k = block.tid(); k <= n / 2; k += block.size()) {
-      cplx<V> x = b[k];
+      cplx<V> x = bins[k];
       if (k == 0) x.im = V();
       a[k] = x;
       if (k > 0) a[n - k] = conj(x);
@@ -76,6 +92,13 @@ SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, 
     for (long j = block.tid(); j < n; j += block.size()) store(j, z[j].re);
   }
   block.sync();
+}
+
+// The same from bins packed in b.
+template <typename V, typename T, typename Block, typename Store>
+SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
+                                      const Store& store) {
+  frame_backward_bins(block, f, static_cast<const cplx<V>*>(b), a, b, store);
 }
 
 template <typename V, typename T, typename Block, typename Load, typename Store>

@@ -14,34 +14,59 @@
 namespace specsep {
 namespace fft {
 
-// X[k] for k = 0..h from Z (length h); roots_n are the roots of the full length n = 2h.
-template <typename V, typename T, typename Block>
-SPECSEP_HD void real_forward_post(const Block& block, long h, const cplx<V>* SPECSEP_RESTRICT Z,
-                                  cplx<V>* SPECSEP_RESTRICT X, Roots<T> roots_n, T factor) {
-  for (long k = block.tid(); k <= h; k += block.size()) {
-    const cplx<V> zk = Z[k == h ? 0 : k];
-    const cplx<V> zc = conj(Z[k == 0 ? 0 : h - k]);
-    const cplx<V> e = zk + zc;                            // 2E
-    const cplx<V> d = zk - zc;                            // 2iO
-    const cplx<V> o = {d.im, -d.re};                      // 2O = -i * 2iO
-    const cplx<V> wo = twiddle_mul<true>(o, roots_n[k]);  // w^k * 2O
-    X[k] = scale(e + wo, factor * T(0.5));
+// Both passes visit the bins in pairs (k, h - k), k <= h / 2: each pair's two outputs read the
+// same two inputs, which are loaded once.
+
+// X[k] for the partner inputs zk = Z[k], zc = conj Z[h-k], with w^k = conj(roots_n[k]).
+template <typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE cplx<V> real_forward_bin(cplx<V> zk, cplx<V> zc, cplx<T> root, T half_factor) {
+  const cplx<V> e = zk + zc;                       // 2E
+  const cplx<V> d = zk - zc;                       // 2iO
+  const cplx<V> o = {d.im, -d.re};                 // 2O = -i * 2iO
+  const cplx<V> wo = twiddle_mul<true>(o, root);  // w^k * 2O
+  return scale(e + wo, half_factor);
+}
+
+// emit(k, X[k]) for k = 0..h from Z (length h); roots_n are the roots of the full length n = 2h.
+template <typename V, typename T, typename Block, typename Emit>
+SPECSEP_HD void real_forward_post(const Block& block, long h, const cplx<V>* SPECSEP_RESTRICT Z, const Emit& emit,
+                                  Roots<T> roots_n, T factor) {
+  const T half = factor * T(0.5);
+  for (long k = block.tid(); k <= h / 2; k += block.size()) {
+    if (k == 0) {  // X[0] and X[h] both come from Z[0]
+      const cplx<V> z = Z[0];
+      emit(0, real_forward_bin(z, conj(z), roots_n[0], half));
+      emit(h, real_forward_bin(z, conj(z), roots_n[h], half));
+      continue;
+    }
+    const cplx<V> zk = Z[k], zp = Z[h - k];
+    emit(k, real_forward_bin(zk, conj(zp), roots_n[k], half));
+    if (h - k != k) emit(h - k, real_forward_bin(zp, conj(zk), roots_n[h - k], half));
   }
 }
 
-// Z (length h) from X[0..h], ready for the backward half-length FFT.
-template <typename V, typename T, typename Block>
-SPECSEP_HD void real_backward_pre(const Block& block, long h, const cplx<V>* SPECSEP_RESTRICT X,
-                                  cplx<V>* SPECSEP_RESTRICT Z, Roots<T> roots_n) {
-  for (long k = block.tid(); k < h; k += block.size()) {
-    cplx<V> xk = X[k], xc = conj(X[h - k]);
-    if (k == 0) {
-      xk.im = V();
-      xc.im = V();
+// Z[k] = 2E[k] + i 2O[k] from xk = X[k], xc = conj X[h-k].
+template <typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE cplx<V> real_backward_bin(cplx<V> xk, cplx<V> xc, cplx<T> root) {
+  const cplx<V> e = xk + xc;                            // 2E
+  const cplx<V> o = twiddle_mul<false>(xk - xc, root);  // 2O = (X[k] - conj X[h-k]) / w^k
+  return {e.re - o.im, e.im + o.re};
+}
+
+// Z (length h) from X[0..h] (a pointer, or anything whose X[k] is bin k), ready for the backward
+// half-length FFT.
+template <typename V, typename T, typename Block, typename Bins>
+SPECSEP_HD void real_backward_pre(const Block& block, long h, const Bins& X, cplx<V>* SPECSEP_RESTRICT Z,
+                                  Roots<T> roots_n) {
+  for (long k = block.tid(); k <= h / 2; k += block.size()) {
+    if (k == 0) {  // only the real parts of X[0] and X[h] count
+      const cplx<V> x0 = X[0], xh = X[h];
+      Z[0] = real_backward_bin(cplx<V>{x0.re, V()}, cplx<V>{xh.re, V()}, roots_n[0]);
+      continue;
     }
-    const cplx<V> e = xk + xc;                                   // 2E
-    const cplx<V> o = twiddle_mul<false>(xk - xc, roots_n[k]);  // 2O = (X[k] - conj X[h-k]) / w^k
-    Z[k] = {e.re - o.im, e.im + o.re};  // 2E + i 2O
+    const cplx<V> xk = X[k], xp = X[h - k];
+    Z[k] = real_backward_bin(xk, conj(xp), roots_n[k]);
+    if (h - k != k) Z[h - k] = real_backward_bin(xp, conj(xk), roots_n[h - k]);
   }
 }
 
