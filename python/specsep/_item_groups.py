@@ -1,13 +1,14 @@
 """Phase retrieval over a batch in groups of items.
 
 Note [phase retrieval in groups of items]: Griffin-Lim and MISI hold a state per bin for every
-iteration (the current angles and the previous rebuilt spectrum, complex128), and that state is
-what bounds the batch a machine can take. Batch items are independent problems, per-item stopping
-on ``tol`` included, so a backend may run a batch as several calls on groups of items: the signals
-are the same bits, and the histories are those of one call once each group's is padded with NaN
-to the longest (an item that stops early has NaN after its last iteration in one call too). The
-``cpu`` backend bounds each group's state (``_cpu_backend.PHASE_STATE_BYTES``); the ``cuda``
-backend sizes groups by the free device memory.
+iteration (the current angles and the target magnitudes, on the cpu backend in float64), and that
+state bounds the batch a machine can take and, once it outgrows the caches, how fast each
+iteration runs. Batch items are independent problems, per-item stopping on ``tol`` included, so a
+backend may run a batch as several calls on groups of items: the signals are the same bits, and
+the histories are those of one call once each group's is padded with NaN to the longest (an item
+that stops early has NaN after its last iteration in one call too). The ``cpu`` backend keeps
+each group's state about a last-level cache in size (``_cpu_backend.PHASE_STATE_BYTES``); the
+``cuda`` backend sizes groups by the free device memory.
 """
 
 from __future__ import annotations
