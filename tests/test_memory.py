@@ -11,16 +11,16 @@ code and confirmed by the measurements noted beside each factor:
 
 - stft adds its output (complex64, 8 B/bin) and nothing else: 8 / (2 + 8) = 0.80 of input + output.
 - istft adds its output (4 B/sample) and nothing else: 4 / (16 + 4) = 0.20.
-- griffin_lim adds ~41 B/bin on 4 B/bin of input and ~2 B/bin of output: it iterates in float64
-  (Note [phase retrieval precision] in _cpu_backend.py), from the initial angles as complex128 (16,
-  from api._initial_angles, read in place through their strides; init="zeros" is one broadcast
-  value), and runs the batch in groups of items whose C++ state (angles and previous spectrum,
-  complex128: 32 B per bin) stays under 1 GiB, with S in float64 per group (Note [phase retrieval
-  in groups of items]): the state of the whole batch is never held at once. 64 x 10 s: 6.9;
-  30-minute stereo (one item per group, 5 GiB of state each): 6.8.
-- misi (J = 2 sources) holds ~32 B per source bin, the same scheme plus the mixture's STFT for the
-  "mixture" initial phases (complex64, then kept by the output buffer cache: below) and its
-  broadcast over the sources, per group: 4.5.
+- griffin_lim adds ~27 B/bin on 4 B/bin of input and ~2 B/bin of output: it iterates in float64
+  (Note [phase retrieval precision] in _cpu_backend.py) from the initial angles' random turns
+  (float64, 8 B, from api._initial_angles, read in place through their strides; init="zeros" is one
+  broadcast value), and runs the batch in groups of items whose C++ state (magnitudes and angles in
+  lanes, 24 B per bin, and the signals) stays about a last-level cache in size, one item where an
+  item is larger (Note [phase retrieval in groups of items]): the state of the whole batch is never
+  held at once. 64 x 10 s: 1.8; 30-minute stereo (one item per group, 3.6 GiB of state each): 4.5.
+- misi (J = 2 sources) holds ~22 B per source bin on 64 x 10 s, the same scheme plus the mixture's
+  STFT for the "mixture" initial phases (complex64, then kept by the output buffer cache: below)
+  and its broadcast over the sources, per group: 3.2.
 - The cpu backend keeps freed output buffers for reuse (SPECSEP_BUFFER_CACHE_MB, default 1024 MiB);
   a buffer freed inside a call (misi's mixture STFT) stays resident, which the factors include.
 
@@ -28,7 +28,7 @@ Memory does not depend on the iteration count (all buffers are allocated before 
 iteration; griffin_lim on 64 x 10 s measured 4099 MiB at n_iter 0, 1 and 2, within 0.01 %), so the
 phase retrieval cases run one iteration. A case runs only where the machine has the memory
 (MemAvailable at least 1.25 times BYTES_PER_BIN x bins) and is skipped, with the estimate in the
-reason, elsewhere: on 24 GB, 30-minute stereo Griffin-Lim (~13 GB) runs and two-source MISI
+reason, elsewhere: on 24 GB, 30-minute stereo Griffin-Lim (~10 GB) runs and two-source MISI
 (~20 GB) is skipped.
 """
 
@@ -59,12 +59,13 @@ CASES = {  # (batch, seconds)
 FACTOR = {
     "stft": 1.0,          # measured 0.80 (both cases): the output only
     "istft": 0.4,         # measured 0.20 (both cases): the output only
-    "griffin_lim": 8.0,   # measured 6.9 (64 x 10 s), 6.8 (30-minute stereo)
-    "misi": 6.0,          # measured 4.5 (64 x 10 s, J = 2)
+    "griffin_lim": 6.0,   # measured 1.8 (64 x 10 s), 4.5 (30-minute stereo)
+    "misi": 4.5,          # measured 3.2 (64 x 10 s, J = 2)
 }
-# Bytes per bin the phase retrieval holds (measured 41 for griffin_lim, 32 for misi), to decide
-# whether this machine can run a case at all.
-BYTES_PER_BIN = {"griffin_lim": 44, "misi": 34}
+# Bytes per bin the phase retrieval holds at most (measured 27 for griffin_lim on 30-minute stereo;
+# misi's 22 on 64 x 10 s, kept at its earlier 34 for 30-minute tracks, which no machine here has
+# had the memory to measure), to decide whether this machine can run a case at all.
+BYTES_PER_BIN = {"griffin_lim": 30, "misi": 34}
 SOURCES = 2
 
 CHILD = r"""
