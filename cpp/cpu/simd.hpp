@@ -8,10 +8,6 @@
 #pragma once
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 namespace specsep {
 
 template <typename T>
