@@ -113,6 +113,25 @@ def test_stft_and_istft_write_into_out(backend):
     assert_same_bits(y, specsep.istft(X, **kw, length=950), "istft out")
 
 
+def test_out_overlapping_the_input(backend):
+    """An ``out`` that shares memory with the input is computed through a temporary: each block
+    written into ``out`` would otherwise change input that later blocks still read."""
+    n, kw = 5000, dict(n_fft=256, hop_length=64, backend=backend, chunk_frames=8)
+    x = _signal((n,), np.float64)
+    X = specsep.stft(x, **kw)
+    # the STFT written over the signal's own memory: x is the start of a buffer out also covers
+    memory = np.zeros(n + 2 * X.size + 64)
+    memory[:n] = x
+    out = memory[1000:1000 + 2 * X.size].view(np.complex128).reshape(X.shape[::-1]).T
+    assert specsep.stft(memory[:n], **kw, out=out) is out
+    assert_same_bits(out, X, "stft into overlapping out")
+    # the iSTFT written over its own spectrogram
+    X_copy = np.ascontiguousarray(X)
+    y = X_copy.view(np.float64).reshape(-1)[:n]
+    assert specsep.istft(X_copy, **kw, length=n, out=y) is y
+    assert_same_bits(y, specsep.istft(X, **kw, length=n), "istft into overlapping out")
+
+
 def test_out_with_chunk_frames_and_plan_methods():
     plan = specsep.STFT(256, 64, dtype=np.float64)
     x = _signal((5000,), np.float64)
@@ -131,10 +150,12 @@ def test_torch_tensors_in_and_out():
     X = specsep.stft(x, n_fft=64, hop_length=16)
     out = torch.empty(tuple(X.shape), dtype=torch.complex64)
     result = specsep.stft(x, n_fft=64, hop_length=16, out=out)
-    assert isinstance(result, torch.Tensor) and result.data_ptr() == out.data_ptr()
+    assert result is out  # out itself, as the docstring promises, not a new tensor on its memory
     assert torch.equal(out, X)
     y = torch.empty(2, 800)
-    specsep.istft(X, n_fft=64, hop_length=16, length=800, out=y, chunk_frames=4)
+    assert specsep.istft(X, n_fft=64, hop_length=16, length=800, out=y, chunk_frames=4) is y
+    plan = specsep.STFT(64, 16)
+    assert plan.forward(x, out=out) is out and plan.inverse(X, 800, out=y) is y
     assert torch.equal(y, specsep.istft(X, n_fft=64, hop_length=16, length=800))
 
 

@@ -34,6 +34,22 @@ def test_stft_istft_separate_equal_in_memory(backend, dtype):
     assert_same_bits(separated.compute(), specsep.separate(x, M, **KW, backend=backend), "separate")
 
 
+def test_separate_with_one_mask_per_item_as_in_memory(backend):
+    """Masks without a source axis, (..., F, T), give (..., length) as :func:`specsep.separate` does
+    (the batch axis is not taken for sources); with a source axis, (..., J, length)."""
+    x = _signals((4, 1200))
+    X = specsep.stft(x, **KW)
+    rng = np.random.default_rng(2)
+    for shape, chunks in ((X.shape, (2, -1, -1)), ((1, 3) + X.shape[-2:], (1, 2, -1, -1)),
+                          ((1,) + X.shape[-2:], (1, -1, -1))):
+        M = rng.random(shape, np.float32)
+        lazy_M = da.from_array(M, chunks=chunks)
+        separated = sd.separate(da.from_array(x, chunks=(2, -1)), lazy_M, **KW, backend=backend)
+        expected = specsep.separate(x, M, **KW, backend=backend)
+        assert separated.shape == expected.shape
+        assert_same_bits(separated.compute(), expected, f"separate with masks {M.shape}")
+
+
 @pytest.mark.parametrize("call, exc, match", [
     (lambda: sd.stft(np.zeros((2, 300), np.float32), **KW), TypeError, r"x must be a dask.array.Array, got ndarray"),
     (lambda: sd.stft(da.zeros((2, 300), dtype=np.int16), **KW), TypeError, r"x has dtype int16"),
@@ -44,6 +60,8 @@ def test_stft_istft_separate_equal_in_memory(backend, dtype):
     (lambda: sd.separate(da.zeros((2, 300)), da.zeros((2, 3, 129, 4)), **KW), ValueError,
      r"M has \(freq, frames\) = \(129, 4\), the mixture \(129, 5\)"),
     (lambda: sd.separate(da.zeros((2, 300)), da.zeros((3, 1, 129, 5)), **KW), ValueError, r"does not broadcast"),
+    (lambda: sd.separate(da.zeros((2, 300)), da.zeros((1, 2, 1, 129, 5)), **KW), ValueError,
+     r"M must have shape \(\.\.\., F, T\) or \(\.\.\., J, F, T\) for a mixture of shape \(2, 300\)"),
     (lambda: sd.separate(da.zeros((2, 300)), da.zeros((2, 1, 129, 5), dtype=np.float32), **KW), TypeError,
      r"M has dtype float32 but x_mix is float64"),
 ])

@@ -265,6 +265,21 @@ def test_backend_accepts_non_contiguous_and_big_endian_input(backend, dtype):
     assert_close(specsep.stft(swapped, n_fft=128, backend=backend), reference, RTOL[dtype])
 
 
+def test_spectrograms_with_strides_of_half_an_element(backend, dtype):
+    """NumPy allows a complex view that steps by half an element (read-only, overlapping
+    elements); the kernels index whole elements, so such input takes a copy first, on every backend."""
+    X = specsep.stft(signal((2000,), seed=4, dtype=dtype), n_fft=128)
+    complex_dtype = X.dtype
+    half = complex_dtype.itemsize // 2
+    frames = np.lib.stride_tricks.as_strided(X, shape=(65, 20), strides=(complex_dtype.itemsize * 20, half),
+                                             writeable=False)
+    masks = np.ones((65, 20), dtype)
+    for run, name in ((lambda data: specsep.istft(data, n_fft=128, backend=backend), "istft"),
+                      (lambda data: specsep.apply_mask(data, masks, backend=backend), "apply_mask")):
+        expected = run(np.ascontiguousarray(frames))
+        assert_close(run(frames), expected, RTOL[dtype] if backend != "numpy" else 0.0)
+
+
 @pytest.mark.parametrize("in_dtype, out_dtype", [(np.float32, np.complex64), (np.float64, np.complex128)])
 def test_dtypes_are_preserved(backend, in_dtype, out_dtype):
     x = signal(1000, dtype=in_dtype)

@@ -66,9 +66,12 @@ def _callers_stream(x):
 
 def callers_kind(function):
     """Decorator of the public functions whose first argument is the data: they run on the
-    caller's stream and return the caller's kind of array (see :func:`like`)."""
+    caller's stream and return the caller's kind of array (see :func:`like`), or the caller's
+    ``out=`` object itself when one is given (the function wrote its result there)."""
     @functools.wraps(function)
     def wrapper(data, *args, **kwargs):
         with _callers_stream(data):
-            return like(function(data, *args, **kwargs), data)
+            result = function(data, *args, **kwargs)
+        out = kwargs.get("out")
+        return out if out is not None else like(result, data)
     return wrapper

@@ -88,8 +88,23 @@ def stft_frames(plan, x, first, stop, backend):
     return backend.stft(_uncentred(plan), segment)
 
 
+def _overlaps(out, data):
+    """Whether ``out`` may share memory with the input: then blocks written into ``out`` would
+    change input that later blocks still read."""
+    return out is not None and bool(namespace(out).may_share_memory(out, data))
+
+
+def _through_temporary(out, compute):
+    """``compute(None)`` copied into ``out`` (NumPy's rule for an output overlapping an input)."""
+    out[...] = compute(None)
+    return out
+
+
 def stft(plan, x, chunk_frames, out, backend):
-    """STFT of ``x`` in blocks of ``chunk_frames`` frames, into ``out`` (allocated when ``None``)."""
+    """STFT of ``x`` in blocks of ``chunk_frames`` frames, into ``out`` (allocated when ``None``;
+    through a temporary when it overlaps ``x``)."""
+    if _overlaps(out, x):
+        return _through_temporary(out, lambda fresh: stft(plan, x, chunk_frames, fresh, backend))
     n_frames = plan.n_frames(x.shape[-1])
     if out is None:  # frame-major memory, as the backends return
         out = namespace(x).empty(x.shape[:-1] + (n_frames, plan.n_freqs), v.COMPLEX_OF[x.dtype]).swapaxes(-1, -2)
@@ -131,7 +146,10 @@ def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert):
 
 
 def istft(plan, X, length, chunk_frames, out, backend):
-    """Inverse STFT of ``X`` (``length`` samples) in blocks of ``chunk_frames * hop_length``."""
+    """Inverse STFT of ``X`` (``length`` samples) in blocks of ``chunk_frames * hop_length``, into
+    ``out`` (allocated when ``None``; through a temporary when it overlaps ``X``)."""
+    if _overlaps(out, X):
+        return _through_temporary(out, lambda fresh: istft(plan, X, length, chunk_frames, fresh, backend))
     n_frames = X.shape[-1]
     if out is None:
         out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])

@@ -59,7 +59,12 @@ def _rows(x):
 
 
 def _spectrograms(X, batch):
-    """``(..., F, T)`` as a ``(batch, F, T)`` array (a view whenever the batch axes allow one)."""
+    """``(..., F, T)`` as a ``(batch, F, T)`` array (a view whenever the batch axes allow one).
+
+    The kernels index whole elements; NumPy also allows strides that are not a multiple of the
+    item size (a complex128 view stepping 8 bytes): such input is copied first."""
+    if any(stride % X.itemsize for stride in X.strides):
+        X = X.copy()
     return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
 
 

@@ -183,14 +183,14 @@ class STFT:
         from ._arrays import callers_kind
         from .api import _stft_with_plan
 
-        return callers_kind(lambda data: _stft_with_plan(self, data, backend, chunk_frames, out))(x)
+        return callers_kind(lambda data, out: _stft_with_plan(self, data, backend, chunk_frames, out))(x, out=out)
 
     def inverse(self, X, length=None, *, backend=None, chunk_frames=None, out=None):
         """Inverse STFT of ``X``; see :func:`specsep.istft`."""
         from ._arrays import callers_kind
         from .api import _istft_with_plan
 
-        return callers_kind(lambda data: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X)
+        return callers_kind(lambda data, out: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X, out=out)
 
 
 def _nola_message(plan: STFT) -> str:

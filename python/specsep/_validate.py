@@ -31,6 +31,15 @@ def check_int(name: str, value, *, minimum: int | None = None, maximum: int | No
     return value
 
 
+#: The most samples one float64 array can hold (NumPy's limit on an array's bytes).
+MAX_LENGTH = np.iinfo(np.intp).max // 8
+
+
+def check_length(name: str, value) -> int:
+    """An output length in samples: an int in ``[0, MAX_LENGTH]``."""
+    return check_int(name, value, minimum=0, maximum=MAX_LENGTH)
+
+
 def check_float(name: str, value, *, minimum: float | None = None, below: float | None = None) -> float:
     """``value`` as a finite Python float in ``[minimum, below)``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):

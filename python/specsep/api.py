@@ -46,7 +46,7 @@ def _check_spectrogram(plan, X, name="X"):
 
 
 def _check_length(length):
-    return None if length is None else v.check_int("length", length, minimum=0)
+    return None if length is None else v.check_length("length", length)
 
 
 def _istft_with_plan(plan, X, length, backend, chunk_frames=None, out=None):
@@ -95,6 +95,9 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
         ``cpu``). Default: one block, or blocks of 1024 frames when ``out`` is given.
     out : array, shape (..., n_fft // 2 + 1, frames), optional
         Where to write the result: the input's kind of array, complex of its precision, any strides.
+        When it shares memory with ``x``, the result is computed into a temporary first and then
+        copied in (as NumPy does for overlapping operands), so ``chunk_frames`` no longer bounds
+        the memory.
 
     Returns
     -------
@@ -130,7 +133,8 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
         then bounded by the block instead of the whole signal. The result equals the unchunked one (to the bit on
         ``cpu``). Default: one block, or blocks of 1024 frames when ``out`` is given.
     out : array, shape (..., length), optional
-        Where to write the result: the input's kind of array, real of its precision.
+        Where to write the result: the input's kind of array, real of its precision. When it
+        shares memory with ``X``, the result goes through a temporary as in :func:`stft`.
 
     Returns
     -------
@@ -276,6 +280,29 @@ def _check_iteration(n_iter, momentum, tol, unstable_momentum):
     return n_iter, momentum, tol
 
 
+def _frames_of(plan, n_samples):
+    """STFT frames of an ``n_samples``-sample signal; 0 where it has none."""
+    try:
+        return plan.n_frames(n_samples)
+    except ValueError:
+        return 0
+
+
+def _check_iterated_length(plan, length, n_frames):
+    """Each iteration takes the STFT of the estimate, which must have ``n_frames`` frames again
+    (with one frame, centre padding and an even ``n_fft``, the default length is 0 samples)."""
+    target = plan.istft_length(n_frames) if length is None else length
+    if _frames_of(plan, target) == n_frames:
+        return
+    # the lengths with n_frames frames are hop_length consecutive ones from the default on
+    default = plan.istft_length(n_frames)
+    fits = [n for n in range(max(default, 1), default + plan.hop_length) if _frames_of(plan, n) == n_frames]
+    given = f"length={length}" if length is not None else f"the default length ({default} samples)"
+    hint = f"e.g. length={fits[0]}" if fits else "no length does; use hop_length > 1 or center=False"
+    raise ValueError(f"{given} gives {_frames_of(plan, target)} STFT frames but S has {n_frames}; with "
+                     f"n_iter > 0 the length must give S's frame count ({hint})")
+
+
 def _check_magnitudes(name, S, min_ndim):
     S = v.as_real_array(name, S, min_ndim=min_ndim)
     v.check_finite(name, S)
@@ -337,17 +364,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
     _check_spectrogram(plan, S, "S")
     length = _check_length(length)
-    if length is not None and n_iter > 0:
-        # each iteration compares the STFT of the length-sample estimate with S
-        try:
-            frames = plan.n_frames(length)
-        except ValueError:
-            frames = 0
-        if frames != S.shape[-1]:
-            raise ValueError(
-                f"length={length} gives {frames} STFT frames but S has {S.shape[-1]}; with n_iter > 0 the "
-                f"length must give S's frame count (e.g. length={plan.istft_length(S.shape[-1])})"
-            )
+    if n_iter > 0:
+        _check_iterated_length(plan, length, S.shape[-1])
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)

@@ -112,7 +112,7 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     plan = _plan_of("X", n_fft, hop_length, win_length, window, center, "constant", normalized, v.REAL_OF[X.dtype])
     api._check_spectrogram(plan, X)
     plan.check_invertible()
-    length = plan.istft_length(X.shape[-1]) if length is None else v.check_int("length", length, minimum=0)
+    length = plan.istft_length(X.shape[-1]) if length is None else v.check_length("length", length)
     batch = _batch_indices(X.ndim - 2)
     return _dask_array().blockwise(
         functools.partial(_istft_block, plan=plan, length=length, backend=backend), batch + ("l",),
@@ -132,19 +132,26 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     ----------
     x_mix : dask.array.Array, shape (..., samples), float32 or float64
         Mixtures.
-    M : dask.array.Array, shape (..., J, F, T), same precision
-        Masks, one per source; the batch axes broadcast against ``x_mix``'s and their chunks are
-        aligned.
+    M : dask.array.Array, shape (..., J, F, T) or (..., F, T), same precision
+        Masks, one per source, or one mask (without a source axis), told apart by rank as in
+        :func:`specsep.separate`; the batch axes broadcast against ``x_mix``'s and their chunks
+        are aligned.
     n_fft, hop_length, win_length, window, center, pad_mode, normalized, length, backend
         As in :func:`specsep.separate`.
 
     Returns
     -------
-    dask.array.Array, shape (..., J, length), float of ``x_mix``'s dtype
+    dask.array.Array, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
     da = _dask_array()
     x_mix = _as_dask("x_mix", x_mix, 1)
-    M = _as_dask("M", M, 3)
+    M = _as_dask("M", M, 2)
+    if M.ndim not in (x_mix.ndim + 1, x_mix.ndim + 2):
+        raise ValueError(f"M must have shape (..., F, T) or (..., J, F, T) for a mixture of shape "
+                         f"{x_mix.shape}, got {M.shape}")
+    single = M.ndim == x_mix.ndim + 1  # one mask, no source axis
+    if single:
+        M = M[..., None, :, :]
     plan = _plan_of("x_mix", n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     if M.dtype != x_mix.dtype:
         raise TypeError(f"M has dtype {M.dtype} but x_mix is {x_mix.dtype}; specsep never mixes precisions silently")
@@ -152,7 +159,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     if M.shape[-2:] != (plan.n_freqs, n_frames):
         raise ValueError(f"M has (freq, frames) = {M.shape[-2:]}, the mixture {(plan.n_freqs, n_frames)}")
     plan.check_invertible()
-    length = x_mix.shape[-1] if length is None else v.check_int("length", length, minimum=0)
+    length = x_mix.shape[-1] if length is None else v.check_length("length", length)
     try:
         batch_shape = np.broadcast_shapes(x_mix.shape[:-1], M.shape[:-3])
     except ValueError:
@@ -160,10 +167,11 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     x_mix = da.broadcast_to(x_mix, batch_shape + x_mix.shape[-1:])
     M = da.broadcast_to(M, batch_shape + M.shape[-3:])
     batch = _batch_indices(len(batch_shape))
-    return da.blockwise(
+    y = da.blockwise(
         functools.partial(_separate_block, plan=plan, length=length, backend=backend), batch + ("j", "l"),
         x_mix, batch + ("n",), M, batch + ("j", "f", "t"), new_axes={"l": length}, concatenate=True,
         meta=np.empty((0,) * (len(batch_shape) + 2), x_mix.dtype))
+    return y[..., 0, :] if single else y
 
 
 def _separate_block(x_mix, M, plan, length, backend):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _validate as v
@@ -147,7 +149,9 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
         HTK mel formula instead of Slaney's.
     norm : {"slaney", None} or float
         ``"slaney"`` divides each triangle by its width in Hz (constant energy per band); a number
-        ``p`` normalises each row to unit ``p``-norm; None leaves the peaks at 1.
+        normalises each row as ``librosa.util.normalize`` does: ``inf`` to a peak of 1, ``-inf``
+        to a smallest magnitude of 1, ``0`` by its count of non-zero entries, ``p > 0`` to unit
+        ``p``-norm; None leaves the peaks at 1. Rows that are all zero stay zero.
     dtype : {np.float32, np.float64}
 
     Returns
@@ -164,8 +168,7 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     if fmax <= fmin:
         raise ValueError(f"fmax={fmax} must be > fmin={fmin}")
     htk = v.check_bool("htk", htk)
-    if not (norm is None or norm == "slaney" or (isinstance(norm, (int, float)) and not isinstance(norm, bool))):
-        raise ValueError(f"norm={norm!r} must be 'slaney', None or a number")
+    norm = _check_norm(norm)
     dtype = np.dtype(dtype)
     if dtype not in v.REAL_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -180,9 +183,32 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     if norm == "slaney":
         weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
     elif norm is not None:
-        length = np.sum(np.abs(weights) ** norm, axis=1, keepdims=True) ** (1.0 / norm)
+        length = _row_norms(weights, norm)
         weights /= np.where(length > 0, length, 1.0)
     return weights.astype(dtype)
+
+
+def _check_norm(norm):
+    """``norm`` of :func:`mel_filterbank`: None, "slaney" or a float that names a norm
+    (``librosa.util.normalize``'s: ``inf``, ``-inf``, ``0`` or ``p > 0``)."""
+    if norm is None or isinstance(norm, str) and norm == "slaney":
+        return norm
+    if isinstance(norm, (bool, np.bool_)) or not isinstance(norm, numbers.Real) or not (norm >= 0 or norm == -np.inf):
+        raise ValueError(f"norm={norm!r} must be 'slaney', None, inf, -inf, 0 or a number > 0")
+    return float(norm)
+
+
+def _row_norms(weights, norm):
+    """Each row's ``norm``: the largest (``inf``) or smallest (``-inf``) magnitude, the count of
+    non-zero entries (``0``), or the ``p``-norm."""
+    magnitudes = np.abs(weights)
+    if norm == np.inf:
+        return magnitudes.max(axis=1, keepdims=True)
+    if norm == -np.inf:
+        return magnitudes.min(axis=1, keepdims=True)
+    if norm == 0:
+        return np.count_nonzero(magnitudes, axis=1, keepdims=True).astype(np.float64)
+    return np.sum(magnitudes ** norm, axis=1, keepdims=True) ** (1.0 / norm)
 
 
 def mel_spectrogram(x, sr, n_fft=2048, hop_length=None, n_mels=128, power=2.0, win_length=None,
