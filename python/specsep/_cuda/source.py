@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from importlib import resources
 from pathlib import Path
@@ -31,8 +32,24 @@ def source_dirs() -> tuple[Path, Path]:
 
 
 def kernel_source() -> str:
-    """The translation unit NVRTC compiles (it includes the rest through the include path)."""
-    return '#include "kernels.cu"\n'
+    """The translation unit NVRTC compiles (it includes the rest through the include path).
+
+    Its first line names specsep's version and a hash of every kernel and header file: CuPy's
+    on-disk cache keys on the source text, never on included files, so an edited header (a
+    checkout, an upgrade in place) must change this text to get compiled again."""
+    from .. import __version__
+
+    return f"// specsep {__version__} sources {sources_hash()}\n#include \"kernels.cu\"\n"
+
+
+def sources_hash() -> str:
+    """SHA-256 over the names and contents of every file under the kernel and include folders."""
+    digest = hashlib.sha256()
+    for folder in source_dirs():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def include_options() -> tuple[str, ...]:
