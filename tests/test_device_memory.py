@@ -6,6 +6,7 @@ same bits as one call."""
 from __future__ import annotations
 
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -13,6 +14,9 @@ from conftest import assert_same_bits
 
 import specsep
 from specsep import _backends
+from specsep._cuda.backend import HEADROOM
+from specsep._cuda.launcher import EMULATED_DEVICE_MEMORY as EMULATED
+from specsep._initial_angles import RandomAngles
 
 pytestmark = pytest.mark.skipif("cuda-emu" not in specsep.available_backends(), reason="cuda-emu not built")
 
@@ -83,8 +87,60 @@ def test_phase_retrieval_runs_in_groups_that_fit(emulator, monkeypatch, dtype):
     grouped = []
     for call, sources, mixture in ((lambda: specsep.griffin_lim(S, **kw), 1, False),
                                    (lambda: specsep.misi(x, S_sources, **kw), 2, True)):
-        per_item = emulator._retrieval_bytes(plan, sources, S.shape[-1], 3000, 6, x.itemsize, mixture)
-        monkeypatch.setattr(emulator.launcher, "device_memory", 2 * per_item + 1)  # two items at a time
+        workspace, held = emulator._retrieval_bytes(plan, sources, S.shape[-1], 3000, 6, x.itemsize, mixture)
+        usable = 5 * held + 2 * workspace + 1  # the outputs of the 5 items, the workspace of two at a time
+        monkeypatch.setattr(emulator.launcher, "device_memory", -(-usable // (1 - HEADROOM)))
         grouped.append(call())
     assert launches == [2, 2, 1, 4, 4, 2]  # spectrograms per call: items, then items x 2 sources
     assert_same_bits(tuple(grouped), whole, "phase retrieval in groups")
+
+
+# tracemalloc also counts the interpreter's objects (frames, tuples, array headers) beside the arrays
+INTERPRETER_BYTES = 32 * 1024
+
+
+def _allocation_peak(call):
+    """Peak bytes allocated while ``call()`` runs: under the emulator the orchestration's device
+    arrays are NumPy arrays, which NumPy reports to tracemalloc."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
+    """The count each method makes before allocating covers its real peak: with the device memory
+    lowered until each method is at the edge of refusing (the transforms) or runs two items at a
+    time (phase retrieval), what it allocates stays under that memory."""
+    x = _signals((6, 3000), dtype)
+    plan = specsep.STFT(**KW, dtype=dtype)
+    X = emulator.stft(plan, x)
+    S = np.abs(X)
+    S_sources = np.abs(emulator.stft(plan, np.stack([x, x[:, ::-1]], axis=1)))
+    M = np.ones((6, 2) + X.shape[-2:], dtype)
+    draws, source_draws = (RandomAngles(np.random.default_rng(3).random(shape)) for shape in (S.shape, S_sources.shape))
+    weights = np.full(2, 0.5)
+    counted = []
+    reserve, groups = emulator._reserve, emulator._groups_that_fit
+    monkeypatch.setattr(emulator, "_reserve", lambda what, nbytes: counted.append(nbytes) or reserve(what, nbytes))
+    monkeypatch.setattr(emulator, "_groups_that_fit", lambda what, per_item, items, fixed: counted.append(
+        fixed + 2 * per_item) or groups(what, per_item, items, fixed))
+    calls = {
+        "stft": lambda: emulator.stft(plan, x),
+        "istft": lambda: emulator.istft(plan, X, None),
+        "separate": lambda: emulator.separate(plan, x, M, 3000),
+        "griffin_lim": lambda: emulator.griffin_lim(plan, S, 4, 0.99, draws, None, None),
+        "misi": lambda: emulator.misi(plan, x, S_sources, 4, 0.5, source_draws, weights, None),
+    }
+    for name, call in calls.items():
+        counted.clear()
+        call()  # what the method counts (for phase retrieval: the output and two items' workspace)
+        memory = int(max(counted) / (1 - HEADROOM)) + 1
+        monkeypatch.setattr(emulator.launcher, "device_memory", memory)
+        peak = _allocation_peak(call)
+        assert peak <= memory + INTERPRETER_BYTES, f"{name} allocated {peak:,} bytes with {memory:,} free"
+        monkeypatch.setattr(emulator.launcher, "device_memory", EMULATED)

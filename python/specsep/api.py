@@ -8,7 +8,7 @@ from . import _backends
 from . import _chunks
 from . import _plan
 from . import _validate as v
-from ._arrays import callers_kind, namespace
+from ._arrays import as_array, callers_kind, namespace
 from ._initial_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
@@ -254,19 +254,20 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
         if init == "zeros":  # one value, broadcast: no memory per bin
             return np.ones((1,) * len(shape), dtype=np.complex128)
         return phase_of_mixture()
-    values = np.asarray(init)
+    values = as_array(init)  # NumPy, or the device array of phase_of_mixture on cuda
+    xp = namespace(values)
     if values.dtype.kind not in "fc":
         raise TypeError(f"init must be 'random', 'zeros', a complex array or an array of phases, got dtype {values.dtype}")
     try:
         np.broadcast_shapes(values.shape, shape)
     except ValueError:
         raise ValueError(f"init of shape {values.shape} does not broadcast to the spectrogram shape {shape}") from None
-    if not np.all(np.isfinite(values)):
+    if not bool(xp.all(xp.isfinite(values))):
         raise ValueError("init contains NaN or Inf")
     if values.dtype.kind == "f":
-        return np.exp(1j * values.astype(np.float64))
-    modulus = np.abs(values)
-    return np.where(modulus > 0, values / np.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
+        return xp.exp(1j * values.astype(np.float64))
+    modulus = xp.abs(values)
+    return xp.where(modulus > 0, values / xp.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
 def _check_iteration(n_iter, momentum, tol, unstable_momentum):

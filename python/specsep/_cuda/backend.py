@@ -10,10 +10,11 @@ at the device's active flags every ``CHECK_EVERY`` iterations only, so that the 
 a host synchronisation per iteration.
 
 Device memory: every method adds up the bytes it will allocate before it allocates any and asks
-the launcher what is free. The transforms refuse a request that does not fit with a MemoryError
-naming both sizes (``chunk_frames=`` bounds their temporaries); Griffin-Lim and MISI run the batch
-in groups of items that fit (Note [phase retrieval in groups of items]) and refuse only an item
-that does not fit alone.
+the launcher what is free, keeping ``HEADROOM`` of it unused. The transforms refuse a request that
+does not fit with a MemoryError naming both sizes (``chunk_frames=`` bounds their temporaries);
+Griffin-Lim and MISI run the batch in groups of items that fit (Note [phase retrieval in groups of
+items]) and refuse only an item that does not fit alone. tests/test_device_memory.py measures the
+peak of every method's allocations under the emulator and holds it under the free memory.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import functools
 import numpy as np
 
 from .. import _plan
-from .._initial_angles import as_array
+from .._arrays import namespace
+from .._initial_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from . import source
@@ -32,6 +34,9 @@ CHECK_EVERY = 8           # iterations between the host's looks at the device's 
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops
 MAX_GRID_Y = 65535        # CUDA's limit on gridDim.y (signals per launch)
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+# Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
+# and small arrays (stopping flags, a mask of one) are not counted one by one.
+HEADROOM = 1 / 16
 
 
 def _threads(n_fft):
@@ -95,22 +100,29 @@ class CudaBackend:
                 "or the cpu backend")
         return size
 
+    def _usable(self):
+        """``(usable, free)``: the device memory a method may allocate (the free memory less
+        ``HEADROOM``), and the free memory."""
+        free = self.launcher.free_memory()
+        return int(free * (1 - HEADROOM)), free
+
+    def _refusal(self, what, nbytes, free, advice):
+        return MemoryError(f"{what} on the {self.name} backend needs {_size(nbytes)} of device memory but "
+                           f"{_size(free)} is free ({HEADROOM:.2%} of it kept unused): {advice}")
+
     def _reserve(self, what, nbytes):
         """Refuse ``what`` before it allocates ``nbytes`` of device memory that is not free."""
-        free = self.launcher.free_memory()
-        if nbytes > free:
-            raise MemoryError(
-                f"{what} on the {self.name} backend needs {_size(nbytes)} of device memory but {_size(free)} "
-                "is free: pass a smaller batch, or chunk_frames= to stft/istft/separate")
+        usable, free = self._usable()
+        if nbytes > usable:
+            raise self._refusal(what, nbytes, free, "pass a smaller batch, or chunk_frames= to stft/istft/separate")
 
-    def _groups_that_fit(self, what, per_item, items):
-        """Items per group whose phase-retrieval workspace (``per_item`` bytes each) fits."""
-        free = self.launcher.free_memory()
-        if per_item > free:
-            raise MemoryError(
-                f"{what} on the {self.name} backend needs {_size(per_item)} of device memory for one batch item "
-                f"but {_size(free)} is free: use shorter signals or the cpu backend")
-        return max(1, min(items, free // per_item))
+    def _groups_that_fit(self, what, per_item, items, fixed):
+        """Items per group whose phase-retrieval workspace (``per_item`` bytes each) fits beside
+        the ``fixed`` bytes held for the whole call (its output)."""
+        usable, free = self._usable()
+        if fixed + per_item > usable:
+            raise self._refusal(what, fixed + per_item, free, "use fewer or shorter signals, or the cpu backend")
+        return max(1, min(items, (usable - fixed) // per_item))
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
         self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
@@ -221,11 +233,11 @@ class CudaBackend:
         if signals == 0:  # an empty batch: nothing to launch (a grid dimension of 0 is no valid launch)
             return xp.empty((0, length)), xp.empty((0, 0))
         S = xp.ascontiguousarray(S, dtype=np.float64)
+        norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))  # (its temporary S**2 comes before the state)
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
         # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
         angles = xp.array(angles.swapaxes(-1, -2), dtype=np.complex128, order="C", copy=True)
         previous = xp.zeros_like(angles)
-        norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))
         active = xp.ones(items, dtype=np.int32)
         best = xp.full(items, -1.0)
         history = xp.full((items, n_iter), np.nan)
@@ -265,44 +277,59 @@ class CudaBackend:
 
     @staticmethod
     def _retrieval_bytes(plan, signals, n_frames, length, n_iter, out_itemsize, mixture):
-        """Device memory of one _retrieve call on ``signals`` spectrograms of ``n_frames`` frames
-        (per item: ``signals`` = its sources), with the output's cast."""
-        F, T = plan.n_freqs, n_frames
-        return (signals * F * T * (8 + 16 + 16)          # S in float64, angles, previous (complex128)
-                + signals * T * 8                         # frame errors
-                + signals * length * (8 + out_itemsize)   # signals in float64, then their cast
-                + (n_iter + 3) * 8                        # history, stopping state
-                + (length * 8 if mixture else 0))         # MISI's mixture in float64
+        """Device memory of one item in a _retrieve call (``signals``: its sources), and what the
+        whole call holds per item beside the groups (its output and history)."""
+        bins = signals * plan.n_freqs * n_frames
+        workspace = (bins * (16 + 8 + 16 + 16)              # initial angles, S in float64, angles, previous
+                     + signals * n_frames * 8               # frame errors
+                     + signals * length * (8 + out_itemsize)  # signals in float64, then their cast
+                     + (n_iter + 3) * 8                     # history, stopping state
+                     + (length * 8 if mixture else 0))      # MISI's mixture in float64
+        held = signals * length * out_itemsize + n_iter * 8
+        return workspace, held
+
+    def _retrieve_in_groups(self, what, plan, parts, sources, length, n_iter, dtype, mixture, run):
+        """``run`` on groups of the items of ``parts`` (the last one the initial angles, NumPy or
+        device, or the turns of RandomAngles) whose workspace fits the device."""
+        items = parts[0].shape[0]
+        workspace, held = self._retrieval_bytes(plan, sources, parts[-1].shape[-1], length, n_iter,
+                                                dtype.itemsize, mixture)
+        per_group = self._groups_that_fit(what, workspace, items, items * held)
+        return by_item_groups(run, parts, dtype, per_group, self.xp)
+
+    def _group_angles(self, initial, random):
+        """A group's initial angles on the device: made from its draws, or copied there."""
+        return self.xp.asarray(RandomAngles(initial).angles() if random else initial)
 
     def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol, history=True):
         xp = self.xp
         length = plan.istft_length(S.shape[-1]) if length is None else length
-        parts = [items_of(S, 2), items_of(xp.broadcast_to(xp.asarray(as_array(angles)), S.shape), 2)]
-        per_item = self._retrieval_bytes(plan, 1, S.shape[-1], length, n_iter, S.dtype.itemsize, mixture=False)
-        per_group = self._groups_that_fit("griffin_lim", per_item, parts[0].shape[0])
+        random = isinstance(angles, RandomAngles)
+        initial = angles.turns if random else angles  # host draws or angles: each group moves its own part
+        parts = [items_of(S, 2), items_of(namespace(initial).broadcast_to(initial, S.shape), 2)]
 
-        def run(S_items, angles_items):
-            return self._retrieve(plan, S_items, angles_items, 1, None, None, n_iter, momentum, length, tol,
-                                  history or tol is not None)
+        def run(S_items, initial_items):
+            return self._retrieve(plan, S_items, self._group_angles(initial_items, random), 1, None, None, n_iter,
+                                  momentum, length, tol, history or tol is not None)
 
-        y, history = by_item_groups(run, parts, S.dtype, per_group, xp)
+        y, history = self._retrieve_in_groups("griffin_lim", plan, parts, 1, length, n_iter, S.dtype, False, run)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         xp = self.xp
         length, n_sources = x_mix.shape[-1], S.shape[-3]
         weights = xp.asarray(weights, dtype=np.float64)
-        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(xp.broadcast_to(xp.asarray(as_array(angles)), S.shape), 3)]
-        per_item = self._retrieval_bytes(plan, n_sources, S.shape[-1], length, n_iter, x_mix.dtype.itemsize,
-                                         mixture=True)
-        per_group = self._groups_that_fit("misi", per_item, parts[0].shape[0])
+        random = isinstance(angles, RandomAngles)
+        initial = angles.turns if random else angles
+        parts = [items_of(x_mix, 1), items_of(S, 3), items_of(namespace(initial).broadcast_to(initial, S.shape), 3)]
         track = history or tol is not None
 
-        def run(x_items, S_items, angles_items):
+        def run(x_items, S_items, initial_items):
             mixture = xp.ascontiguousarray(x_items, dtype=np.float64)
-            y, history = self._retrieve(plan, S_items, angles_items, n_sources, mixture, weights, n_iter, momentum,
-                                        length, tol, track)
+            y, history = self._retrieve(plan, S_items, self._group_angles(initial_items, random), n_sources, mixture,
+                                        weights, n_iter, momentum, length, tol, track)
             return y.reshape((x_items.shape[0], n_sources, length)), history
 
-        sources, history = by_item_groups(run, parts, x_mix.dtype, per_group, xp)
+        sources, history = self._retrieve_in_groups("misi", plan, parts, n_sources, length, n_iter, x_mix.dtype,
+                                                    True, run)
         return sources.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-3] + history.shape[-1:])
