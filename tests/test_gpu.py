@@ -96,3 +96,67 @@ def test_chunks_and_out_on_the_device(rng):
         result = specsep.stft(t, n_fft=512, hop_length=128, out=t_out)
         assert isinstance(result, torch.Tensor) and result.data_ptr() == t_out.data_ptr()
         cupy.testing.assert_array_equal(cupy.asarray(t_out), X)
+
+
+@pytest.mark.parametrize("n_fft", [2048, 4096])
+def test_phase_retrieval_at_common_sizes(rng, dtype, n_fft):
+    """Griffin-Lim and MISI at the sizes music uses, in both precisions (shared memory per block
+    grows with n_fft: float64 at 4096 is where small devices run out)."""
+    hop = n_fft // 4
+    sources = _signals(rng, dtype, (2, 2, 6 * n_fft))
+    mix = sources.sum(axis=-2)
+    S = np.abs(specsep.stft(sources, n_fft=n_fft, hop_length=hop, backend="numpy"))
+    kw = dict(n_iter=4, hop_length=hop, init="zeros")
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    assert_close(cupy.asnumpy(specsep.griffin_lim(cupy.asarray(S[:, 0]), **kw)),
+                 specsep.griffin_lim(S[:, 0], **kw, backend="numpy"), tolerance)
+    assert_close(cupy.asnumpy(specsep.misi(cupy.asarray(mix), cupy.asarray(S), **kw)),
+                 specsep.misi(mix, S, **kw, backend="numpy"), tolerance)
+
+
+def test_callers_streams(rng):
+    """Kernels go on the caller's stream: a non-default CuPy stream, and torch's current stream."""
+    x = _signals(rng, np.float32, (2, 20000))
+    expected = specsep.stft(x, n_fft=1024, backend="numpy")
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        X = specsep.stft(cupy.asarray(x), n_fft=1024)
+        y = specsep.istft(X, n_fft=1024, length=20000)
+    stream.synchronize()
+    assert_close(cupy.asnumpy(X), expected, RTOL[np.dtype(np.float32)])
+    assert_close(cupy.asnumpy(y), x, 1e-5)
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA")
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        t = torch.from_numpy(x).cuda()
+        T = specsep.stft(t, n_fft=1024)
+    side.synchronize()
+    assert_close(T.cpu().numpy(), expected, RTOL[np.dtype(np.float32)])
+
+
+def test_second_device(rng):
+    """Arrays on cuda:1 run there, with that device's constants; mixing devices is refused."""
+    if cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("one CUDA device")
+    x = _signals(rng, np.float32, (2, 8000))
+    expected = specsep.stft(x, n_fft=512, backend="numpy")
+    on_zero = specsep.stft(cupy.asarray(x), n_fft=512)  # device 0's constants first
+    with cupy.cuda.Device(1):
+        x1 = cupy.asarray(x)
+    X1 = specsep.stft(x1, n_fft=512)  # called with device 0 current: runs on the input's device
+    assert X1.device.id == 1
+    assert_close(cupy.asnumpy(X1), expected, RTOL[np.dtype(np.float32)])
+    with pytest.raises(ValueError, match="must be on one CUDA device"):
+        specsep.apply_mask(on_zero, _on_device(1, np.ones(on_zero.shape, np.float32)))
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        T = specsep.stft(torch.from_numpy(x).to("cuda:1"), n_fft=512)
+        assert T.device.index == 1
+        assert_close(T.cpu().numpy(), expected, RTOL[np.dtype(np.float32)])
+
+
+def _on_device(device, array):
+    with cupy.cuda.Device(device):
+        return cupy.asarray(array)

@@ -51,26 +51,49 @@ def like(result, original):
     return torch.from_numpy(result) if isinstance(result, np.ndarray) else torch.from_dlpack(result)
 
 
+def device_of(array):
+    """The CUDA device number of an array from :func:`as_array`; None for host memory."""
+    return int(array.device.id) if _module_of(array) == "cupy" else None
+
+
+def check_same_device(**arrays) -> None:
+    """Refuse device arrays of one call that live on different CUDA devices (``None``s and host
+    arrays are skipped: the backend choice checks host against device)."""
+    devices = {name: device_of(array) for name, array in arrays.items() if array is not None}
+    on = {name: device for name, device in devices.items() if device is not None}
+    if len(set(on.values())) > 1:
+        where = ", ".join(f"{name} on cuda:{device}" for name, device in on.items())
+        raise ValueError(f"the arrays of one call must be on one CUDA device, got {where}: "
+                         "move them to one device first (cupy.asarray under cupy.cuda.Device(n), tensor.to(...))")
+
+
 @contextlib.contextmanager
-def _callers_stream(x):
-    """Kernels for a torch CUDA tensor go on torch's current stream; CuPy arrays use CuPy's."""
-    if _module_of(x) == "torch" and x.is_cuda:
-        import cupy
+def _callers_device(x):
+    """Kernels for device data run on the data's device, on the caller's stream there: torch's
+    current stream of the tensor's device, or CuPy's current stream of that device."""
+    if not on_device(x):
+        yield
+        return
+    import cupy
+
+    if _module_of(x) == "torch":
         import torch
 
-        with cupy.cuda.ExternalStream(torch.cuda.current_stream(x.device).cuda_stream):
+        with cupy.cuda.Device(x.device.index), \
+                cupy.cuda.ExternalStream(torch.cuda.current_stream(x.device).cuda_stream):
             yield
     else:
-        yield
+        with cupy.cuda.Device(device_of(as_array(x))):
+            yield
 
 
 def callers_kind(function):
     """Decorator of the public functions whose first argument is the data: they run on the
-    caller's stream and return the caller's kind of array (see :func:`like`), or the caller's
+    caller's device and stream and return the caller's kind of array (see :func:`like`), or the caller's
     ``out=`` object itself when one is given (the function wrote its result there)."""
     @functools.wraps(function)
     def wrapper(data, *args, **kwargs):
-        with _callers_stream(data):
+        with _callers_device(data):
             result = function(data, *args, **kwargs)
         out = kwargs.get("out")
         return out if out is not None else like(result, data)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _plan
 from . import _validate as v
-from ._arrays import as_array, namespace
+from ._arrays import as_array, check_same_device, namespace
 
 #: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
 DEFAULT_CHUNK_FRAMES = 1024
@@ -40,6 +40,7 @@ def check_out(out, shape, dtype, data):
     if namespace(out) is not namespace(data):
         raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
                         f"got {type(out).__name__}")
+    check_same_device(input=data, out=out)
     if tuple(out.shape) != tuple(shape):
         raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
     if out.dtype != dtype:

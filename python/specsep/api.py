@@ -8,7 +8,7 @@ from . import _backends
 from . import _chunks
 from . import _plan
 from . import _validate as v
-from ._arrays import as_array, callers_kind, namespace
+from ._arrays import as_array, callers_kind, check_same_device, namespace
 from ._initial_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
@@ -177,6 +177,13 @@ def _check_masks(M, X_shape, real_dtype, name="M"):
     return M
 
 
+def _check_masks_of(X_name, X, M, X_shape=None):
+    """:func:`_check_masks` of ``M`` for the mixture ``X`` (its spectrogram's shape ``X_shape``)."""
+    M = _check_masks(M, X.shape if X_shape is None else X_shape, v.REAL_OF.get(X.dtype, X.dtype))
+    check_same_device(**{X_name: X, "M": M})
+    return M
+
+
 @callers_kind
 def apply_mask(X_mix, M, *, backend=None):
     """Masked mixture: ``X_mix * M``, i.e. the mask times the mixture's magnitude, with its phase.
@@ -195,7 +202,7 @@ def apply_mask(X_mix, M, *, backend=None):
     np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
     """
     X_mix = v.as_complex_array("X_mix", X_mix)
-    M = _check_masks(M, X_mix.shape, v.REAL_OF[X_mix.dtype])
+    M = _check_masks_of("X_mix", X_mix, M)
     return _backends.select(backend, X_mix).apply_mask(X_mix, M)
 
 
@@ -228,7 +235,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
-    M = _check_masks(M, X_shape, x_mix.dtype)
+    M = _check_masks_of("x_mix", x_mix, M, X_shape)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
     chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
@@ -370,6 +377,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
+    check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
     y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol,
                                                           history=return_history)
     return (y, history) if return_history else y
@@ -419,6 +427,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     v.check_finite("x_mix", x_mix)
     S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
+    check_same_device(x_mix=x_mix, S_sources=S)
     n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
     if S.shape[:-3] != x_mix.shape[:-1]:
@@ -454,5 +463,6 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
+    check_same_device(S_sources=S, init=None if isinstance(angles, RandomAngles) else angles)
     sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=return_history)
     return (sources, history) if return_history else sources

@@ -71,20 +71,25 @@ class CudaBackend:
         self.name = name
         self.xp = xp
         self.launcher = launcher
-        self._constants = functools.lru_cache(maxsize=64)(self._make_constants)
+        self._constants_of = functools.lru_cache(maxsize=64)(self._make_constants)
 
     # ---- per-plan device constants ---------------------------------------------------------
-    def _make_constants(self, plan):
+    def _constants(self, plan):
+        """The window, twiddles and factors of ``plan`` in the current device's memory."""
+        return self._constants_of(plan, self.launcher.device_id())
+
+    def _make_constants(self, plan, device):
+        """The constants of ``plan``, made on the current device (``device`` names it: the cache key)."""
         from .. import _cpu
 
-        xp, real = self.xp, plan.dtype
+        to_device, real = self.launcher.constant, plan.dtype
         factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
         backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
         return {
-            "window": xp.asarray(plan.window64.astype(real)),
-            "synthesis": xp.asarray((plan.window64 * backward).astype(real)),
-            "roots": xp.asarray(roots.astype(COMPLEX_OF[real])),
-            "factors": xp.asarray(factors),
+            "window": to_device(plan.window64.astype(real)),
+            "synthesis": to_device((plan.window64 * backward).astype(real)),
+            "roots": to_device(roots.astype(COMPLEX_OF[real])),
+            "factors": to_device(factors),
             "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
         }
 

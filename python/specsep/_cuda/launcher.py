@@ -8,6 +8,9 @@ for scalars (CuPy passes a Python int as a 64-bit integer).
 from __future__ import annotations
 
 import functools
+import weakref
+
+import numpy as np
 
 from . import source
 
@@ -26,12 +29,34 @@ class EmulatorLauncher:
         self._emu = _emu
         self.max_shared_memory = int(_emu.max_shared_memory())
         self.device_memory = EMULATED_DEVICE_MEMORY
+        self.device = 0  # the emulated current device (tests switch it to check per-device state)
+        self._homes = {}  # id(array) -> (weak reference, device) of the arrays made by constant()
+
+    def device_id(self):
+        """The current device's number."""
+        return self.device
+
+    def constant(self, array):
+        """``array`` in the current device's memory, as the orchestration keeps it across calls; the
+        emulator remembers that device, so that a launch on another one fails as it would on a GPU."""
+        array = np.array(array)
+        self._homes = {key: home for key, home in self._homes.items() if home[0]() is not None}
+        self._homes[id(array)] = (weakref.ref(array), self.device)
+        return array
+
+    def _check_devices(self, name, args):
+        for i, arg in enumerate(args):
+            ref, device = self._homes.get(id(arg), (None, None))
+            if ref is not None and ref() is arg and device != self.device:
+                raise ValueError(f"{name}: argument {i} lives on device {device}, but the launch runs on device "
+                                 f"{self.device}")
 
     def free_memory(self):
         """Bytes the emulated device has free: ``device_memory`` (its arrays live in host memory)."""
         return self.device_memory
 
     def launch(self, name, grid, block, args, shared_mem):
+        self._check_devices(name, args)
         self._emu.launch(name, grid, block, args, shared_mem=shared_mem)
 
 
@@ -43,8 +68,19 @@ class CupyLauncher:
         import cupy
 
         self._cupy = cupy
-        device = cupy.cuda.Device()
-        self.max_shared_memory = int(device.attributes["MaxSharedMemoryPerBlockOptin"])
+
+    def device_id(self):
+        """The current device's number (the caller's array's: the API switches to its device)."""
+        return self._cupy.cuda.Device().id
+
+    def constant(self, array):
+        """``array`` copied into the current device's memory."""
+        return self._cupy.asarray(array)
+
+    @property
+    def max_shared_memory(self):
+        """Shared memory a block of the current device may opt in to."""
+        return _max_shared_memory(self._cupy.cuda.Device().id)
 
     def free_memory(self):
         """Bytes free on the current device, counting the blocks CuPy's memory pool holds unused."""
@@ -52,13 +88,20 @@ class CupyLauncher:
         return int(free) + int(self._cupy.get_default_memory_pool().free_bytes())
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one module per device, kept for the process
-    def _module(self, device_id):
+    def _module(self, device_id):  # device_id: the key; RawModule loads on the current device
         return self._cupy.RawModule(code=source.kernel_source(),
                                     options=source.NVRTC_OPTIONS + source.include_options(),
                                     name_expressions=source.name_expressions())
 
     def launch(self, name, grid, block, args, shared_mem):
-        kernel = self._module(self._cupy.cuda.Device().id).get_function(name)
+        kernel = self._module(self.device_id()).get_function(name)
         if shared_mem > DEFAULT_SHARED_MEMORY:
             kernel.max_dynamic_shared_size_bytes = shared_mem
         kernel(grid, block, args, shared_mem=shared_mem)
+
+
+@functools.lru_cache(maxsize=None)
+def _max_shared_memory(device_id):
+    import cupy
+
+    return int(cupy.cuda.Device(device_id).attributes["MaxSharedMemoryPerBlockOptin"])
