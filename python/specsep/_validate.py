@@ -7,6 +7,9 @@ with a message that names the argument and the rule, before any computation star
 from __future__ import annotations
 
 import numbers
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -138,3 +141,29 @@ def check_same_precision(name: str, array: np.ndarray, real_dtype: np.dtype, oth
             f"{name} has dtype {array.dtype} but {other} is {real_dtype.name}-based; "
             "specsep never mixes precisions silently"
         )
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str) -> None:
+    """A UserWarning attributed to the caller's line: the first frame outside specsep."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: warn's caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def warn_if_shorter_than_frame(name: str, x, n_fft: int) -> None:
+    """Warn, as librosa does, when the signals are shorter than one frame: centre padding still
+    gives frames, but most likely the samples are not on the last axis (soundfile and most audio
+    readers return ``(samples, channels)``)."""
+    n = x.shape[-1]
+    if n >= n_fft:
+        return
+    message = f"n_fft={n_fft} is too large for {name} of {n} samples on its last axis"
+    longest = max(range(x.ndim - 1), key=lambda axis: x.shape[axis], default=None)
+    if longest is not None and x.shape[longest] >= n_fft:
+        message += (f"; {name} has shape {tuple(x.shape)}: specsep takes signals as (..., samples), so if axis "
+                    f"{longest} holds the samples (audio files read as (samples, channels)), pass {name}.T")
+    warn(message)

@@ -20,6 +20,7 @@ def _stft_with_plan(plan, x, backend, chunk_frames=None, out=None):
     v.check_same_precision("x", x, plan.dtype, "the plan")
     _check_samples("x", x)
     n_frames = plan.n_frames(x.shape[-1])  # raises when the signal is too short
+    v.warn_if_shorter_than_frame("x", x, plan.n_fft)
     chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
     if out is not None:
         out = _chunks.check_out(out, x.shape[:-1] + (plan.n_freqs, n_frames), v.COMPLEX_OF[x.dtype], x)
@@ -235,6 +236,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
+    v.warn_if_shorter_than_frame("x_mix", x_mix, plan.n_fft)
     M = _check_masks_of("x_mix", x_mix, M, X_shape)
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()

@@ -180,6 +180,11 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     lower = -ramps[:-2] / widths[:-1, None]
     upper = ramps[2:] / widths[1:, None]
     weights = np.maximum(0.0, np.minimum(lower, upper))
+    empty = (weights.max(axis=1) == 0) & (mel_hz[2:] > 0)
+    if empty.any():
+        v.warn(f"{int(empty.sum())} of the n_mels={n_mels} mel filters are empty (no FFT bin falls inside them): "
+               f"those bands will always be 0; raise sr (and fmax, now {fmax:g} Hz for a Nyquist frequency of "
+               f"{sr / 2:g} Hz) or n_fft, or lower n_mels")
     if norm == "slaney":
         weights *= (2.0 / (mel_hz[2:] - mel_hz[:-2]))[:, None]
     elif norm is not None:
