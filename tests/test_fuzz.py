@@ -34,6 +34,10 @@ from conftest import RTOL, largest_generic_prime, primes, rel_error
 FUZZ_BACKENDS = [pytest.param(name, marks=pytest.mark.skipif(
     name not in specsep.available_backends(), reason=f"backend {name!r} not built")) for name in ("cpu", "cuda-emu")]
 on_fuzz_backends = pytest.mark.parametrize("fuzz_backend", FUZZ_BACKENDS)
+# Phase retrieval runs 32 iterations per example: on the emulator that takes minutes, so it is slow.
+on_fuzz_backends_emu_slow = pytest.mark.parametrize("fuzz_backend", [
+    pytest.param(*p.values, marks=[*p.marks, *([pytest.mark.slow] if p.values[0] == "cuda-emu" else [])])
+    for p in FUZZ_BACKENDS])
 
 WINDOW_NAMES = ("hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular")
 PAD_MODES = ("constant", "reflect", "edge")
@@ -259,7 +263,7 @@ def _phase_rtol_check(ours, reference, dtype, what, perturbed_reference):
     np.testing.assert_allclose(history, history_ref, rtol=tol, atol=1e-12)
 
 
-@on_fuzz_backends
+@on_fuzz_backends_emu_slow
 @FUZZ
 @given(configs(max_n=1024, invertible=True, max_frames_cap=16),
        st.sampled_from([0.0, 0.5, 0.99]), st.sampled_from(["random", "zeros"]))
@@ -276,7 +280,7 @@ def test_griffin_lim(fuzz_backend, config, momentum, init):
                       lambda: specsep.griffin_lim(_perturbed(S), **args, backend="numpy"))
 
 
-@on_fuzz_backends
+@on_fuzz_backends_emu_slow
 @FUZZ
 @given(configs(max_n=1024, invertible=True, max_frames_cap=16), st.integers(1, 3),
        st.sampled_from([0.0, 0.5]), st.sampled_from(["mixture", "random"]))

@@ -139,7 +139,8 @@ def test_peak_memory_within_factor_of_input_and_output(fn, case):
         need = bins * BYTES_PER_BIN[fn]
         if 1.25 * need > _available_memory():
             pytest.skip(f"{fn} on {case} needs ~{need / 2**30:.0f} GiB (measured ~{BYTES_PER_BIN[fn]} B per "
-                        f"bin x {bins / 1e6:.0f} M bins); MemAvailable is {_available_memory() / 2**30:.0f} GiB")
+                        f"bin x {bins / 1e6:.0f} M bins) plus a 25% margin, {1.25 * need / 2**30:.0f} GiB in all; "
+                        f"MemAvailable is {_available_memory() / 2**30:.0f} GiB")
     result = _measure(fn, batch, seconds)
     extra = result["peak"] - result["base"]
     data = result["input"] + result["output"]
