@@ -316,7 +316,7 @@ def test_every_track_failed_exits_1(tmp_path):
     (["--mask", "nmf"], "argument --mask: invalid choice: 'nmf'"),
     (["--batch", "0"], "argument --batch: '0' must be an integer >= 1"),
     (["--backend", "tpu"], "argument --backend: backend='tpu' is not one of"),
-    (["--n-fft", "1024", "--hop-length", "2048"], "hop_length=2048 must be <= win_length=1024"),
+    (["--n-fft", "1024", "--hop-length", "2048"], "hop_length=2048 violates NOLA"),
 ])
 def test_oracle_bad_arguments_exit_2(dataset, tmp_path, extra, message):
     code, _, stderr = _run(["oracle", str(dataset), "--out", str(tmp_path / "out")] + extra)

@@ -265,6 +265,21 @@ def test_backend_accepts_non_contiguous_and_big_endian_input(backend, dtype):
     assert_close(specsep.stft(swapped, n_fft=128, backend=backend), reference, RTOL[dtype])
 
 
+@pytest.mark.parametrize("n_fft, win_length, hop, center", [(64, 32, 40, True), (64, 64, 100, False),
+                                                         (63, 63, 64, True)])
+def test_stft_with_hops_longer_than_the_window(backend, dtype, n_fft, win_length, hop, center):
+    """Analysis frames with gaps between them (librosa's CQT calls its stft so): allowed for the
+    STFT, equal to librosa's; the inverse refuses them (NOLA fails)."""
+    x = signal((2, 3000), seed=5, dtype=dtype)
+    kw = dict(n_fft=n_fft, win_length=win_length, hop_length=hop, center=center)
+    reference = specsep.stft(x.astype(np.float64), **kw, backend="numpy")
+    theirs = librosa.stft(x.astype(np.float64), **kw, pad_mode="constant")
+    assert_close(reference, theirs, ORACLE_RTOL)
+    assert_close(specsep.stft(x, **kw, backend=backend), reference, RTOL[dtype])
+    with pytest.raises(ValueError, match=rf"with hop_length={hop} violates NOLA"):
+        specsep.istft(reference.astype(np.result_type(dtype, np.complex64)), **kw, backend=backend)
+
+
 def test_spectrograms_with_strides_of_half_an_element(backend, dtype):
     """NumPy allows a complex view that steps by half an element (read-only, overlapping
     elements); the kernels index whole elements, so such input takes a copy first, on every backend."""

@@ -22,8 +22,9 @@ class STFT:
     n_fft : int
         FFT size, ``>= 2``. The spectrogram has ``n_fft // 2 + 1`` frequency bins.
     hop_length : int, optional
-        Frame shift in samples, ``1 <= hop_length <= win_length``. Default ``win_length // 4``
-        (at least 1).
+        Frame shift in samples, ``>= 1``. Default ``win_length // 4`` (at least 1). A hop longer
+        than the window leaves gaps between frames: fine for analysis (librosa's CQT does it),
+        but no inverse exists (NOLA fails), so the inverse transforms refuse such a plan.
     win_length : int, optional
         Window length, ``1 <= win_length <= n_fft``; a shorter window is zero-padded on both sides
         (centred) to ``n_fft``. Default ``n_fft``.
@@ -63,8 +64,6 @@ class STFT:
         if hop_length is None:
             hop_length = max(win_length // 4, 1)
         hop_length = v.check_int("hop_length", hop_length, minimum=1)
-        if hop_length > win_length:
-            raise ValueError(f"hop_length={hop_length} must be <= win_length={win_length} (frames would leave gaps)")
         if isinstance(window, str):
             v.check_window_name(window)
             values = _named_window(window, win_length)
@@ -195,7 +194,7 @@ class STFT:
 
 def _nola_message(plan: STFT) -> str:
     window = plan.window_spec if isinstance(plan.window_spec, str) else "the given window"
-    working = [h for h in range(plan.hop_length - 1, 0, -1) if check_nola(plan._window64, h)]
+    working = [h for h in range(min(plan.hop_length - 1, plan.win_length), 0, -1) if check_nola(plan._window64, h)]
     hint = f"; hop_length={working[0]} would work" if working else ""
     return (f"window={window!r} (win_length={plan.win_length}, n_fft={plan.n_fft}) with "
             f"hop_length={plan.hop_length} violates NOLA: the window-sum-square envelope vanishes, "

@@ -77,7 +77,8 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
     n_fft : int
         FFT size, ``>= 2``.
     hop_length : int, optional
-        Frame shift, ``1 <= hop_length <= win_length``; default ``win_length // 4``.
+        Frame shift, ``>= 1``; default ``win_length // 4``. Longer than ``win_length`` the frames
+        leave gaps, which analysis allows (the inverse transforms do not: NOLA fails).
     win_length : int, optional
         Window length ``<= n_fft`` (zero-padded, centred); default ``n_fft``.
     window : str or array_like, shape (win_length,)
