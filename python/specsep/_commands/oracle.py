@@ -96,7 +96,7 @@ def run(args) -> int:
     except ValueError as exc:
         parser.error(f"argument DATASET_DIR: {exc}")
     _check_source_names(parser, tracks)
-    folder = outputs.RunFolder(args.out, _OUTPUTS)
+    folder = outputs.RunFolder(args.out, _OUTPUTS, inputs=[args.dataset])
     try:
         folder.check(args.overwrite)
     except outputs.OutputError as exc:

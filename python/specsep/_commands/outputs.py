@@ -34,14 +34,7 @@ def check_folder(folder: Path) -> None:
     """
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} exists and is not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = _temporary(folder / "probe")
-        with open(probe, "xb"):
-            pass
-        probe.unlink()
-    except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    _probe(folder, f"cannot write to {folder}")
 
 
 def check_file(path: Path) -> None:
@@ -50,11 +43,23 @@ def check_file(path: Path) -> None:
     Raises
     ------
     OutputError
-        ``path`` is a folder, or as :func:`check_folder` for its folder.
+        ``path`` is a folder, its folder cannot be created, or files cannot be created in it.
     """
     if path.is_dir():
         raise OutputError(f"{path} is a folder")
-    check_folder(path.parent)
+    _probe(path.parent, f"cannot write {path}")
+
+
+def _probe(folder, failure):
+    """Create ``folder``, then a file in it, and remove the file; OutputError ``failure: reason``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = _temporary(folder / "probe")
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"{failure}: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -103,9 +108,10 @@ class RunFolder:
     #: The file that marks a run in progress, or one that was interrupted or failed.
     MARKER = "specsep-unfinished.txt"
 
-    def __init__(self, folder: Path, names):
+    def __init__(self, folder: Path, names, inputs=()):
         self.folder = Path(folder)
         self.names = tuple(names) + (self.MARKER,)
+        self.inputs = tuple(Path(p).resolve() for p in inputs)  # never deleted by --overwrite
 
     def earlier(self) -> list:
         """The names of an earlier run's files present in the folder."""
@@ -118,14 +124,22 @@ class RunFolder:
         Raises
         ------
         OutputError
-            As :func:`check_folder`, or the folder holds an earlier run's files.
+            As :func:`check_folder`, the folder holds an earlier run's files, or (with
+            ``overwrite``) one of those files is or holds one of ``inputs``.
         """
         check_folder(self.folder)
         earlier = self.earlier()
         if earlier and not overwrite:
             state = "an unfinished run" if self.MARKER in earlier else "an earlier run"
-            raise OutputError(f"{self.folder} holds the results of {state} ({', '.join(earlier)}); give "
+            listed = ", ".join(name + "/" * (self.folder / name).is_dir() for name in earlier)
+            raise OutputError(f"{self.folder} holds the results of {state} ({listed}); give "
                               "--overwrite to replace them, or another folder")
+        for name in earlier:
+            path = (self.folder / name).resolve()
+            held = [p for p in self.inputs if p == path or path in p.parents]
+            if held:
+                raise OutputError(f"{self.folder / name} holds the input {held[0]}: --overwrite would delete it; "
+                                  "choose another folder")
 
     def start(self, command: str) -> None:
         """Remove an earlier run's files and write the marker naming ``command``."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._argtypes import int_at_least, non_negative_float
 from ..api import griffin_lim, misi, stft
-from . import audio, figures, options, scores
+from . import audio, figures, options, outputs, scores
 
 _BLOCK = 8  # iterations per printed line, doubled and so on while there would be more than 16 lines
 _MAX_LINES = 16
@@ -29,14 +29,18 @@ def add_parsers(commands) -> None:
         "griffinlim", help="rebuild a WAV file from the magnitude of its STFT (fast Griffin-Lim)",
         description=(
             "Take the magnitude of IN.wav's STFT, rebuild a signal from it with fast Griffin-Lim "
-            "(random initial phases), and write it to OUT.wav (32-bit float, same rate and channels). "
-            "Prints the spectral convergence || |STFT(y)| - S || / ||S|| over all channels per block "
-            "of iterations, and that of the written signal."),
+            "(random initial phases), and write it to OUT.wav (32-bit float, same rate and channels; "
+            "an existing OUT.wav is replaced once the new one is complete). Prints the spectral "
+            "convergence || |STFT(y)| - S || / ||S|| over all channels per block of iterations, and "
+            "that of the written signal. Exit status: 0 on success, 1 when the work fails (e.g. a "
+            "NaN or infinite result), 2 for bad arguments (among them outputs that cannot be "
+            "written, checked first), 130 when interrupted (Ctrl-C)."),
     )
     gl.add_argument("input", type=Path, metavar="IN.wav", help="the signal whose magnitude is the target")
     gl.add_argument("output", type=Path, metavar="OUT.wav", help="the rebuilt signal")
     _add_iteration_options(gl, momentum=0.99)
-    gl.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random initial phases (default: 0)")
+    gl.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
+                    help="seed of the random initial phases, an integer >= 0 (default: 0)")
     gl.set_defaults(run=run_griffinlim, command_parser=gl)
 
     mi = commands.add_parser(
@@ -44,9 +48,11 @@ def add_parsers(commands) -> None:
         description=(
             "Take the magnitudes of the stems' STFTs (every *.wav in STEMS_DIR but MIX.wav) and the "
             "mixture MIX.wav, rebuild every stem with multiple input spectrogram inversion (the "
-            "rebuilt stems sum to the mixture), and write them to OUT_DIR/<stem>.wav (32-bit float). "
-            "Prints the spectral convergence over all stems and channels per block of iterations, "
-            "that of the written stems, and each rebuilt stem's SI-SDR against the given stem."),
+            "rebuilt stems sum to the mixture), and write them to OUT_DIR/<stem>.wav (32-bit float; "
+            "all of them replace existing files at once, once all are complete). Prints the spectral "
+            "convergence over all stems and channels per block of iterations, that of the written "
+            "stems, and each rebuilt stem's SI-SDR against the given stem. Stems whose names differ "
+            "only in case are refused. Exit status as for griffinlim."),
     )
     mi.add_argument("mix", type=Path, metavar="MIX.wav", help="the mixture")
     mi.add_argument("stems", type=Path, metavar="STEMS_DIR", help="folder of the stems: every *.wav but MIX.wav")
@@ -54,7 +60,8 @@ def add_parsers(commands) -> None:
     _add_iteration_options(mi, momentum=0.0)
     mi.add_argument("--init", choices=("mixture", "random", "zeros"), default="mixture",
                     help="initial phases: the mixture's, random or zero (default: mixture)")
-    mi.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --init random (default: 0)")
+    mi.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
+                    help="seed of --init random, an integer >= 0 (default: 0)")
     mi.set_defaults(run=run_misi, command_parser=mi)
 
 
@@ -83,6 +90,23 @@ def _check_arguments(parser, args):
         parser.error(f"argument --plot: {figures.MISSING}")
 
 
+def _check_output(parser, option, check, path):
+    """Exit through ``parser.error`` unless ``check(path)`` (``outputs.check_file`` or
+    ``check_folder``) passes: a bad output path fails before the work, not after it."""
+    try:
+        check(path)
+    except outputs.OutputError as exc:
+        parser.error(f"argument {option}: {exc}")
+
+
+def _check_finite(signal, what, source):
+    """An ArithmeticError unless every sample of ``signal``, made from ``source``, is finite:
+    NaN audio is never written."""
+    if not np.all(np.isfinite(signal)):
+        raise ArithmeticError(f"{what} is not finite (NaN or infinite): float32 overflowed (the input's "
+                              f"largest sample is {float(np.max(np.abs(source))):.3g} in magnitude)")
+
+
 def _stft_size(parser, args, sr):
     try:
         return options.stft_size(sr, args.n_fft, args.hop_length)
@@ -105,12 +129,16 @@ def run_griffinlim(args) -> int:
     if x.shape[-1] == 0:
         parser.error(f"argument IN.wav: {args.input} has no samples")
     n_fft, hop = _stft_size(parser, args, sr)
+    _check_output(parser, "OUT.wav", outputs.check_file, args.output)
+    if args.plot is not None:
+        _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.input}", x, sr, n_fft, hop)
     try:
         S = np.abs(stft(x, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, F, T)
         y, history = griffin_lim(
             S, n_iter=args.n_iter, hop_length=hop, n_fft=n_fft, length=x.shape[-1], momentum=args.momentum,
             rng=args.seed, tol=args.tol, return_history=True, backend=args.backend)
+        _check_finite(y, "the rebuilt signal", x)
         X_out = stft(y, n_fft=n_fft, hop_length=hop, backend=args.backend)
         audio.write_wav(args.output, y, sr)
         curve = _overall(history, _norms(S, axes=(-2, -1)))
@@ -120,7 +148,7 @@ def run_griffinlim(args) -> int:
                 [figures.Panel("target |STFT(IN)|, dB", S[0], "db"),
                  figures.Panel("rebuilt |STFT(OUT)|, dB", np.abs(X_out[0]), "db")],
             ], sr, hop)
-    except (OSError, ValueError, TypeError, MemoryError) as exc:
+    except (OSError, ValueError, TypeError, MemoryError, ArithmeticError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
@@ -136,13 +164,14 @@ def run_misi(args) -> int:
     """Run ``specsep misi`` for parsed ``args``; returns the exit status."""
     parser = args.command_parser
     _check_arguments(parser, args)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"argument OUT_DIR: {args.out} exists and is not a folder")
     try:
         recording = audio.read_stems_folder(args.mix, args.stems)
     except audio.AudioError as exc:
         parser.error(f"arguments MIX.wav/STEMS_DIR: {exc}")
     n_fft, hop = _stft_size(parser, args, recording.sr)
+    _check_output(parser, "OUT_DIR", outputs.check_folder, args.out)
+    if args.plot is not None:
+        _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.mix}, {len(recording.names)} stems ({', '.join(recording.names)})",
                   recording.mix, recording.sr, n_fft, hop)
     try:
@@ -150,9 +179,11 @@ def run_misi(args) -> int:
         rebuilt, history = misi(
             recording.mix, S, n_iter=args.n_iter, momentum=args.momentum, init=args.init, tol=args.tol,
             return_history=True, n_fft=n_fft, hop_length=hop, rng=args.seed, backend=args.backend)
+        _check_finite(rebuilt, "the rebuilt stems", recording.sources)
         X_out = stft(rebuilt, n_fft=n_fft, hop_length=hop, backend=args.backend)
-        for j, name in enumerate(recording.names):
-            audio.write_wav(args.out / f"{name}.wav", rebuilt[:, j], recording.sr)
+        with outputs.replacing_all([args.out / f"{name}.wav" for name in recording.names]) as paths:
+            for j, path in enumerate(paths):
+                audio.write_wav(path, rebuilt[:, j], recording.sr)
         curve = _overall(history, _norms(S, axes=(-3, -2, -1)))
         if args.plot is not None:
             rows = [[figures.Panel("spectral convergence", curve, "curve")]]
@@ -160,7 +191,7 @@ def run_misi(args) -> int:
                       figures.Panel(f"rebuilt {name}, dB", np.abs(X_out[0, j]), "db")]
                      for j, name in enumerate(recording.names)]
             figures.write_figure(args.plot, rows, recording.sr, hop)
-    except (OSError, ValueError, TypeError, MemoryError) as exc:
+    except (OSError, ValueError, TypeError, MemoryError, ArithmeticError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
