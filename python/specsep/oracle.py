@@ -247,7 +247,8 @@ def _run_group(group, options):
     """``{index: TrackResult}`` of ``[(index, track, recording)]`` of one shape, in one batched
     call; when that call fails, each track alone, so that one track's failure is its own."""
     try:
-        separated = _separate([recording for _, _, recording in group], options)
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN or infinite estimates fail in _finish
+            separated = _separate([recording for _, _, recording in group], options)
     except _TRACK_FAILURES as exc:
         if len(group) == 1:
             return {group[0][0]: _failed(group[0][1], exc)}
