@@ -94,6 +94,13 @@ def test_oracle_api_fails_a_track_whose_names_differ_in_case(tmp_path):
     assert fine.ok and fine.sources == SOURCES
 
 
+def test_hidden_files_are_not_sources(tmp_path):
+    track = _write_track(tmp_path / "t", seed=1)
+    (track / "._bass.wav").write_bytes(b"a macOS resource fork, not audio")
+    (result,) = oracle.evaluate(tmp_path, bss_eval=False)
+    assert result.ok and result.sources == SOURCES
+
+
 # ---------------------------------------------------------------------------------------------
 # A track whose masks overflow float32 fails alone: never its batch-mates, never NaN scores
 

@@ -11,7 +11,9 @@ folder. A track folder holds
 
 - ``mixture.wav`` (MUSDB18-HQ) or ``mix.wav`` (Slakh2100 and ``../shared/music``), the mixture;
 - its sources: the WAV files of its ``stems/`` subfolder when it has one (Slakh2100), else every
-  other ``*.wav`` of the track folder (MUSDB18-HQ); sorted by name, named by their file names.
+  other ``*.wav`` of the track folder (MUSDB18-HQ); sorted by name, named by their file names;
+  hidden files (macOS's ``._*`` companions) skipped. Two sources whose names differ only in case
+  fail the track.
 
 The mixture is the one read from its file, not the sum of the sources. A track's files must share
 their sample rate and channel count; files of different lengths are cut to the shortest (with a

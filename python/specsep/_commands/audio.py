@@ -66,7 +66,8 @@ class Recording:
 
 
 def wav_files(folder: Path, exclude: Path | None = None) -> list:
-    """The ``*.wav`` files of ``folder`` (any case of the suffix), sorted by name, but ``exclude``.
+    """The ``*.wav`` files of ``folder`` (any case of the suffix), sorted by name, but ``exclude``
+    and hidden files (macOS's ``._*`` companions, the commands' unfinished temporary files).
 
     Raises
     ------
@@ -76,7 +77,8 @@ def wav_files(folder: Path, exclude: Path | None = None) -> list:
     """
     excluded = None if exclude is None else exclude.resolve()
     paths = sorted((p for p in folder.iterdir()
-                    if p.is_file() and p.suffix.lower() == ".wav" and p.resolve() != excluded),
+                    if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
+                    and p.resolve() != excluded),
                    key=lambda p: p.name)
     seen = {}
     for path in paths:

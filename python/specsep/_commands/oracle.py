@@ -24,9 +24,10 @@ dataset layouts:
   DATASET_DIR/<track>/mix.wav + <source>.wav ...       ../shared/music style
   DATASET_DIR/<track>/mix.wav + stems/<source>.wav     Slakh2100: the stems/ folder holds the sources
   DATASET_DIR itself holding mixture.wav or mix.wav    a one-track dataset
-Tracks are the subfolders (sorted, hidden ones skipped); sources are sorted by file name. The
-mixture is read from its file (not summed from the sources). A track's files must share their
-sample rate and channel count; files of different lengths are cut to the shortest.
+Tracks are the subfolders (sorted, hidden ones skipped); sources are sorted by file name (hidden
+files, such as macOS's ._* companions, skipped). The mixture is read from its file (not summed from
+the sources). A track's files must share their sample rate and channel count; files of different
+lengths are cut to the shortest.
 
 scores (dB, per source over all its channels): si_sdr; snr = 10 log10(|s|^2 / |s - s_hat|^2);
 sdr = BSS Eval SDR (512-tap filters) when fast_bss_eval is installed, else empty.

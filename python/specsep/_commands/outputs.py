@@ -70,12 +70,12 @@ def replacing_all(paths):
     temporaries = [_temporary(p) for p in paths]
     try:
         yield temporaries
+        for temporary, path in zip(temporaries, paths):
+            os.replace(temporary, path)
     except BaseException:  # KeyboardInterrupt too: no partial file is left behind
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
         raise
-    for temporary, path in zip(temporaries, paths):
-        os.replace(temporary, path)
 
 
 @contextmanager
