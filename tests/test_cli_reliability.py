@@ -264,6 +264,23 @@ def test_demo_refuses_an_earlier_run_and_never_deletes_its_inputs(tmp_path, monk
     assert (track / "bass.wav").is_file()
 
 
+def test_misi_never_writes_over_its_inputs(tmp_path, monkeypatch):
+    track = _write_track(tmp_path / "t", seed=1)
+    before = (track / "bass.wav").read_bytes()
+    _forbid(monkeypatch, phase, "stft")
+    code, _, stderr = _run(["misi", str(track / "mix.wav"), str(track), str(track)])
+    assert code == 2 and f"argument OUT_DIR: the rebuilt stems would replace the input {track / 'bass.wav'}" in stderr
+    assert (track / "bass.wav").read_bytes() == before
+
+
+def test_oracle_out_inside_the_dataset_is_not_a_track(small_dataset, tmp_path):
+    out = small_dataset / "results"
+    assert _run(["oracle", str(small_dataset), "--out", str(out)])[0] == 0
+    code, stdout, stderr = _run(["oracle", str(small_dataset), "--out", str(out), "--overwrite"])
+    assert code == 0, stderr
+    assert "2 tracks in" in stdout and [r["track"] for r in _rows(out)] == ["a"] * 3 + ["b"] * 3
+
+
 # ---------------------------------------------------------------------------------------------
 # Ctrl-C: one line, exit status 130, no half-written file
 

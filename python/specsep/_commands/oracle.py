@@ -96,6 +96,9 @@ def run(args) -> int:
         tracks = oracle.find_tracks(args.dataset)
     except ValueError as exc:
         parser.error(f"argument DATASET_DIR: {exc}")
+    tracks = [t for t in tracks if t.folder.resolve() != args.out.resolve()]  # an --out inside the dataset
+    if not tracks:
+        parser.error(f"argument DATASET_DIR: {args.dataset} holds no track folders but --out {args.out}")
     _check_source_names(parser, tracks)
     folder = outputs.RunFolder(args.out, _OUTPUTS, inputs=[args.dataset])
     try:

@@ -160,6 +160,11 @@ def run_misi(args) -> int:
     except audio.AudioError as exc:
         parser.error(f"arguments MIX.wav/STEMS_DIR: {exc}")
     n_fft, hop = _stft_size(parser, args, recording.sr)
+    inputs = {args.mix.resolve(), *(p.resolve() for p in audio.wav_files(args.stems))}
+    clobbered = [p for p in (args.out / f"{name}.wav" for name in recording.names) if p.resolve() in inputs]
+    if clobbered:
+        parser.error(f"argument OUT_DIR: the rebuilt stems would replace the input {clobbered[0]}; "
+                     "choose another folder")
     _check_output(parser, "OUT_DIR", outputs.check_folder, args.out)
     if args.plot is not None:
         _check_output(parser, "--plot", outputs.check_file, args.plot)
