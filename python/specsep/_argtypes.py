@@ -42,3 +42,16 @@ def int_at_least(minimum):
             raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {minimum}")
         return value
     return parse
+
+
+def int_between(minimum, maximum):
+    """argparse type: an integer in ``[minimum, maximum]``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be an integer from {minimum} to {maximum}")
+        return value
+    return parse

@@ -54,13 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the ``specsep`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit code:
-    0 on success, 2 for bad arguments (with an argparse-style message), 1 when the work fails."""
+    0 on success, 2 for bad arguments (with an argparse-style message), 1 when the work fails,
+    130 when interrupted (Ctrl-C: one line on stderr, no traceback; the files being written are
+    removed, so none is left truncated)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         return args.run(args)
     except SystemExit as exc:  # argparse's errors (2), --help and --version (0)
         return exc.code if isinstance(exc.code, int) else 1
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _bench_command(args) -> int:

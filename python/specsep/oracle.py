@@ -11,7 +11,9 @@ folder. A track folder holds
 
 - ``mixture.wav`` (MUSDB18-HQ) or ``mix.wav`` (Slakh2100 and ``../shared/music``), the mixture;
 - its sources: the WAV files of its ``stems/`` subfolder when it has one (Slakh2100), else every
-  other ``*.wav`` of the track folder (MUSDB18-HQ); sorted by name, named by their file names.
+  other ``*.wav`` of the track folder (MUSDB18-HQ); sorted by name, named by their file names;
+  hidden files (macOS's ``._*`` companions) skipped. Two sources whose names differ only in case
+  fail the track.
 
 The mixture is the one read from its file, not the sum of the sources. A track's files must share
 their sample rate and channel count; files of different lengths are cut to the shortest (with a
@@ -40,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _backends, _chunks, _plan, masks
-from ._commands import audio, figures, scores
+from ._commands import audio, figures, outputs, scores
 from ._commands.options import stft_size
 from .api import separate, stft
 
@@ -58,8 +60,9 @@ _MIXTURE_NAMES = ("mixture.wav", "mix.wav")
 _STEMS_FOLDER = "stems"
 
 # What fails one track (or one batch of tracks) without stopping the others: unreadable or
-# mismatched files (AudioError is a ValueError), bad sizes, full disks, missing optional packages.
-_TRACK_FAILURES = (ValueError, TypeError, OSError, RuntimeError, MemoryError, ImportError)
+# mismatched files (AudioError is a ValueError), bad sizes, full disks, missing optional packages,
+# non-finite estimates (ArithmeticError).
+_TRACK_FAILURES = (ValueError, TypeError, OSError, RuntimeError, MemoryError, ImportError, ArithmeticError)
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ class Track:
         Raises
         ------
         ValueError
-            No mixture, two mixtures, or no sources.
+            No mixture, two mixtures, or no sources; ``audio.NameClash`` (a ValueError) for two
+            sources whose names differ only in case.
         """
         mixtures = [self.folder / name for name in _MIXTURE_NAMES if (self.folder / name).is_file()]
         if not mixtures:
@@ -222,7 +226,8 @@ def run_tracks(tracks, options: Options) -> list:
     -------
     list of TrackResult
         One per track, in order; a track that fails (unreadable or mismatched files, no sources,
-        a write that fails) has ``error`` set and does not stop the others.
+        NaN or infinite estimates, a write that fails) has ``error`` set and does not stop the
+        others: when a batched call fails, each of its tracks is run again alone.
     """
     results = {}
     groups = {}  # (sample rate, mixture shape, sources shape) -> [(index, track, recording)]
@@ -236,18 +241,27 @@ def run_tracks(tracks, options: Options) -> list:
         key = (recording.sr, recording.mix.shape, recording.sources.shape)
         groups.setdefault(key, []).append((i, track, recording))
     for group in groups.values():
-        recordings = [recording for _, _, recording in group]
-        try:
-            separated = _separate(recordings, options)
-        except _TRACK_FAILURES as exc:
-            results.update((i, _failed(track, exc)) for i, track, _ in group)
-            continue
-        for b, (i, track, recording) in enumerate(group):
-            try:
-                results[i] = _finish(track, recording, separated, b, options)
-            except _TRACK_FAILURES as exc:
-                results[i] = _failed(track, exc)
+        results.update(_run_group(group, options))
     return [results[i] for i in range(len(tracks))]
+
+
+def _run_group(group, options):
+    """``{index: TrackResult}`` of ``[(index, track, recording)]`` of one shape, in one batched
+    call; when that call fails, each track alone, so that one track's failure is its own."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN or infinite estimates fail in _finish
+            separated = _separate([recording for _, _, recording in group], options)
+    except _TRACK_FAILURES as exc:
+        if len(group) == 1:
+            return {group[0][0]: _failed(group[0][1], exc)}
+        return {i: result for item in group for i, result in _run_group([item], options).items()}
+    results = {}
+    for b, (i, track, recording) in enumerate(group):
+        try:
+            results[i] = _finish(track, recording, separated, b, options)
+        except _TRACK_FAILURES as exc:
+            results[i] = _failed(track, exc)
+    return results
 
 
 def evaluate(dataset, mask="irm", *, power=2.0, n_fft=None, hop_length=None, backend=None, batch=1,
@@ -382,11 +396,17 @@ def _finish(track, recording, separated, b, options) -> TrackResult:
     """Scores of item ``b`` of a batch, and its files."""
     n_fft, hop, X_mix, M, estimates = separated
     estimates = estimates[b]
+    if not np.all(np.isfinite(estimates)):
+        peak = float(np.max(np.abs(recording.sources)))
+        raise ArithmeticError(f"its estimates are not finite (NaN or infinite): the masks overflowed float32 "
+                              f"(its sources' largest sample is {peak:.3g} in magnitude)")
     si_sdr, snr = scores.si_sdr_and_snr(recording.sources, estimates)
     sdr = tuple(map(float, scores.bss_eval_sdr(recording.sources, estimates))) if options.bss_eval else None
-    if options.write_stems:
-        for j, name in enumerate(recording.names):
-            audio.write_wav(options.out / "estimates" / track.name / f"{name}.wav", estimates[:, j], recording.sr)
+    if options.write_stems:  # all of the track's estimates, or none of them
+        paths = [options.out / "estimates" / track.name / f"{name}.wav" for name in recording.names]
+        with outputs.replacing_all(paths) as temporaries:
+            for j, temporary in enumerate(temporaries):
+                audio.write_wav(temporary, estimates[:, j], recording.sr)
     if options.plot:
         _write_figure(track, recording, X_mix[b], M[b], estimates, n_fft, hop, options)
     channels, n_samples = recording.mix.shape

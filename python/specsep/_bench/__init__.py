@@ -13,8 +13,10 @@ import argparse
 import faulthandler
 import shlex
 import sys
+from pathlib import Path
 
 from .._argtypes import int_at_least
+from .._commands import outputs
 from . import gpu_peers, harness, peers, report, workloads
 
 
@@ -62,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tiny sizes (batch 1, 0.5 s; every other parameter kept), for smoke tests")
     parser.add_argument("--skip-slow", action="store_true",
                         help="skip the NumPy reference backend (otherwise it runs once, without warm-up)")
-    parser.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
+    parser.add_argument("--json", default=None, metavar="PATH",
+                        help="write the results as JSON (every output path is checked before the benchmark runs)")
     parser.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart (needs matplotlib)")
     parser.add_argument("--markdown", default=None, metavar="PATH", help="write the markdown report")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -87,7 +90,8 @@ def command_line(args, prog) -> str:
 
 def run(args, command="python bench/run.py") -> int:
     """Run the benchmark for parsed ``args``; prints the report. Returns 0, or 1 when an output
-    disagrees with specsep's or an implementation failed (2 for implementations of the other run)."""
+    disagrees with specsep's, an implementation failed or a file cannot be written (2 for
+    implementations of the other run, and for output paths that cannot be written, checked first)."""
     try:  # a crash in a native library then names the implementation's Python frame
         faulthandler.enable()
     except (AttributeError, ValueError, OSError):  # stderr without a file descriptor (captured)
@@ -101,6 +105,14 @@ def run(args, command="python bench/run.py") -> int:
               f"{'' if args.gpu else ' (use --gpu)'}; choose from {','.join(i.key for i in known)}", file=sys.stderr)
         return 2
     impls = [i for i in known if args.implementations is None or i.key in args.implementations]
+    for option in ("json", "plot", "markdown"):
+        path = getattr(args, option)
+        try:
+            if path is not None:
+                outputs.check_file(Path(path))
+        except outputs.OutputError as exc:
+            print(f"error: argument --{option}: {exc}", file=sys.stderr)
+            return 2
     if args.gpu:
         from . import gpu
 
@@ -135,19 +147,22 @@ def run(args, command="python bench/run.py") -> int:
 def _finish(args, chosen, header, text, cells, summary, info, settings, extra, plot_title):
     """Writes the files ``args`` asks for (markdown: ``header`` and ``text``; JSON with ``extra``
     added; a plot titled ``plot_title``, where something was measured); returns the exit status."""
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(f"{header}\n\n{text}\n")
-    if args.json:
-        report.write_json(args.json, {**report.to_json(chosen, cells, summary, info, settings), **extra})
-    if args.plot:
-        if not any(c.seconds for c in cells):
-            print("nothing was measured: no plot", file=sys.stderr)
-        else:
-            try:
-                report.plot(args.plot, chosen, cells, plot_title)
-            except ImportError:
-                print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
+    try:
+        if args.markdown:
+            outputs.write_text(Path(args.markdown), f"{header}\n\n{text}\n")
+        if args.json:
+            report.write_json(args.json, {**report.to_json(chosen, cells, summary, info, settings), **extra})
+        if args.plot:
+            if not any(c.seconds for c in cells):
+                print("nothing was measured: no plot", file=sys.stderr)
+            else:
+                try:
+                    report.plot(args.plot, chosen, cells, plot_title)
+                except ImportError:
+                    print("matplotlib is not installed: no plot (pip install matplotlib)", file=sys.stderr)
+    except OSError as exc:  # a full disk, a folder removed meanwhile
+        print(f"error: cannot write the results: {exc}", file=sys.stderr)
+        return 1
 
     failed = [c for c in cells if c.ok is False or (c.skipped or "").startswith("failed")]
     for c in failed:
@@ -163,7 +178,11 @@ def build_parser(prog="bench/run.py") -> argparse.ArgumentParser:
 
 
 def main(argv=None, prog="bench/run.py") -> int:
-    """Entry point of ``bench/run.py``."""
+    """Entry point of ``bench/run.py``; Ctrl-C stops it with one line and exit status 130."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
-    return run(args, command="python " + command_line(args, prog))
+    try:
+        return run(args, command="python " + command_line(args, prog))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

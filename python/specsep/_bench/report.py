@@ -7,6 +7,9 @@ import json
 import os
 import platform
 from dataclasses import asdict
+from pathlib import Path
+
+from .._commands import outputs
 
 
 def _version(distribution):
@@ -193,9 +196,8 @@ def to_json(workloads, cells, summary, machine_info, settings) -> dict:
 
 
 def write_json(path, data):
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
+    """``data`` as indented JSON, written whole (through a temporary file)."""
+    outputs.write_text(Path(path), json.dumps(data, indent=2) + "\n")
 
 
 def plot(path, workloads, cells, title):
@@ -220,4 +222,5 @@ def plot(path, workloads, cells, title):
         ax.tick_params(labelsize=8)
     axes[-1].set_xlabel("seconds (median, log scale; lower is better)")
     fig.suptitle(title, fontsize=9)
-    fig.savefig(path, dpi=100)
+    with outputs.replacing(Path(path)) as temporary:
+        fig.savefig(temporary, dpi=100, format="png")

@@ -12,9 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
+from . import outputs
+
 
 class AudioError(ValueError):
     """Files that cannot be read, or that do not go together (sample rate, channels)."""
+
+
+class NameClash(AudioError):
+    """Two source files whose names differ only in case: their sources would share a name."""
 
 
 def available() -> bool:
@@ -60,11 +66,26 @@ class Recording:
 
 
 def wav_files(folder: Path, exclude: Path | None = None) -> list:
-    """The ``*.wav`` files of ``folder`` (any case of the suffix), sorted by name, but ``exclude``."""
+    """The ``*.wav`` files of ``folder`` (any case of the suffix), sorted by name, but ``exclude``
+    and hidden files (macOS's ``._*`` companions, the commands' unfinished temporary files).
+
+    Raises
+    ------
+    NameClash
+        Two of them have names that differ only in case (``bass.wav``, ``bass.WAV``): as sources
+        they would share a name, and their estimates a file.
+    """
     excluded = None if exclude is None else exclude.resolve()
-    return sorted((p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() == ".wav" and p.resolve() != excluded),
-                  key=lambda p: p.name)
+    paths = sorted((p for p in folder.iterdir()
+                    if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
+                    and p.resolve() != excluded),
+                   key=lambda p: p.name)
+    seen = {}
+    for path in paths:
+        other = seen.setdefault(path.stem.casefold(), path)
+        if other is not path:
+            raise NameClash(f"{other} and {path} have the same source name but for case; rename one")
+    return paths
 
 
 def read_stems_folder(mix_path: Path, stems_dir: Path, seconds: float | None = None) -> Recording:
@@ -164,11 +185,13 @@ def read_wav(path: Path, frames: int = -1) -> tuple:
     Raises
     ------
     AudioError
-        soundfile missing, or a file it cannot read.
+        soundfile missing, a file it cannot read, or NaN or infinite samples (a float file).
     """
     soundfile = soundfile_module()
     with _reading(path):
         data, sr = soundfile.read(str(path), frames=frames, dtype="float32", always_2d=True)
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path} holds NaN or infinite samples")
     return np.ascontiguousarray(data.T), sr
 
 
@@ -185,8 +208,18 @@ def write_wav(path: Path, signal: np.ndarray, sr: int, subtype: str = "FLOAT") -
     """Write ``signal`` ``(channels, samples)`` as a WAV file, creating its folder.
 
     ``subtype="FLOAT"`` (32-bit float) keeps estimates that exceed full scale; ``"PCM_16"`` suits
-    signals on the 16-bit grid.
+    signals on the 16-bit grid. The file is written under a temporary name and renamed, so an
+    interrupted write leaves no truncated file.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (soundfile's errors are turned into one naming ``path``).
     """
     soundfile = soundfile_module()
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), np.asarray(signal).T, sr, subtype=subtype)
+    with outputs.replacing(path) as temporary:
+        try:
+            soundfile.write(str(temporary), np.asarray(signal).T, sr, subtype=subtype, format="WAV")
+        except RuntimeError as exc:  # soundfile.LibsndfileError
+            raise OSError(f"cannot write {path}: {exc}") from None

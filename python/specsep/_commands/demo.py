@@ -16,7 +16,7 @@ from .. import _demo, masks
 from .._argtypes import int_at_least, positive_float
 from .._progress import progress
 from ..api import griffin_lim, misi, separate, stft
-from . import audio, figures, options, scores
+from . import audio, figures, options, outputs, scores
 
 _METHODS = (  # key (folder name), label
     ("ibm", "ideal binary mask"),
@@ -26,6 +26,12 @@ _METHODS = (  # key (folder name), label
     ("misi", "MISI"),
 )
 _GL_MOMENTUM = 0.99
+# The longest synthetic clip: the demo holds every method's estimates and spectrograms at once,
+# some GB for ten minutes, so a longer clip is refused rather than run out of memory.
+_MAX_SYNTHETIC_SECONDS = 600.0
+#: The files and folders a run writes into its output folder, and those of the synthetic clip.
+_OUTPUTS = ("estimates", "demo.png", "results.json")
+_SYNTHETIC_OUTPUTS = ("mix.wav", "mix.npy", "stems")
 
 
 def add_parser(commands) -> None:
@@ -38,11 +44,19 @@ def add_parser(commands) -> None:
             "(ideal binary, ideal ratio, phase-sensitive), rebuild each stem from its true "
             "magnitude with Griffin-Lim, and all stems at once from the mixture with MISI. Prints "
             "SI-SDR (dB, against the true stems) and wall time per method; writes the estimates "
-            "as WAV files (.npy without soundfile) and a figure (with matplotlib)."
+            "as WAV files (.npy without soundfile) and a figure (with matplotlib). DIR is "
+            "checked before any work; one holding an earlier run's files is refused unless "
+            "--overwrite, and DIR/specsep-unfinished.txt marks a run that has not finished. "
+            "Exit status: 0 on success, 1 when the work fails, 2 for bad arguments, 130 when "
+            "interrupted (Ctrl-C)."
         ),
     )
     demo.add_argument("--out", type=Path, default=Path("specsep-demo"), metavar="DIR",
                       help="output folder (default: ./specsep-demo)")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace the files of an earlier run in DIR (deletes its estimates/, demo.png and "
+                           "results.json first, and for the synthetic clip mix.wav and stems/); without it, such "
+                           "a DIR is refused")
     demo.add_argument("--backend", default=None, metavar="NAMES",
                       help="comma-separated backends to run and compare (default: every one installed "
                            "here but the emulator); installed here: " + ", ".join(options.host_backends()))
@@ -53,8 +67,8 @@ def add_parser(commands) -> None:
     demo.add_argument("--n-iter", type=int_at_least(0), default=32, metavar="N",
                       help="Griffin-Lim and MISI iterations (default: 32)")
     demo.add_argument("--seconds", type=positive_float, default=None, metavar="S",
-                      help="length of the synthetic clip (default: 6), or the first S seconds "
-                           "of --input (default: all)")
+                      help=f"length of the synthetic clip (default: 6, at most {_MAX_SYNTHETIC_SECONDS:g}), "
+                           "or the first S seconds of --input (default: all)")
     options.add_stft_options(demo)
     demo.set_defaults(run=run, command_parser=demo)
 
@@ -79,11 +93,12 @@ def run(args) -> int:
     names = args.backend.split(",") if args.backend else [b for b in options.host_backends() if b != "cuda-emu"]
     for name in names:
         options.check_backend(parser, name)
-    if args.out.exists() and not args.out.is_dir():
-        error(f"argument --out: {args.out} exists and is not a folder")
 
     synthetic = args.input is None and args.stems is None
     if synthetic:
+        if args.seconds is not None and args.seconds > _MAX_SYNTHETIC_SECONDS:
+            error(f"argument --seconds: the synthetic clip is at most {_MAX_SYNTHETIC_SECONDS:g} s, not "
+                  f"{args.seconds:g} (give --input and --stems for longer material)")
         mix, stems = _demo.synthesize(6.0 if args.seconds is None else args.seconds)
         material = audio.Recording(mix[None], stems[None], _demo.STEM_NAMES, _demo.SAMPLE_RATE)
         description = "synthetic clip"
@@ -100,6 +115,12 @@ def run(args) -> int:
         n_fft, hop = options.stft_size(material.sr, args.n_fft, args.hop_length)
     except ValueError as exc:
         error(f"arguments --n-fft/--hop-length: {exc}")
+    inputs = () if synthetic else (args.input, args.stems)
+    folder = outputs.RunFolder(args.out, _SYNTHETIC_OUTPUTS * synthetic + _OUTPUTS, inputs)
+    try:
+        folder.check(args.overwrite)
+    except outputs.OutputError as exc:
+        error(f"argument --out: {exc}")
 
     channels, n_stems, n_samples = material.sources.shape
     print(f"specsep demo: {description}, {n_stems} stems ({', '.join(material.names)}), "
@@ -108,12 +129,12 @@ def run(args) -> int:
 
     steps = (len(_METHODS) - 1 + n_stems) * len(names) + 2  # per backend: masks, GL per stem, MISI
     try:
+        folder.start(parser.prog)
         with progress(steps, "specsep demo") as bar:
             results = []
             for name in names:
                 backend_results, X_mix, irm = _separate(material, n_fft, hop, args.n_iter, name, bar)
                 results += backend_results
-            args.out.mkdir(parents=True, exist_ok=True)
             bar.set_postfix_str("writing files")
             written, audio_note = _write_audio(
                 args.out, material, synthetic, [r for r in results if r.backend == names[0]])
@@ -122,6 +143,7 @@ def run(args) -> int:
             figure, figure_note = _write_figure(args.out, material, X_mix, irm, hop)
             bar.update()
             _write_json(args.out, material, description, results, n_fft, hop, args.n_iter)
+        folder.finish()
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
@@ -234,7 +256,8 @@ def _write_audio(out, material, synthetic, results):
             audio.write_wav(path.with_suffix(".wav"), signal, material.sr, subtype="PCM_16" if exact else "FLOAT")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path.with_suffix(".npy"), signal)
+            with outputs.replacing(path.with_suffix(".npy")) as temporary:
+                np.save(temporary, signal)
     note = None
     if not wav:
         note = ("soundfile is not installed: wrote NumPy .npy files of shape (channels, samples) "
@@ -276,4 +299,4 @@ def _write_json(out, material, description, results, n_fft, hop, n_iter):
             for r in results
         ],
     }
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    outputs.write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..features import amplitude_to_db
+from . import outputs
 
 _DB_RANGE = 80.0  # every dB panel shows the same 80 dB below the figure's loudest bin
 
@@ -51,7 +52,7 @@ def write_figure(path: Path, rows, sr: int, hop_length: int) -> None:
 
     Spectrogram panels span seconds on x and kHz on y (``sr`` and ``hop_length`` set the axes); a
     row with fewer panels than the widest row stretches them. Needs matplotlib (see
-    :func:`available`).
+    :func:`available`). Written under a temporary name and renamed.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -68,7 +69,8 @@ def write_figure(path: Path, rows, sr: int, hop_length: int) -> None:
             ax = fig.add_subplot(grid[r, c * width:(c + 1) * width])
             _draw(fig, ax, panel, sr, hop_length, reference, bottom=r == len(rows) - 1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with outputs.replacing(path) as temporary:  # never a truncated PNG
+        fig.savefig(temporary, dpi=100, format="png")
 
 
 def _draw(fig, ax, panel, sr, hop_length, reference, bottom):

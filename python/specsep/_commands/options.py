@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from .. import _backends
-from .._argtypes import int_at_least
+from .._argtypes import int_at_least, int_between
 from .._plan import STFT
 
 
@@ -34,10 +34,15 @@ def add_backend_option(parser: argparse.ArgumentParser) -> None:
                              "installed here: " + ", ".join(host_backends()))
 
 
+#: The largest ``--n-fft``: 2**24 samples (six minutes at 44.1 kHz) is far beyond any audio
+#: STFT, and a window of a few hundred MB; larger values are typos that would exhaust memory.
+MAX_N_FFT = 2 ** 24
+
+
 def add_stft_options(parser: argparse.ArgumentParser) -> None:
     """``--n-fft N`` and ``--hop-length N``, resolved by :func:`stft_size`."""
-    parser.add_argument("--n-fft", type=int_at_least(2), default=None, metavar="N",
-                        help="FFT size (default: 1024 below 32 kHz, 2048 from 32 kHz)")
+    parser.add_argument("--n-fft", type=int_between(2, MAX_N_FFT), default=None, metavar="N",
+                        help=f"FFT size, at most {MAX_N_FFT} (default: 1024 below 32 kHz, 2048 from 32 kHz)")
     parser.add_argument("--hop-length", type=int_at_least(1), default=None, metavar="N",
                         help="STFT hop (default: n_fft / 4)")
 

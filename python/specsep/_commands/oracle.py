@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import oracle
 from .._argtypes import int_at_least, non_negative_float
 from .._progress import progress
-from . import audio, figures, options, oracle_report, scores
+from . import audio, figures, options, oracle_report, outputs, scores
 
 _DESCRIPTION = """\
 Separate every track of a dataset with an oracle mask computed from the track's true sources
@@ -24,17 +24,35 @@ dataset layouts:
   DATASET_DIR/<track>/mix.wav + <source>.wav ...       ../shared/music style
   DATASET_DIR/<track>/mix.wav + stems/<source>.wav     Slakh2100: the stems/ folder holds the sources
   DATASET_DIR itself holding mixture.wav or mix.wav    a one-track dataset
-Tracks are the subfolders (sorted, hidden ones skipped); sources are sorted by file name. The
-mixture is read from its file (not summed from the sources). A track's files must share their
-sample rate and channel count; files of different lengths are cut to the shortest.
+Tracks are the subfolders (sorted, hidden ones skipped); sources are sorted by file name (hidden
+files, such as macOS's ._* companions, skipped). The mixture is read from its file (not summed from
+the sources). A track's files must share their sample rate and channel count; files of different
+lengths are cut to the shortest.
 
 scores (dB, per source over all its channels): si_sdr; snr = 10 log10(|s|^2 / |s - s_hat|^2);
 sdr = BSS Eval SDR (512-tap filters) when fast_bss_eval is installed, else empty.
 
-A track that fails (unreadable file, mismatched rates or channels, no mixture or no sources) is
-reported on stderr and in summary.md, and the others go on. Exit status: 0 when at least one
-track was separated, 1 when every track failed, 2 for bad arguments.
+A track that fails (unreadable file, mismatched rates or channels, NaN or infinite samples, no
+mixture or no sources, NaN or infinite estimates) is reported on stderr and in summary.md, left
+out of the means and medians, and the others go on (a batch that fails is run again track by
+track). Two sources whose names differ only in case (bass.wav, bass.WAV) are refused before any
+track is separated.
+
+output folder: DIR is created and checked before any track is separated. A DIR holding the files
+of an earlier run (results.csv, summary.md, estimates/, figures/, specsep-unfinished.txt) is
+refused unless --overwrite is given, which deletes those (and only those) first. While the run
+goes on, DIR/specsep-unfinished.txt marks its files as incomplete; it is removed once
+results.csv and summary.md are written, so a DIR that still holds it after an interruption or a
+crash holds an unfinished run. Every file is written under a temporary name and renamed, so none
+is ever left truncated.
+
+Exit status: 0 when at least one track was separated, 1 when every track failed or the results
+cannot be written, 2 for bad arguments (among them an output folder that cannot be written),
+130 when interrupted (Ctrl-C).
 """
+
+#: The files and folders a run writes into its output folder.
+_OUTPUTS = ("results.csv", "summary.md", "estimates", "figures")
 
 
 def add_parser(commands) -> None:
@@ -53,6 +71,9 @@ def add_parser(commands) -> None:
     options.add_stft_options(parser)
     parser.add_argument("--out", type=Path, default=Path("specsep-oracle"), metavar="DIR",
                         help="output folder (default: ./specsep-oracle)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in DIR (deletes its results.csv, summary.md, "
+                             "estimates/ and figures/ first); without it, such a DIR is refused")
     parser.add_argument("--batch", type=int_at_least(1), default=1, metavar="N",
                         help="separate up to N tracks of the same sample rate, channels, length and source count "
                              "in one batched call; others alone, never padded, same scores (default: 1)")
@@ -75,6 +96,15 @@ def run(args) -> int:
         tracks = oracle.find_tracks(args.dataset)
     except ValueError as exc:
         parser.error(f"argument DATASET_DIR: {exc}")
+    tracks = [t for t in tracks if t.folder.resolve() != args.out.resolve()]  # an --out inside the dataset
+    if not tracks:
+        parser.error(f"argument DATASET_DIR: {args.dataset} holds no track folders but --out {args.out}")
+    _check_source_names(parser, tracks)
+    folder = outputs.RunFolder(args.out, _OUTPUTS, inputs=[args.dataset])
+    try:
+        folder.check(args.overwrite)
+    except outputs.OutputError as exc:
+        parser.error(f"argument --out: {exc}")
     client = None
     if args.scheduler is not None:
         Client = _client_class(parser)
@@ -92,16 +122,17 @@ def run(args) -> int:
 
     start = time.perf_counter()
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        folder.start(f"{parser.prog} {args.dataset}")
         with progress(len(tracks), parser.prog) as bar:
             results = oracle.evaluate(
                 tracks, args.mask, power=power, n_fft=args.n_fft, hop_length=args.hop_length,
                 backend=args.backend, batch=args.batch, out=args.out, write_stems=args.write_stems,
                 plot=args.plot, bss_eval=bss_eval, client=client, on_result=_Throughput(bar, start))
         elapsed = time.perf_counter() - start
-        (args.out / "results.csv").write_text(oracle_report.results_csv(results))
         summary = oracle_report.summary_markdown(results, args.dataset, args.mask, power, bss_eval)
-        (args.out / "summary.md").write_text(summary)
+        outputs.write_text(args.out / "results.csv", oracle_report.results_csv(results))
+        outputs.write_text(args.out / "summary.md", summary)
+        folder.finish()
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
@@ -145,8 +176,18 @@ def _check_arguments(parser, args):
         parser.error("argument DATASET_DIR: reading WAV files needs the soundfile package (pip install soundfile)")
     if args.plot and not figures.available():
         parser.error(f"argument --plot: {figures.MISSING}")
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"argument --out: {args.out} exists and is not a folder")
+
+
+def _check_source_names(parser, tracks):
+    """Exit through ``parser.error`` when a track has two sources whose names differ only in case
+    (their rows, and their estimates' files, would merge); the tracks' other faults fail them alone."""
+    for track in tracks:
+        try:
+            track.files()
+        except audio.NameClash as exc:
+            parser.error(f"argument DATASET_DIR: track {track.name}: {exc}")
+        except ValueError:  # reported as that track's failure when it runs
+            pass
 
 
 def _client_class(parser):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._argtypes import int_at_least, non_negative_float
 from ..api import griffin_lim, misi, stft
-from . import audio, figures, options, scores
+from . import audio, figures, options, outputs, scores
 
 _BLOCK = 8  # iterations per printed line, doubled and so on while there would be more than 16 lines
 _MAX_LINES = 16
@@ -29,14 +29,18 @@ def add_parsers(commands) -> None:
         "griffinlim", help="rebuild a WAV file from the magnitude of its STFT (fast Griffin-Lim)",
         description=(
             "Take the magnitude of IN.wav's STFT, rebuild a signal from it with fast Griffin-Lim "
-            "(random initial phases), and write it to OUT.wav (32-bit float, same rate and channels). "
-            "Prints the spectral convergence || |STFT(y)| - S || / ||S|| over all channels per block "
-            "of iterations, and that of the written signal."),
+            "(random initial phases), and write it to OUT.wav (32-bit float, same rate and channels; "
+            "an existing OUT.wav is replaced once the new one is complete). Prints the spectral "
+            "convergence || |STFT(y)| - S || / ||S|| over all channels per block of iterations, and "
+            "that of the written signal. Exit status: 0 on success, 1 when the work fails, 2 for "
+            "bad arguments (among them outputs that cannot be written, checked first), 130 when "
+            "interrupted (Ctrl-C)."),
     )
     gl.add_argument("input", type=Path, metavar="IN.wav", help="the signal whose magnitude is the target")
     gl.add_argument("output", type=Path, metavar="OUT.wav", help="the rebuilt signal")
     _add_iteration_options(gl, momentum=0.99)
-    gl.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random initial phases (default: 0)")
+    gl.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
+                    help="seed of the random initial phases, an integer >= 0 (default: 0)")
     gl.set_defaults(run=run_griffinlim, command_parser=gl)
 
     mi = commands.add_parser(
@@ -44,9 +48,11 @@ def add_parsers(commands) -> None:
         description=(
             "Take the magnitudes of the stems' STFTs (every *.wav in STEMS_DIR but MIX.wav) and the "
             "mixture MIX.wav, rebuild every stem with multiple input spectrogram inversion (the "
-            "rebuilt stems sum to the mixture), and write them to OUT_DIR/<stem>.wav (32-bit float). "
-            "Prints the spectral convergence over all stems and channels per block of iterations, "
-            "that of the written stems, and each rebuilt stem's SI-SDR against the given stem."),
+            "rebuilt stems sum to the mixture), and write them to OUT_DIR/<stem>.wav (32-bit float; "
+            "all of them replace existing files at once, once all are complete). Prints the spectral "
+            "convergence over all stems and channels per block of iterations, that of the written "
+            "stems, and each rebuilt stem's SI-SDR against the given stem. Stems whose names differ "
+            "only in case are refused. Exit status as for griffinlim."),
     )
     mi.add_argument("mix", type=Path, metavar="MIX.wav", help="the mixture")
     mi.add_argument("stems", type=Path, metavar="STEMS_DIR", help="folder of the stems: every *.wav but MIX.wav")
@@ -54,7 +60,8 @@ def add_parsers(commands) -> None:
     _add_iteration_options(mi, momentum=0.0)
     mi.add_argument("--init", choices=("mixture", "random", "zeros"), default="mixture",
                     help="initial phases: the mixture's, random or zero (default: mixture)")
-    mi.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --init random (default: 0)")
+    mi.add_argument("--seed", type=int_at_least(0), default=0, metavar="S",
+                    help="seed of --init random, an integer >= 0 (default: 0)")
     mi.set_defaults(run=run_misi, command_parser=mi)
 
 
@@ -83,6 +90,15 @@ def _check_arguments(parser, args):
         parser.error(f"argument --plot: {figures.MISSING}")
 
 
+def _check_output(parser, option, check, path):
+    """Exit through ``parser.error`` unless ``check(path)`` (``outputs.check_file`` or
+    ``check_folder``) passes: a bad output path fails before the work, not after it."""
+    try:
+        check(path)
+    except outputs.OutputError as exc:
+        parser.error(f"argument {option}: {exc}")
+
+
 def _stft_size(parser, args, sr):
     try:
         return options.stft_size(sr, args.n_fft, args.hop_length)
@@ -105,6 +121,9 @@ def run_griffinlim(args) -> int:
     if x.shape[-1] == 0:
         parser.error(f"argument IN.wav: {args.input} has no samples")
     n_fft, hop = _stft_size(parser, args, sr)
+    _check_output(parser, "OUT.wav", outputs.check_file, args.output)
+    if args.plot is not None:
+        _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.input}", x, sr, n_fft, hop)
     try:
         S = np.abs(stft(x, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, F, T)
@@ -136,13 +155,19 @@ def run_misi(args) -> int:
     """Run ``specsep misi`` for parsed ``args``; returns the exit status."""
     parser = args.command_parser
     _check_arguments(parser, args)
-    if args.out.exists() and not args.out.is_dir():
-        parser.error(f"argument OUT_DIR: {args.out} exists and is not a folder")
     try:
         recording = audio.read_stems_folder(args.mix, args.stems)
     except audio.AudioError as exc:
         parser.error(f"arguments MIX.wav/STEMS_DIR: {exc}")
     n_fft, hop = _stft_size(parser, args, recording.sr)
+    inputs = {args.mix.resolve(), *(p.resolve() for p in audio.wav_files(args.stems))}
+    clobbered = [p for p in (args.out / f"{name}.wav" for name in recording.names) if p.resolve() in inputs]
+    if clobbered:
+        parser.error(f"argument OUT_DIR: the rebuilt stems would replace the input {clobbered[0]}; "
+                     "choose another folder")
+    _check_output(parser, "OUT_DIR", outputs.check_folder, args.out)
+    if args.plot is not None:
+        _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.mix}, {len(recording.names)} stems ({', '.join(recording.names)})",
                   recording.mix, recording.sr, n_fft, hop)
     try:
@@ -151,8 +176,9 @@ def run_misi(args) -> int:
             recording.mix, S, n_iter=args.n_iter, momentum=args.momentum, init=args.init, tol=args.tol,
             return_history=True, n_fft=n_fft, hop_length=hop, rng=args.seed, backend=args.backend)
         X_out = stft(rebuilt, n_fft=n_fft, hop_length=hop, backend=args.backend)
-        for j, name in enumerate(recording.names):
-            audio.write_wav(args.out / f"{name}.wav", rebuilt[:, j], recording.sr)
+        with outputs.replacing_all([args.out / f"{name}.wav" for name in recording.names]) as paths:
+            for j, path in enumerate(paths):
+                audio.write_wav(path, rebuilt[:, j], recording.sr)
         curve = _overall(history, _norms(S, axes=(-3, -2, -1)))
         if args.plot is not None:
             rows = [[figures.Panel("spectral convergence", curve, "curve")]]
