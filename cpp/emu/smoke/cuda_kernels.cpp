@@ -188,7 +188,7 @@ void convergence_case() {
   std::vector<double> frame_error(static_cast<size_t>(items * per_item), 0.01), norm{1.0, 2.0, 4.0};
   std::vector<int> active{1, 1, 0};
   std::vector<double> previous{-1.0, 1e-9, 5.0}, history(static_cast<size_t>(items * n_iter), -7.0);
-  launch(name("convergence", T()), {static_cast<unsigned>(items)}, {64}, 64 * sizeof(double), frame_error.data(),
+  launch(name("convergence", T()), {1, static_cast<unsigned>(items)}, {64}, 64 * sizeof(double), frame_error.data(),
          per_item, norm.data(), 0.1, active.data(), previous.data(), history.data(), 1ll, n_iter);
   const double sc = std::sqrt(0.01 * per_item);
   SPECSEP_SMOKE_CHECK(std::fabs(history[1] - sc) < 1e-12 && std::fabs(history[n_iter + 1] - sc / 2) < 1e-12);

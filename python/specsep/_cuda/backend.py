@@ -30,7 +30,6 @@ from . import source
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops
-MAX_GRID_Y = 65535        # CUDA's limit on gridDim.y (signals per launch)
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 
 
@@ -113,13 +112,22 @@ class CudaBackend:
         return max(1, min(items, free // per_item))
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
+        if grid[0] > self.launcher.max_grid[0]:
+            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
+                             f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
+                             "shorter signals or the cpu backend")
         self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
 
-    @staticmethod
-    def _per_signal_launches(signals, sources=1):
-        """Ranges of signals that fit gridDim.y, each starting at an item boundary."""
-        step = (MAX_GRID_Y // sources) * sources
-        return [(first, min(first + step, signals)) for first in range(0, signals, step)]
+    def _grid_rows(self, rows, group=1):
+        """Ranges ``[first, last)`` of ``rows`` (signals or items: gridDim.y of every launch) that
+        each fit the device's gridDim.y, starting at multiples of ``group`` (the sources of one
+        item stay in one launch). Every launch over signals or items is split by it."""
+        limit = self.launcher.max_grid[1]
+        if group > limit:
+            raise ValueError(f"sources: {group} per item on the {self.name} backend exceed the {limit} signals one "
+                             "launch may hold (gridDim.y): pass fewer sources, or use the cpu backend")
+        step = limit // group * group
+        return [(first, min(first + step, rows)) for first in range(0, rows, step)]
 
     # ---- transforms --------------------------------------------------------------------------
     def _stft_rows(self, plan, rows, n_frames):
@@ -128,7 +136,7 @@ class CudaBackend:
         signals, n_samples = rows.shape
         out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
         shared = self._shared(plan, 0)
-        for first, last in self._per_signal_launches(signals):
+        for first, last in self._grid_rows(signals):
             self._launch("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
@@ -148,7 +156,7 @@ class CudaBackend:
         if segments == 0 or signals == 0:
             return out
         xs = [_long(s // X.itemsize) for s in X.strides]
-        for first, last in self._per_signal_launches(signals, sources):
+        for first, last in self._grid_rows(signals, sources):
             if M is None:  # a single 1 read through strides 0
                 mask, ms = self.xp.ones(1, dtype=plan.dtype), (_long(0), _long(0), _long(0))
             else:
@@ -237,17 +245,21 @@ class CudaBackend:
         ms = (_long(F * n_frames), _long(1), _long(n_frames))
         alpha = np.float64(momentum / (1.0 + momentum))
 
+        signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
+
         def invert():
             self._istft_rows(plan, angles, S, 1, length, y)
             if mixture is not None:
-                self._launch("misi_distribute", plan, (-(-length // 256), items), (256,), (
-                    y, mixture, _long(mixture.shape[-1]), weights, _int(sources), _long(length)), 0)
+                for first, last in item_ranges:
+                    self._launch("misi_distribute", plan, (-(-length // 256), last - first), (256,), (
+                        y[first * sources:last * sources], mixture[first:last], _long(mixture.shape[-1]), weights,
+                        _int(sources), _long(length)), 0)
 
         for iteration in range(n_iter):
             if iteration and iteration % CHECK_EVERY == 0 and not bool(active.any()):
                 break
             invert()
-            for first, last in self._per_signal_launches(signals, sources):
+            for first, last in signal_ranges:
                 self._launch("stft_phase_update", plan, (n_frames, last - first), (threads,), (
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
                     _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
@@ -255,9 +267,11 @@ class CudaBackend:
                     _int(sources), alpha,
                     frame_error[first:last]), update_shared)
             if track:  # else nothing is measured: no history asked for, no tol
-                self._launch("convergence", plan, (items,), (256,), (
-                    frame_error, _long(sources * n_frames), norm, np.float64(-1.0 if tol is None else tol), active,
-                    best, history, _long(iteration), _long(n_iter)), 256 * 8)
+                for first, last in item_ranges:
+                    self._launch("convergence", plan, (1, last - first), (256,), (
+                        frame_error[first * sources:last * sources], _long(sources * n_frames), norm[first:last],
+                        np.float64(-1.0 if tol is None else tol), active[first:last], best[first:last],
+                        history[first:last], _long(iteration), _long(n_iter)), 256 * 8)
         invert()
         recorded = xp.any(~xp.isnan(history), axis=0)
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0

@@ -2,11 +2,15 @@
 
 Both take ``launch(name, grid, block, args, shared_mem)`` with the argument conventions of
 ``cupy.RawKernel.__call__``: arrays for pointers, NumPy scalars of the exact C++ parameter type
-for scalars (CuPy passes a Python int as a 64-bit integer).
+for scalars (CuPy passes a Python int as a 64-bit integer), and tell the orchestration the
+device's limits: ``max_grid`` (x, y, z), ``max_shared_memory`` (static + dynamic shared memory a
+block may have, opted in) and ``static_shared_memory(name)`` (a kernel's static ``__shared__``
+bytes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from . import source
@@ -17,15 +21,42 @@ DEFAULT_SHARED_MEMORY = 48 * 1024
 EMULATED_DEVICE_MEMORY = 80 * 10**9
 
 
+@contextlib.contextmanager
+def emulated_device(profile, **limits):
+    """Within the block the emulator checks launches as device ``profile`` would ("T4", "A100",
+    "RTX 4090", "H100"), with any of its ``limits`` replaced (``max_grid=(x, y, z)``,
+    ``shared_optin=``, ``shared_default=``, ``max_threads_per_block=``); the previous profile
+    after it. Every EmulatorLauncher reads its limits from the current profile."""
+    from .. import _emu
+
+    previous = _emu.device_profile()
+    _emu.set_device_profile(profile, **limits)
+    try:
+        yield
+    finally:
+        _emu.set_device_profile(previous.pop("name"), **previous)
+
+
 class EmulatorLauncher:
-    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays)."""
+    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays), checked against the
+    emulator's current device profile (emulated_device)."""
 
     def __init__(self):
         from .. import _emu
 
         self._emu = _emu
-        self.max_shared_memory = int(_emu.max_shared_memory())
         self.device_memory = EMULATED_DEVICE_MEMORY
+
+    @property
+    def max_grid(self):
+        return tuple(self._emu.device_profile()["max_grid"])
+
+    @property
+    def max_shared_memory(self):
+        return int(self._emu.device_profile()["shared_optin"])
+
+    def static_shared_memory(self, name):
+        return int(self._emu.static_shared_size(name))
 
     def free_memory(self):
         """Bytes the emulated device has free: ``device_memory`` (its arrays live in host memory)."""
@@ -43,8 +74,9 @@ class CupyLauncher:
         import cupy
 
         self._cupy = cupy
-        device = cupy.cuda.Device()
-        self.max_shared_memory = int(device.attributes["MaxSharedMemoryPerBlockOptin"])
+        attributes = cupy.cuda.Device().attributes
+        self.max_shared_memory = int(attributes["MaxSharedMemoryPerBlockOptin"])
+        self.max_grid = tuple(int(attributes[f"MaxGridDim{axis}"]) for axis in "XYZ")
 
     def free_memory(self):
         """Bytes free on the current device, counting the blocks CuPy's memory pool holds unused."""
@@ -57,8 +89,15 @@ class CupyLauncher:
                                     options=source.NVRTC_OPTIONS + source.include_options(),
                                     name_expressions=source.name_expressions())
 
+    def _kernel(self, name):
+        return self._module(self._cupy.cuda.Device().id).get_function(name)
+
+    def static_shared_memory(self, name):
+        return int(self._kernel(name).shared_size_bytes)
+
     def launch(self, name, grid, block, args, shared_mem):
-        kernel = self._module(self._cupy.cuda.Device().id).get_function(name)
-        if shared_mem > DEFAULT_SHARED_MEMORY:
+        kernel = self._kernel(name)
+        # Without opting in, static + dynamic shared memory may not exceed 48 KiB.
+        if kernel.shared_size_bytes + shared_mem > DEFAULT_SHARED_MEMORY:
             kernel.max_dynamic_shared_size_bytes = shared_mem
         kernel(grid, block, args, shared_mem=shared_mem)
