@@ -135,3 +135,46 @@ def test_more_sources_than_grid_y_refused_before_any_launch(monkeypatch):
     with emulated_device("H100", max_grid=LOW_GRID), pytest.raises(
             ValueError, match=r"sources: 4 per item on the cuda-emu backend exceed the 3 signals one launch may hold"):
         specsep.misi(x, S, n_iter=2, init="random", rng=0, **KW, backend="cuda-emu")
+
+
+# ---- shared memory: static + dynamic against the device, segments that shrink, a global path ---------
+
+def _gl(n_fft, dtype=np.float64, n_iter=2):
+    hop = n_fft // 4
+    x = _signals((1, 3 * n_fft), dtype)
+    S = np.abs(specsep.stft(x, n_fft=n_fft, hop_length=hop, backend="cpu"))
+    return specsep.griffin_lim(S, n_iter=n_iter, hop_length=hop, rng=3, return_history=True, backend="cuda-emu")
+
+
+@pytest.mark.parametrize(("profile", "n_fft"), [("T4", 2048), ("RTX 4090", 4096)])
+def test_segments_shrink_to_fit_shared_memory(profile, n_fft):
+    """float64 Griffin-Lim whose iSTFT segment of 8 hops does not fit the device beside its static
+    shared memory (T4 at n_fft 2048, RTX 30/40 at 4096): shorter segments, the same bits."""
+    backend = _backends.select("cuda-emu")
+    plan = specsep.STFT(n_fft=n_fft, hop_length=n_fft // 4, dtype=np.float64)
+    whole = _gl(n_fft)
+    assert backend._segment(plan)[0] == 8 * plan.hop_length
+    with emulated_device(profile):
+        segment, work = backend._segment(plan)
+        assert work[0] == "shared" and segment < 8 * plan.hop_length
+        assert_same_bits(_gl(n_fft), whole, f"griffin_lim on the {profile}")
+
+
+def test_work_too_big_for_shared_memory_runs_in_global_memory():
+    """n_fft 16384 in float64 fits no block's shared memory on a T4: the *_global kernels run it."""
+    from conftest import RTOL, assert_close
+
+    n_fft, hop = 16384, 4096
+    x = _signals((1, 2 * n_fft))
+    before = _emu.launches()
+    with emulated_device("T4"):
+        X = specsep.stft(x, n_fft=n_fft, hop_length=hop, backend="cuda-emu")
+        y = specsep.istft(X, n_fft=n_fft, hop_length=hop, length=x.shape[-1], backend="cuda-emu")
+        gl = _gl(n_fft, n_iter=1)
+    launched = {name: count - before[name] for name, count in _emu.launches().items()}
+    assert all(launched[f"specsep::cuda::{k}_global<double>"] > 0 for k in ("stft", "istft", "stft_phase_update"))
+    assert_close(X, specsep.stft(x, n_fft=n_fft, hop_length=hop, backend="numpy"), RTOL[np.dtype(np.float64)])
+    assert_close(y, x, RTOL[np.dtype(np.float64)])
+    S = np.abs(specsep.stft(_signals((1, 3 * n_fft)), n_fft=n_fft, hop_length=hop, backend="cpu"))
+    reference = specsep.griffin_lim(S, n_iter=1, hop_length=hop, rng=3, return_history=True, backend="numpy")
+    assert_close(gl[0], reference[0], RTOL[np.dtype(np.float64)])

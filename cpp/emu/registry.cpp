@@ -49,10 +49,11 @@ namespace {
 // The file of the loaded object whose segments hold `address` (the main program: /proc/self/exe).
 std::string object_file(const void* address) {
   struct Query {
-    std::uintptr_t address;
+    std::uintptr_t address = 0;
     std::string file;
     bool found = false;
-  } q{reinterpret_cast<std::uintptr_t>(address)};
+  } q;
+  q.address = reinterpret_cast<std::uintptr_t>(address);
   dl_iterate_phdr(
       [](dl_phdr_info* info, std::size_t, void* data) {
         auto& q = *static_cast<Query*>(data);

@@ -29,7 +29,7 @@ from .._validate import COMPLEX_OF
 from . import source
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
-SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops
+SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 
 
@@ -82,17 +82,36 @@ class CudaBackend:
             "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
         }
 
-    def _shared(self, plan, extra_bytes):
-        """Dynamic shared memory of an FFT kernel: two FFT buffers plus ``extra_bytes``."""
-        n = plan.n_fft
-        scratch = n // 2 + 1 if n % 2 == 0 else n
-        size = 2 * scratch * COMPLEX_OF[plan.dtype].itemsize + extra_bytes
-        if size > self.launcher.max_shared_memory:
-            raise ValueError(
-                f"n_fft={n} in {plan.dtype.name} needs {size} bytes of shared memory per block; the "
-                f"{self.name} backend has {self.launcher.max_shared_memory}: use a smaller n_fft, float32, "
-                "or the cpu backend")
-        return size
+    def _work(self, kernel, plan, extra_bytes):
+        """Where ``kernel``'s work buffers go: two FFT buffers plus ``extra_bytes``. ``("shared",
+        bytes)`` of dynamic shared memory where they fit beside the kernel's static shared memory,
+        else ``("global", values)``: complex values per block of a global scratch array (the
+        kernel's ``_global`` variant)."""
+        n, itemsize = plan.n_fft, COMPLEX_OF[plan.dtype].itemsize
+        dynamic = 2 * (n // 2 + 1 if n % 2 == 0 else n) * itemsize + extra_bytes
+        static = self.launcher.static_shared_memory(source.name_expression(kernel, plan.dtype))
+        return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
+
+    def _launch_work(self, kernel, plan, grid, block, args, work):
+        """``_launch`` with the work buffers ``_work`` placed: dynamic shared memory, or a scratch
+        array of one slice per block, allocated for this launch."""
+        place, size = work
+        if place == "shared":
+            return self._launch(kernel, plan, grid, block, args, size)
+        nbytes = grid[0] * grid[1] * size * COMPLEX_OF[plan.dtype].itemsize
+        self._reserve(f"{kernel}'s work buffers (too big for shared memory)", nbytes)
+        scratch = self.xp.empty(grid[0] * grid[1] * size, dtype=COMPLEX_OF[plan.dtype])
+        self._launch(f"{kernel}_global", plan, grid, block, args + (scratch, _long(size)), 0)
+
+    def _segment(self, plan):
+        """iSTFT output samples per block: SEGMENT_HOPS hops, fewer where shared memory is short
+        (the same bits: each sample sums its frames in the same order whatever the segment), and
+        ``(segment, work)``."""
+        for hops in range(SEGMENT_HOPS, 0, -1):
+            work = self._work("istft", plan, hops * plan.hop_length * plan.dtype.itemsize)
+            if work[0] == "shared":
+                break
+        return hops * plan.hop_length, work
 
     def _reserve(self, what, nbytes):
         """Refuse ``what`` before it allocates ``nbytes`` of device memory that is not free."""
@@ -135,12 +154,12 @@ class CudaBackend:
         xp, c = self.xp, self._constants(plan)
         signals, n_samples = rows.shape
         out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
-        shared = self._shared(plan, 0)
+        work = self._work("stft", plan, 0)
         for first, last in self._grid_rows(signals):
-            self._launch("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
+            self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), shared)
+                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -149,8 +168,7 @@ class CudaBackend:
         c = self._constants(plan)
         n_frames = X.shape[1]
         signals = out.shape[0]
-        segment = SEGMENT_HOPS * plan.hop_length
-        shared = self._shared(plan, segment * plan.dtype.itemsize)
+        segment, work = self._segment(plan)
         start = plan.padding
         segments = max(-(-length // segment), 1) if length else 0
         if segments == 0 or signals == 0:
@@ -164,10 +182,10 @@ class CudaBackend:
                 ms = (_long(M.strides[0] // M.itemsize), _long(M.strides[2] // M.itemsize),
                       _long(M.strides[1] // M.itemsize))
             items = X[first // sources:-(-last // sources)]
-            self._launch("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
+            self._launch_work("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
                 items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["window"], c["synthesis"], c["roots"],
                 c["factors"], _int(plan.n_fft), _int(plan.hop_length), _long(n_frames), _long(start),
-                _long(length), _int(segment), out[first:last]), shared)
+                _long(length), _int(segment), out[first:last]), work)
         return out
 
     def stft(self, plan, x):
@@ -240,7 +258,7 @@ class CudaBackend:
         frame_error = xp.empty((signals, n_frames))
         y = xp.empty((signals, length))
         threads = _threads(plan.n_fft)
-        update_shared = self._shared(plan, plan.n_freqs * 16 + threads * 8)
+        update_work = self._work("stft_phase_update", plan, plan.n_freqs * 16 + threads * 8)
         pad = plan.padding
         ms = (_long(F * n_frames), _long(1), _long(n_frames))
         alpha = np.float64(momentum / (1.0 + momentum))
@@ -260,12 +278,12 @@ class CudaBackend:
                 break
             invert()
             for first, last in signal_ranges:
-                self._launch("stft_phase_update", plan, (n_frames, last - first), (threads,), (
+                self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
                     _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
                     _int(sources), alpha,
-                    frame_error[first:last]), update_shared)
+                    frame_error[first:last]), update_work)
             if track:  # else nothing is measured: no history asked for, no tol
                 for first, last in item_ranges:
                     self._launch("convergence", plan, (1, last - first), (256,), (
