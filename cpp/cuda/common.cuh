@@ -36,6 +36,13 @@ __device__ void load_frame_fft(FrameFFT<T>& f, long n, const int* factors, const
 // 0..n/2 in it), n for odd n.
 __device__ __forceinline__ long fft_scratch(long n) { return n % 2 == 0 ? n / 2 + 1 : n; }
 
+// This block's `per_block` values of a global scratch array (the *_global kernels, for work
+// buffers too big for shared memory): one slice per block of the grid, so blocks never share one.
+template <typename V>
+__device__ __forceinline__ V* block_scratch(V* scratch, long long per_block) {
+  return scratch + (static_cast<long long>(blockIdx.y) * gridDim.x + blockIdx.x) * per_block;
+}
+
 // Sum of `value` over the block, in a fixed tree order (the same bits every run). `buffer` holds
 // blockDim.x doubles; blockDim.x must be a power of two. The result is valid in thread 0.
 __device__ double block_sum(double value, double* buffer) {

@@ -8,22 +8,22 @@
 // The spectrum of signal i is X(i / sources, t, f) * M(i, t, f): a masked mixture (separate),
 // magnitudes times angles (Griffin-Lim, MISI), or the plain iSTFT with M a single 1 (strides 0).
 //
-// Dynamic shared memory: 2 * fft_scratch(n) complex values and `segment` reals.
+// Work buffers: 2 * fft_scratch(n) complex values and `segment` reals, in dynamic shared memory
+// (istft) or, where that does not fit, in a global scratch array (istft_global: `per_block`
+// complex values per block).
 #include "common.cuh"
 
 namespace specsep {
 namespace cuda {
 
 template <typename T>
-__global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M, long long ms0,
-                      long long ms1, long long ms2, int sources, const T* window, const T* synthesis,
-                      const cplx<T>* roots, const int* factors, int n_fft, int hop, long long n_frames,
-                      long long start, long long length, int segment, T* out) {
-  __shared__ FrameFFT<T> f;
-  load_frame_fft(f, n_fft, factors, roots);
-  SPECSEP_DYN_SHARED(cplx<T>, smem);
+__device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T>* X, long long xs0, long long xs1,
+                                              long long xs2, const T* M, long long ms0, long long ms1, long long ms2,
+                                              int sources, const T* window, const T* synthesis, int n_fft, int hop,
+                                              long long n_frames, long long start, long long length, int segment,
+                                              T* out, cplx<T>* work) {
   const long scratch = fft_scratch(n_fft);
-  T* acc = reinterpret_cast<T*>(smem + 2 * scratch);
+  T* acc = reinterpret_cast<T*>(work + 2 * scratch);
   const long signal = blockIdx.y;
   const long s0 = start + static_cast<long>(blockIdx.x) * segment;  // samples [s0, s1)
   const long s1 = s0 + segment < start + length ? s0 + segment : start + length;
@@ -45,7 +45,7 @@ __global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long 
         const long s = origin + j;
         if (s >= s0 && s < covered) acc[s - s0] += synthesis[j] * v;
       };
-      frame_backward(CudaBlock{}, f, load, smem, smem + scratch, store);
+      frame_backward(CudaBlock{}, f, load, work, work + scratch, store);
     }
   }
   T* y = out + signal * length + (s0 - start);
@@ -53,6 +53,30 @@ __global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long 
     const T envelope = s < covered ? window_sum_square_at(window, n_fft, hop, n_frames, s) : T(0);
     y[s - s0] = envelope > tiny_normal<T>() ? acc[s - s0] / envelope : acc[s - s0];
   }
+}
+
+template <typename T>
+__global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M, long long ms0,
+                      long long ms1, long long ms2, int sources, const T* window, const T* synthesis,
+                      const cplx<T>* roots, const int* factors, int n_fft, int hop, long long n_frames,
+                      long long start, long long length, int segment, T* out) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  SPECSEP_DYN_SHARED(cplx<T>, smem);
+  istft_segment(f, X, xs0, xs1, xs2, M, ms0, ms1, ms2, sources, window, synthesis, n_fft, hop, n_frames, start, length,
+                segment, out, smem);
+}
+
+template <typename T>
+__global__ void istft_global(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M,
+                             long long ms0, long long ms1, long long ms2, int sources, const T* window,
+                             const T* synthesis, const cplx<T>* roots, const int* factors, int n_fft, int hop,
+                             long long n_frames, long long start, long long length, int segment, T* out,
+                             cplx<T>* scratch, long long per_block) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  istft_segment(f, X, xs0, xs1, xs2, M, ms0, ms1, ms2, sources, window, synthesis, n_fft, hop, n_frames, start, length,
+                segment, out, block_scratch(scratch, per_block));
 }
 
 }  // namespace cuda

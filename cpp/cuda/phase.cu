@@ -19,7 +19,7 @@ __global__ void misi_distribute(T* y, const T* mix, long long mix_stride, const 
   for (int j = 0; j < sources; ++j) item[j * length + s] += weights[j] * error;
 }
 
-// One block per item: its spectral convergence sqrt(sum of frame errors) / ||S|| (a fixed-order
+// One block per item, grid (1, items): its spectral convergence sqrt(sum of frame errors) / ||S|| (a fixed-order
 // sum), recorded in history[item, iteration] while the item is active; an item whose relative
 // improvement falls under tol (tol >= 0) stops. previous < 0 means no previous iteration.
 // blockDim.x is a power of two; dynamic shared memory: blockDim.x doubles.
@@ -28,7 +28,7 @@ __global__ void convergence(const double* frame_error, long long per_item, const
                             double tol, int* active, double* previous, double* history, long long iteration,
                             long long n_iter) {
   SPECSEP_DYN_SHARED(double, partial);
-  const long item = blockIdx.x;
+  const long item = blockIdx.y;
   double sum = 0.0;
   for (long e = threadIdx.x; e < per_item; e += blockDim.x) sum += frame_error[item * per_item + e];
   const double total = block_sum(sum, partial);

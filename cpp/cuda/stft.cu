@@ -2,8 +2,9 @@
 // (centre padding in the index maths), windows, transforms in shared memory and writes the
 // frame's bins, frame-major, with consecutive threads on consecutive bins.
 //
-// Dynamic shared memory: stft 2 * fft_scratch(n) complex values; stft_phase_update that plus
-// n/2 + 1 complex values and blockDim.x doubles.
+// Work buffers: stft 2 * fft_scratch(n) complex values; stft_phase_update that plus n/2 + 1
+// complex values and blockDim.x doubles. In dynamic shared memory, or for an FFT too big for it
+// in a global scratch array (the *_global kernels: `per_block` complex values per block).
 #include "common.cuh"
 
 namespace specsep {
@@ -18,41 +19,54 @@ __device__ __forceinline__ T framed_sample(const T* signal, long long n_samples,
 
 // out[signal, t, f] = scale * sum_j window[j] x_pad[t * hop + j] exp(-2 pi i j f / n_fft).
 template <typename T>
-__global__ void stft(const T* x, long long x_stride, long long n_samples, const T* window, const cplx<T>* roots,
-                     const int* factors, int n_fft, int hop, int pad, int pad_mode, T scale, long long n_frames,
-                     cplx<T>* out) {
-  __shared__ FrameFFT<T> f;
-  load_frame_fft(f, n_fft, factors, roots);
-  SPECSEP_DYN_SHARED(cplx<T>, smem);
+__device__ __forceinline__ void stft_frame(const FrameFFT<T>& f, const T* x, long long x_stride, long long n_samples,
+                                           const T* window, int n_fft, int hop, int pad, int pad_mode, T scale,
+                                           long long n_frames, cplx<T>* out, cplx<T>* work) {
   const long scratch = fft_scratch(n_fft);
   const long t = blockIdx.x, signal = blockIdx.y;
   const T* samples = x + signal * x_stride;
   const long origin = t * hop - pad;
   frame_forward(CudaBlock{}, f,
                 [&](long j) { return framed_sample(samples, n_samples, window, origin, j, pad_mode); },
-                smem, smem + scratch, out + (signal * n_frames + t) * (n_fft / 2 + 1), scale);
+                work, work + scratch, out + (signal * n_frames + t) * (n_fft / 2 + 1), scale);
+}
+
+template <typename T>
+__global__ void stft(const T* x, long long x_stride, long long n_samples, const T* window, const cplx<T>* roots,
+                     const int* factors, int n_fft, int hop, int pad, int pad_mode, T scale, long long n_frames,
+                     cplx<T>* out) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  SPECSEP_DYN_SHARED(cplx<T>, smem);
+  stft_frame(f, x, x_stride, n_samples, window, n_fft, hop, pad, pad_mode, scale, n_frames, out, smem);
+}
+
+template <typename T>
+__global__ void stft_global(const T* x, long long x_stride, long long n_samples, const T* window,
+                            const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad, int pad_mode,
+                            T scale, long long n_frames, cplx<T>* out, cplx<T>* scratch, long long per_block) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  stft_frame(f, x, x_stride, n_samples, window, n_fft, hop, pad, pad_mode, scale, n_frames, out,
+             block_scratch(scratch, per_block));
 }
 
 // The STFT of one Griffin-Lim / MISI iteration with its epilogue fused: the fast Griffin-Lim
 // update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs), the new
 // `previous`, and the frame's squared magnitude error. Signals are (item * sources + j).
 template <typename T>
-__global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
-                                  const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
-                                  const T* magnitude, long long ms0, long long ms1, long long ms2,
-                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
-                                  double* frame_error) {
-  __shared__ FrameFFT<T> f;
-  load_frame_fft(f, n_fft, factors, roots);
-  SPECSEP_DYN_SHARED(cplx<T>, smem);
+__device__ __forceinline__ void stft_phase_update_frame(
+    const FrameFFT<T>& f, const T* y, long long length, const T* window, int n_fft, int hop, int pad, int pad_mode,
+    long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2, cplx<T>* angles,
+    cplx<T>* previous, const int* active, int sources, T alpha, double* frame_error, cplx<T>* work) {
   const long scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
-  cplx<T>* rebuilt = smem + 2 * scratch;
+  cplx<T>* rebuilt = work + 2 * scratch;
   double* partial = reinterpret_cast<double*>(rebuilt + F);
   const long t = blockIdx.x, signal = blockIdx.y;
   const T* samples = y + signal * length;
   const long origin = t * hop - pad;
   frame_forward(CudaBlock{}, f, [&](long j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
-                smem, smem + scratch, rebuilt, T(1));
+                work, work + scratch, rebuilt, T(1));
   const bool update = active[signal / sources] != 0;
   const long row = (signal * n_frames + t) * F;
   const T* target = magnitude + signal * ms0 + t * ms1;
@@ -67,6 +81,32 @@ __global__ void stft_phase_update(const T* y, long long length, const T* window,
   }
   const double total = block_sum(error, partial);
   if (threadIdx.x == 0) frame_error[signal * n_frames + t] = total;
+}
+
+template <typename T>
+__global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
+                                  const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
+                                  const T* magnitude, long long ms0, long long ms1, long long ms2,
+                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
+                                  double* frame_error) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  SPECSEP_DYN_SHARED(cplx<T>, smem);
+  stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
+                          angles, previous, active, sources, alpha, frame_error, smem);
+}
+
+template <typename T>
+__global__ void stft_phase_update_global(const T* y, long long length, const T* window, const cplx<T>* roots,
+                                         const int* factors, int n_fft, int hop, int pad, int pad_mode,
+                                         long long n_frames, const T* magnitude, long long ms0, long long ms1,
+                                         long long ms2, cplx<T>* angles, cplx<T>* previous, const int* active,
+                                         int sources, T alpha, double* frame_error, cplx<T>* scratch,
+                                         long long per_block) {
+  __shared__ FrameFFT<T> f;
+  load_frame_fft(f, n_fft, factors, roots);
+  stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
+                          angles, previous, active, sources, alpha, frame_error, block_scratch(scratch, per_block));
 }
 
 }  // namespace cuda

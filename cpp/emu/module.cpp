@@ -186,7 +186,7 @@ void launch(const std::string& name, py::handle grid, py::handle block, py::hand
   const Dim3 b = parse_dims(name, "block", block);
   const std::size_t smem = parse_shared_mem(name, shared_mem);
   try {
-    specsep::emu::check_launch(name.c_str(), g, b, smem);
+    specsep::emu::check_launch(name.c_str(), g, b, smem, k->static_shared());
   } catch (const specsep::emu::Error& e) {
     throw py::value_error(e.what());
   }
@@ -201,6 +201,41 @@ void launch(const std::string& name, py::handle grid, py::handle block, py::hand
   const py::object keep_alive = py::reinterpret_borrow<py::object>(args);  // the arrays outlive the grid
   py::gil_scoped_release release;
   k->run(*k, slots.data(), g, b, smem);
+}
+
+py::dict profile_dict(const specsep::emu::DeviceProfile& p) {
+  py::dict d;
+  d["name"] = p.name;
+  d["max_threads_per_block"] = p.max_threads_per_block;
+  d["max_grid"] = py::make_tuple(p.max_grid[0], p.max_grid[1], p.max_grid[2]);
+  d["shared_default"] = p.shared_default;
+  d["shared_optin"] = p.shared_optin;
+  return d;
+}
+
+// A named profile, with any limit replaced: set_device_profile("T4", max_grid=(2**31 - 1, 3, 3)).
+void set_device_profile(const std::string& name, py::object max_threads_per_block, py::object max_grid,
+                        py::object shared_default, py::object shared_optin) {
+  const specsep::emu::DeviceProfile* named = specsep::emu::find_profile(name);
+  if (!named) {
+    std::string known;
+    for (auto n = specsep::emu::profile_names(); *n; ++n) known += std::string(known.empty() ? "" : ", ") + *n;
+    throw py::value_error("no device profile named '" + name + "'; known: " + known);
+  }
+  specsep::emu::DeviceProfile p = *named;
+  if (!max_threads_per_block.is_none()) p.max_threads_per_block = max_threads_per_block.cast<unsigned>();
+  if (!max_grid.is_none()) {
+    const auto grid = max_grid.cast<py::sequence>();
+    if (grid.size() != 3) throw py::value_error("max_grid must hold 3 limits (x, y, z)");
+    for (int d = 0; d < 3; ++d) p.max_grid[d] = grid[d].cast<unsigned>();
+  }
+  if (!shared_default.is_none()) p.shared_default = shared_default.cast<std::size_t>();
+  if (!shared_optin.is_none()) p.shared_optin = shared_optin.cast<std::size_t>();
+  try {
+    specsep::emu::set_device_profile(p);
+  } catch (const specsep::emu::Error& e) {
+    throw py::value_error(e.what());
+  }
 }
 
 }  // namespace
@@ -245,9 +280,32 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
     return d;
   }, "Counters since the process started: launches, blocks, threads, context switches, completed block barriers "
      "and warp collectives.");
-  m.def("max_shared_memory", [] { return specsep::emu::kMaxSharedMemory; },
-        "Dynamic shared memory per block the emulator allows (bytes): sm_90's opt-in limit, 227 KiB.");
-  m.def("max_threads_per_block", [] { return specsep::emu::kMaxThreadsPerBlock; });
+  m.def("max_shared_memory", [] { return specsep::emu::device_profile().shared_optin; },
+        "Static + dynamic shared memory a block may have on the current device profile (bytes; the H100's "
+        "232448 by default).");
+  m.def("max_threads_per_block", [] { return specsep::emu::device_profile().max_threads_per_block; });
+  m.def("device_profile", [] { return profile_dict(specsep::emu::device_profile()); },
+        "The current device profile: name, max_threads_per_block, max_grid (x, y, z), shared_default and "
+        "shared_optin (bytes per block).");
+  m.def("device_profiles", [] {
+    py::list names;
+    for (auto n = specsep::emu::profile_names(); *n; ++n) names.append(*n);
+    return py::tuple(names);
+  }, "The named device profiles.");
+  m.def("set_device_profile", &set_device_profile, py::arg("name"), py::kw_only(),
+        py::arg("max_threads_per_block") = py::none(), py::arg("max_grid") = py::none(),
+        py::arg("shared_default") = py::none(), py::arg("shared_optin") = py::none(),
+        "Makes the launch checks those of device profile `name` ('T4', 'A100', 'RTX 4090', 'H100'), with any "
+        "limit given replaced (tests lower them). Process-wide.");
+  m.def("static_shared_size", [](const std::string& name) {
+    const KernelInfo* k = specsep::emu::find_kernel(name);
+    if (!k) throw py::value_error(specsep::emu::unknown_kernel_message(name));
+    try {
+      return k->static_shared();
+    } catch (const specsep::emu::Error& e) {
+      throw std::runtime_error(e.what());
+    }
+  }, py::arg("name"), "Bytes of static __shared__ memory of a kernel (cupy.RawKernel.shared_size_bytes on a GPU).");
   m.def("flavour", [] { return std::string(specsep::emu::flavour()); }, "'plain', 'tsan' or 'asan'.");
   m.def("static_shared_bytes", [] { return specsep::emu::static_shared_bytes(); },
         "Bytes of static __shared__ storage that the scheduler poisons before every block (0 when the "

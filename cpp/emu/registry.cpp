@@ -1,8 +1,16 @@
 #include "registry.hpp"
 
+#include <cxxabi.h>
+#include <elf.h>
+#include <link.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
 
 namespace specsep {
 namespace emu {
@@ -34,6 +42,84 @@ std::string KernelInfo::signature() const {
   std::string s = name + "(";
   for (std::size_t i = 0; i < params.size(); ++i) s += (i ? ", " : "") + params[i].ctype;
   return s + ")";
+}
+
+namespace {
+
+// The file of the loaded object whose segments hold `address` (the main program: /proc/self/exe).
+std::string object_file(const void* address) {
+  struct Query {
+    std::uintptr_t address = 0;
+    std::string file;
+    bool found = false;
+  } q;
+  q.address = reinterpret_cast<std::uintptr_t>(address);
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, std::size_t, void* data) {
+        auto& q = *static_cast<Query*>(data);
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const auto& ph = info->dlpi_phdr[i];
+          const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
+          if (ph.p_type == PT_LOAD && q.address >= begin && q.address < begin + ph.p_memsz) {
+            q.file = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
+            q.found = true;
+            return 1;
+          }
+        }
+        return 0;
+      },
+      &q);
+  if (!q.found) throw Error("static shared memory: no loaded object holds the kernels");
+  return q.file;
+}
+
+// Demangled name -> size of every function-local static object ("_ZZ..." symbols) of an ELF file:
+// from .symtab, or .dynsym where the file is stripped (template kernels' statics are exported).
+std::map<std::string, std::size_t> local_statics(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() < sizeof(Elf64_Ehdr) || bytes.compare(0, 4, ELFMAG) != 0 || bytes[EI_CLASS] != ELFCLASS64)
+    throw Error("static shared memory: " + file + " is not a readable 64-bit ELF file");
+  const char* base = bytes.data();
+  const auto& eh = *reinterpret_cast<const Elf64_Ehdr*>(base);
+  const auto* sections = reinterpret_cast<const Elf64_Shdr*>(base + eh.e_shoff);
+  const Elf64_Shdr* table = nullptr;
+  for (int pass = 0; pass < 2 && !table; ++pass)
+    for (int i = 0; i < eh.e_shnum; ++i)
+      if (sections[i].sh_type == (pass == 0 ? SHT_SYMTAB : SHT_DYNSYM)) table = &sections[i];
+  if (!table) throw Error("static shared memory: " + file + " has no symbol table");
+  const char* names = base + sections[table->sh_link].sh_offset;
+  const auto* symbols = reinterpret_cast<const Elf64_Sym*>(base + table->sh_offset);
+  std::map<std::string, std::size_t> found;
+  for (std::size_t i = 0; i < table->sh_size / sizeof(Elf64_Sym); ++i) {
+    const Elf64_Sym& sym = symbols[i];
+    const char* mangled = names + sym.st_name;
+    if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || std::strncmp(mangled, "_ZZ", 3) != 0) continue;
+    int status = 0;
+    char* name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+    if (status == 0) found[name] = sym.st_size;
+    std::free(name);
+  }
+  return found;
+}
+
+}  // namespace
+
+std::size_t KernelInfo::static_shared() const {
+  static std::mutex mutex;
+  static std::map<std::string, std::size_t> of_kernel;
+  static std::map<std::string, std::map<std::string, std::size_t>> of_file;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto known = of_kernel.find(name); known != of_kernel.end()) return known->second;
+  const std::string file = object_file(reinterpret_cast<const void*>(fn));
+  auto statics = of_file.find(file);
+  if (statics == of_file.end()) statics = of_file.emplace(file, local_statics(file)).first;
+  // A kernel's statics are named "<name expression>(<parameters>)::...".
+  std::size_t bytes = 0;
+  const std::string prefix = name + "(";
+  for (auto s = statics->second.lower_bound(prefix); s != statics->second.end() && s->first.rfind(prefix, 0) == 0; ++s)
+    bytes += s->second;
+  return of_kernel[name] = bytes;
 }
 
 std::string unknown_kernel_message(const std::string& name) {

@@ -170,6 +170,10 @@ struct KernelInfo {
   mutable std::atomic<std::uint64_t> launches{0};
 
   std::string signature() const;  // "name(const float*, int, ...)"
+  // Bytes of its static __shared__ variables (what CUDA's cudaFuncAttributes::sharedSizeBytes
+  // reports): in the emulator they are the kernel's function-local statics, sized from the
+  // binary's symbol table. Throws Error when the table cannot be read.
+  std::size_t static_shared() const;
 };
 
 const std::vector<std::unique_ptr<KernelInfo>>& kernels();
@@ -189,7 +193,7 @@ void run_typed(const KernelInfo& k, const Slot* args, Dim3 grid, Dim3 block, std
   (void)args;
   k.launches.fetch_add(1, std::memory_order_relaxed);
   run_grid(
-      k.name.c_str(), grid, block, shared_mem,
+      k.name.c_str(), grid, block, shared_mem, k.static_shared(),
       [](const void* c) {
         const Call& x = *static_cast<const Call*>(c);
         std::apply(x.fn, x.args);

@@ -666,7 +666,59 @@ constexpr std::size_t kGuardBytes = 64;  // checked after each block in plain bu
 
 // ---- public entry points --------------------------------------------------------------------------
 
-void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem) {
+namespace {
+
+DeviceProfile make_profile(const char* name, std::size_t optin_kib, unsigned max_threads = kMaxThreadsPerBlock) {
+  DeviceProfile p;
+  p.name = name;
+  p.max_threads_per_block = max_threads;
+  p.shared_optin = optin_kib * 1024;
+  return p;
+}
+
+const std::vector<DeviceProfile>& profiles() {
+  static const std::vector<DeviceProfile> table = {make_profile("T4", 64), make_profile("A100", 163),
+                                                   make_profile("RTX 4090", 99), make_profile("H100", 227)};
+  return table;
+}
+
+std::mutex g_profile_mutex;
+DeviceProfile& current_profile() {
+  static DeviceProfile p = *find_profile("H100");
+  return p;
+}
+
+}  // namespace
+
+const DeviceProfile* find_profile(const std::string& name) {
+  for (const auto& p : profiles())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+const char* const* profile_names() {
+  static const char* const names[] = {"T4", "A100", "RTX 4090", "H100", nullptr};
+  return names;
+}
+
+DeviceProfile device_profile() {
+  std::lock_guard<std::mutex> lock(g_profile_mutex);
+  return current_profile();
+}
+
+void set_device_profile(const DeviceProfile& profile) {
+  if (profile.max_threads_per_block < 1 || profile.max_threads_per_block > kMaxThreadsPerBlock)
+    throw Error("max_threads_per_block must be in [1, 1024]");
+  for (unsigned d : profile.max_grid)
+    if (d < 1 || d > 2147483647u) throw Error("grid limits must be in [1, 2^31 - 1]");
+  if (profile.shared_default > profile.shared_optin)
+    throw Error("shared_default must not exceed shared_optin (the opt-in limit is the larger)");
+  std::lock_guard<std::mutex> lock(g_profile_mutex);
+  current_profile() = profile;
+}
+
+void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, std::size_t static_shared) {
+  const DeviceProfile p = device_profile();
   const std::string k(kernel);
   auto triple = [](Dim3 d) {
     return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
@@ -674,18 +726,22 @@ void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_
   if (!grid.x || !grid.y || !grid.z) throw Error(k + ": grid " + triple(grid) + " has a zero dimension");
   if (!block.x || !block.y || !block.z) throw Error(k + ": block " + triple(block) + " has a zero dimension");
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  if (threads > kMaxThreadsPerBlock || block.z > kMaxBlockDimZ)
-    throw Error(k + ": block " + triple(block) + " has " + std::to_string(threads) +
-                " threads; CUDA allows at most 1024 per block (and blockDim.z <= 64)");
-  if (grid.x > kMaxGridDimX || grid.y > kMaxGridDimYZ || grid.z > kMaxGridDimYZ)
-    throw Error(k + ": grid " + triple(grid) + " exceeds CUDA's limits (x < 2^31, y and z <= 65535)");
-  if (shared_mem > kMaxSharedMemory)
-    throw Error(k + ": shared_mem=" + std::to_string(shared_mem) + " exceeds the " +
-                std::to_string(kMaxSharedMemory) + " bytes (227 KiB) of dynamic shared memory a block may have");
+  if (threads > p.max_threads_per_block || block.z > p.max_block_dim_z)
+    throw Error(k + ": block " + triple(block) + " has " + std::to_string(threads) + " threads; the " + p.name +
+                " allows at most " + std::to_string(p.max_threads_per_block) + " per block (and blockDim.z <= " +
+                std::to_string(p.max_block_dim_z) + ")");
+  if (grid.x > p.max_grid[0] || grid.y > p.max_grid[1] || grid.z > p.max_grid[2])
+    throw Error(k + ": grid " + triple(grid) + " exceeds the " + p.name + "'s grid limits " +
+                triple(Dim3{p.max_grid[0], p.max_grid[1], p.max_grid[2]}));
+  if (static_shared + shared_mem > p.shared_optin)
+    throw Error(k + ": " + std::to_string(static_shared) + " bytes of static and " + std::to_string(shared_mem) +
+                " of dynamic shared memory exceed the " + std::to_string(p.shared_optin) + " bytes a block may have on the " +
+                p.name);
 }
 
-void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, Body body, const void* ctx) {
-  check_launch(kernel, grid, block, shared_mem);
+void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, std::size_t static_shared, Body body,
+              const void* ctx) {
+  check_launch(kernel, grid, block, shared_mem, static_shared);
   Scheduler& s = sched();
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.fibers.empty()) s.fibers.resize(kMaxThreadsPerBlock);

@@ -18,16 +18,32 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
-// Limits the launch checks enforce, those of the GPUs specsep targets (sm_80 / sm_90).
+// The emulator's own bounds: fiber slots per block and warp size (every profile is within them).
 constexpr unsigned kMaxThreadsPerBlock = 1024;
-constexpr unsigned kMaxBlockDimZ = 64;
-constexpr unsigned kMaxGridDimX = 2147483647u;
-constexpr unsigned kMaxGridDimYZ = 65535;
 constexpr unsigned kWarpSize = 32;
-// Dynamic shared memory per block: the sm_90 opt-in maximum (227 KiB; sm_80: 163 KiB). Kernels
-// above 48 KiB need cudaFuncAttributeMaxDynamicSharedMemorySize on a GPU (CuPy:
-// RawKernel.max_dynamic_shared_size_bytes), which the emulator does not check.
-constexpr std::size_t kMaxSharedMemory = 227 * 1024;
+
+// The launch limits of one device (cudaDeviceProp's names): the launch checks enforce the current
+// profile, as that device's driver would refuse the launch. Static + dynamic shared memory of a
+// block must fit `shared_optin` (a GPU also needs the kernel's MaxDynamicSharedMemorySize
+// attribute raised above `shared_default` minus its static shared memory, which CuPy sets
+// through RawKernel.max_dynamic_shared_size_bytes; the emulator does not model that attribute).
+struct DeviceProfile {
+  std::string name;
+  unsigned max_threads_per_block = kMaxThreadsPerBlock;
+  unsigned max_block_dim_z = 64;
+  unsigned max_grid[3] = {2147483647u, 65535, 65535};
+  std::size_t shared_default = 48 * 1024;  // sharedMemPerBlock
+  std::size_t shared_optin = 0;            // sharedMemPerBlockOptin
+};
+
+// The named profiles: "T4" (sm_75, 64 KiB), "A100" (sm_80, 163 KiB), "RTX 4090" (sm_89, 99 KiB),
+// "H100" (sm_90, 227 KiB; the default).
+const DeviceProfile* find_profile(const std::string& name);
+const char* const* profile_names();  // null-terminated
+DeviceProfile device_profile();
+// Replaces the current profile (throws Error on limits outside the emulator's bounds); launches
+// are serialised with it.
+void set_device_profile(const DeviceProfile& profile);
 
 // An emulated fault: divergent barrier, bad warp mask, shared-memory overrun, bad launch
 // configuration. launch() throws it after abandoning the grid (Python sees a RuntimeError).
@@ -39,10 +55,12 @@ class Error : public std::runtime_error {
 // Runs body(ctx) once per CUDA thread of the grid. Launches are serialised by a mutex (the
 // static __shared__ variables and the scheduler are process-wide); the calling thread runs them.
 using Body = void (*)(const void* ctx);
-void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, Body body, const void* ctx);
+void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, std::size_t static_shared, Body body,
+              const void* ctx);
 
-// Checks a launch configuration against the limits above; throws Error naming the kernel.
-void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem);
+// Checks a launch configuration against the current profile (`static_shared`: the kernel's
+// static __shared__ bytes); throws Error naming the kernel.
+void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem, std::size_t static_shared);
 
 // ---- device-side primitives, called by the fibers through cuda_emu.hpp -------------------------
 

@@ -45,7 +45,13 @@ struct Setup {
     roots = specsep::root_table<T>(n);
     scratch = n % 2 == 0 ? n / 2 + 1 : n;
   }
+  bool global = false;  // the *_global kernels: work buffers in a global scratch array, not shared memory
+
   long freqs() const { return n_fft / 2 + 1; }
+  // The global kernels' scratch: `per_block` complex values for each of `blocks` blocks.
+  std::vector<cplx<T>> scratch_for(unsigned blocks, long long per_block) const {
+    return std::vector<cplx<T>>(static_cast<size_t>(blocks * per_block));
+  }
   size_t fft_shared() const { return static_cast<size_t>(2 * scratch) * sizeof(cplx<T>); }
 
   // The padded sample, as specsep/framing.hpp defines it.
@@ -69,15 +75,25 @@ struct Setup {
 template <typename T>
 std::vector<cplx<T>> run_stft(const Setup<T>& s) {
   std::vector<cplx<T>> out(static_cast<size_t>(s.signals * s.n_frames * s.freqs()));
-  launch(name("stft", T()), {static_cast<unsigned>(s.n_frames), static_cast<unsigned>(s.signals)},
-         {static_cast<unsigned>(s.threads)}, s.fft_shared(), s.x.data(), s.n_samples, s.n_samples, s.window.data(),
-         s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, T(1), s.n_frames, out.data());
+  const specsep::emu::Dim3 grid{static_cast<unsigned>(s.n_frames), static_cast<unsigned>(s.signals)};
+  if (s.global) {
+    const long long per_block = 2 * s.scratch;
+    std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
+    launch(name("stft_global", T()), grid, {static_cast<unsigned>(s.threads)}, 0, s.x.data(), s.n_samples,
+           s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, T(1),
+           s.n_frames, out.data(), scratch.data(), per_block);
+    return out;
+  }
+  launch(name("stft", T()), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared(), s.x.data(), s.n_samples,
+         s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, T(1),
+         s.n_frames, out.data());
   return out;
 }
 
 template <typename T>
-void stft_case(int n_fft, int pad_mode, int threads, int signals) {
-  const Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
+void stft_case(int n_fft, int pad_mode, int threads, int signals, bool global = false) {
+  Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
+  s.global = global;
   const std::vector<cplx<T>> out = run_stft(s);
   std::vector<double> got, want;  // re, im of every bin against a direct DFT
   for (int sig = 0; sig < s.signals; ++sig) {
@@ -111,16 +127,25 @@ std::vector<T> run_istft(const Setup<T>& s, const std::vector<cplx<T>>& X, int s
   const T* M = mask ? mask->data() : one.data();
   const long long F = s.freqs();
   const long long ms0 = mask ? F * s.n_frames : 0, ms1 = mask ? 1 : 0, ms2 = mask ? s.n_frames : 0;
-  launch(name("istft", T()), {segments, static_cast<unsigned>(signals)}, {static_cast<unsigned>(s.threads)},
-         s.fft_shared() + segment * sizeof(T), X.data(), s.n_frames * F, F, 1ll, M, ms0, ms1, ms2, sources,
-         s.window.data(), s.synthesis.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.n_frames, start,
-         length, segment, out.data());
+  const specsep::emu::Dim3 grid{segments, static_cast<unsigned>(signals)};
+  if (s.global) {
+    const long long per_block = 2 * s.scratch + (segment + 1) / 2;  // segment reals in complex values
+    std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
+    launch(name("istft_global", T()), grid, {static_cast<unsigned>(s.threads)}, 0, X.data(), s.n_frames * F, F,
+           1ll, M, ms0, ms1, ms2, sources, s.window.data(), s.synthesis.data(), s.roots.data(), s.factors.data(),
+           s.n_fft, s.hop, s.n_frames, start, length, segment, out.data(), scratch.data(), per_block);
+    return out;
+  }
+  launch(name("istft", T()), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared() + segment * sizeof(T), X.data(),
+         s.n_frames * F, F, 1ll, M, ms0, ms1, ms2, sources, s.window.data(), s.synthesis.data(), s.roots.data(),
+         s.factors.data(), s.n_fft, s.hop, s.n_frames, start, length, segment, out.data());
   return out;
 }
 
 template <typename T>
-void istft_case(int n_fft, int pad_mode, int threads, int signals) {
-  const Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
+void istft_case(int n_fft, int pad_mode, int threads, int signals, bool global = false) {
+  Setup<T> s(n_fft, 4, pad_mode, threads, 21, signals);
+  s.global = global;
   const std::vector<cplx<T>> X = run_stft(s);
   SPECSEP_SMOKE_CLOSE(run_istft(s, X, 1, static_cast<const std::vector<T>*>(nullptr)), s.x, sizeof(T) == 4 ? 1e-5 : 1e-12);
   // Two sources per item whose masks sum to one: their signals sum to the item's.
@@ -145,7 +170,7 @@ void istft_case(int n_fft, int pad_mode, int threads, int signals) {
 // The Griffin-Lim STFT with the fused phase update: y is x, the target magnitude is |STFT(x)|, so
 // every frame's error is (about) zero.
 template <typename T>
-void phase_update_case(int n_fft, int pad_mode) {
+void phase_update_case(int n_fft, int pad_mode, bool global = false) {
   const int threads = 32;
   const Setup<T> s(n_fft, 4, pad_mode, threads, 21, 2);
   const std::vector<cplx<T>> X = run_stft(s);
@@ -161,11 +186,20 @@ void phase_update_case(int n_fft, int pad_mode) {
   const std::vector<int> active(static_cast<size_t>(s.signals), 1);
   std::vector<double> frame_error(static_cast<size_t>(s.signals * s.n_frames), -1.0);
   const size_t shared = s.fft_shared() + static_cast<size_t>(F) * sizeof(cplx<T>) + threads * sizeof(double);
-  launch(name("stft_phase_update", T()), {static_cast<unsigned>(s.n_frames), static_cast<unsigned>(s.signals)},
-         {static_cast<unsigned>(threads)}, shared, s.x.data(), s.n_samples, s.window.data(), s.roots.data(),
-         s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, s.n_frames, magnitude.data(),
-         static_cast<long long>(F * s.n_frames), 1ll, s.n_frames, angles.data(), previous.data(), active.data(), 1,
-         T(0.5), frame_error.data());
+  const specsep::emu::Dim3 grid{static_cast<unsigned>(s.n_frames), static_cast<unsigned>(s.signals)};
+  if (global) {
+    const long long per_block = static_cast<long long>((shared + sizeof(cplx<T>) - 1) / sizeof(cplx<T>));
+    std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
+    launch(name("stft_phase_update_global", T()), grid, {static_cast<unsigned>(threads)}, 0, s.x.data(), s.n_samples,
+           s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, s.n_frames,
+           magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames, angles.data(), previous.data(),
+           active.data(), 1, T(0.5), frame_error.data(), scratch.data(), per_block);
+  } else {
+    launch(name("stft_phase_update", T()), grid, {static_cast<unsigned>(threads)}, shared, s.x.data(), s.n_samples,
+           s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, s.n_frames,
+           magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames, angles.data(), previous.data(),
+           active.data(), 1, T(0.5), frame_error.data());
+  }
   for (double e : frame_error) SPECSEP_SMOKE_CHECK(e >= 0 && e < (sizeof(T) == 4 ? 1e-6 : 1e-20));
   for (size_t i = 0; i < X.size(); ++i) SPECSEP_SMOKE_CHECK(previous[i].re == X[i].re && previous[i].im == X[i].im);
 }
@@ -188,7 +222,7 @@ void convergence_case() {
   std::vector<double> frame_error(static_cast<size_t>(items * per_item), 0.01), norm{1.0, 2.0, 4.0};
   std::vector<int> active{1, 1, 0};
   std::vector<double> previous{-1.0, 1e-9, 5.0}, history(static_cast<size_t>(items * n_iter), -7.0);
-  launch(name("convergence", T()), {static_cast<unsigned>(items)}, {64}, 64 * sizeof(double), frame_error.data(),
+  launch(name("convergence", T()), {1, static_cast<unsigned>(items)}, {64}, 64 * sizeof(double), frame_error.data(),
          per_item, norm.data(), 0.1, active.data(), previous.data(), history.data(), 1ll, n_iter);
   const double sc = std::sqrt(0.01 * per_item);
   SPECSEP_SMOKE_CHECK(std::fabs(history[1] - sc) < 1e-12 && std::fabs(history[n_iter + 1] - sc / 2) < 1e-12);
@@ -216,6 +250,22 @@ SPECSEP_SMOKE(istft) {
 SPECSEP_SMOKE(stft_phase_update) {
   phase_update_case<float>(16, 1);
   phase_update_case<double>(15, 0);
+}
+
+// The global-scratch variants (work buffers too big for shared memory): the same checks.
+SPECSEP_SMOKE(stft_global) {
+  stft_case<float>(16, 1, 32, 2, true);
+  stft_case<double>(15, 0, 32, 1, true);
+}
+
+SPECSEP_SMOKE(istft_global) {
+  istft_case<float>(15, 0, 32, 1, true);
+  istft_case<double>(16, 2, 32, 2, true);
+}
+
+SPECSEP_SMOKE(stft_phase_update_global) {
+  phase_update_case<float>(15, 2, true);
+  phase_update_case<double>(16, 1, true);
 }
 
 SPECSEP_SMOKE(misi_distribute) {

@@ -31,8 +31,7 @@ from .._validate import COMPLEX_OF
 from . import source
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
-SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops
-MAX_GRID_Y = 65535        # CUDA's limit on gridDim.y (signals per launch)
+SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
@@ -93,17 +92,36 @@ class CudaBackend:
             "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
         }
 
-    def _shared(self, plan, extra_bytes):
-        """Dynamic shared memory of an FFT kernel: two FFT buffers plus ``extra_bytes``."""
-        n = plan.n_fft
-        scratch = n // 2 + 1 if n % 2 == 0 else n
-        size = 2 * scratch * COMPLEX_OF[plan.dtype].itemsize + extra_bytes
-        if size > self.launcher.max_shared_memory:
-            raise ValueError(
-                f"n_fft={n} in {plan.dtype.name} needs {size} bytes of shared memory per block; the "
-                f"{self.name} backend has {self.launcher.max_shared_memory}: use a smaller n_fft, float32, "
-                "or the cpu backend")
-        return size
+    def _work(self, kernel, plan, extra_bytes):
+        """Where ``kernel``'s work buffers go: two FFT buffers plus ``extra_bytes``. ``("shared",
+        bytes)`` of dynamic shared memory where they fit beside the kernel's static shared memory,
+        else ``("global", values)``: complex values per block of a global scratch array (the
+        kernel's ``_global`` variant)."""
+        n, itemsize = plan.n_fft, COMPLEX_OF[plan.dtype].itemsize
+        dynamic = 2 * (n // 2 + 1 if n % 2 == 0 else n) * itemsize + extra_bytes
+        static = self.launcher.static_shared_memory(source.name_expression(kernel, plan.dtype))
+        return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
+
+    def _launch_work(self, kernel, plan, grid, block, args, work):
+        """``_launch`` with the work buffers ``_work`` placed: dynamic shared memory, or a scratch
+        array of one slice per block, allocated for this launch."""
+        place, size = work
+        if place == "shared":
+            return self._launch(kernel, plan, grid, block, args, size)
+        nbytes = grid[0] * grid[1] * size * COMPLEX_OF[plan.dtype].itemsize
+        self._reserve(f"{kernel}'s work buffers (too big for shared memory)", nbytes)
+        scratch = self.xp.empty(grid[0] * grid[1] * size, dtype=COMPLEX_OF[plan.dtype])
+        self._launch(f"{kernel}_global", plan, grid, block, args + (scratch, _long(size)), 0)
+
+    def _segment(self, plan):
+        """iSTFT output samples per block: SEGMENT_HOPS hops, fewer where shared memory is short
+        (the same bits: each sample sums its frames in the same order whatever the segment), and
+        ``(segment, work)``."""
+        for hops in range(SEGMENT_HOPS, 0, -1):
+            work = self._work("istft", plan, hops * plan.hop_length * plan.dtype.itemsize)
+            if work[0] == "shared":
+                break
+        return hops * plan.hop_length, work
 
     def _usable(self):
         """``(usable, free)``: the device memory a method may allocate (the free memory less
@@ -130,13 +148,22 @@ class CudaBackend:
         return max(1, min(items, (usable - fixed) // per_item))
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
+        if grid[0] > self.launcher.max_grid[0]:
+            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
+                             f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
+                             "shorter signals or the cpu backend")
         self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
 
-    @staticmethod
-    def _per_signal_launches(signals, sources=1):
-        """Ranges of signals that fit gridDim.y, each starting at an item boundary."""
-        step = (MAX_GRID_Y // sources) * sources
-        return [(first, min(first + step, signals)) for first in range(0, signals, step)]
+    def _grid_rows(self, rows, group=1):
+        """Ranges ``[first, last)`` of ``rows`` (signals or items: gridDim.y of every launch) that
+        each fit the device's gridDim.y, starting at multiples of ``group`` (the sources of one
+        item stay in one launch). Every launch over signals or items is split by it."""
+        limit = self.launcher.max_grid[1]
+        if group > limit:
+            raise ValueError(f"sources: {group} per item on the {self.name} backend exceed the {limit} signals one "
+                             "launch may hold (gridDim.y): pass fewer sources, or use the cpu backend")
+        step = limit // group * group
+        return [(first, min(first + step, rows)) for first in range(0, rows, step)]
 
     # ---- transforms --------------------------------------------------------------------------
     def _stft_rows(self, plan, rows, n_frames):
@@ -144,12 +171,12 @@ class CudaBackend:
         xp, c = self.xp, self._constants(plan)
         signals, n_samples = rows.shape
         out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
-        shared = self._shared(plan, 0)
-        for first, last in self._per_signal_launches(signals):
-            self._launch("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
+        work = self._work("stft", plan, 0)
+        for first, last in self._grid_rows(signals):
+            self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), shared)
+                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -158,14 +185,13 @@ class CudaBackend:
         c = self._constants(plan)
         n_frames = X.shape[1]
         signals = out.shape[0]
-        segment = SEGMENT_HOPS * plan.hop_length
-        shared = self._shared(plan, segment * plan.dtype.itemsize)
+        segment, work = self._segment(plan)
         start = plan.padding
         segments = max(-(-length // segment), 1) if length else 0
         if segments == 0 or signals == 0:
             return out
         xs = [_long(s // X.itemsize) for s in X.strides]
-        for first, last in self._per_signal_launches(signals, sources):
+        for first, last in self._grid_rows(signals, sources):
             if M is None:  # a single 1 read through strides 0
                 mask, ms = self.xp.ones(1, dtype=plan.dtype), (_long(0), _long(0), _long(0))
             else:
@@ -173,10 +199,10 @@ class CudaBackend:
                 ms = (_long(M.strides[0] // M.itemsize), _long(M.strides[2] // M.itemsize),
                       _long(M.strides[1] // M.itemsize))
             items = X[first // sources:-(-last // sources)]
-            self._launch("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
+            self._launch_work("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
                 items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["window"], c["synthesis"], c["roots"],
                 c["factors"], _int(plan.n_fft), _int(plan.hop_length), _long(n_frames), _long(start),
-                _long(length), _int(segment), out[first:last]), shared)
+                _long(length), _int(segment), out[first:last]), work)
         return out
 
     def stft(self, plan, x):
@@ -249,32 +275,38 @@ class CudaBackend:
         frame_error = xp.empty((signals, n_frames))
         y = xp.empty((signals, length))
         threads = _threads(plan.n_fft)
-        update_shared = self._shared(plan, plan.n_freqs * 16 + threads * 8)
+        update_work = self._work("stft_phase_update", plan, plan.n_freqs * 16 + threads * 8)
         pad = plan.padding
         ms = (_long(F * n_frames), _long(1), _long(n_frames))
         alpha = np.float64(momentum / (1.0 + momentum))
 
+        signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
+
         def invert():
             self._istft_rows(plan, angles, S, 1, length, y)
             if mixture is not None:
-                self._launch("misi_distribute", plan, (-(-length // 256), items), (256,), (
-                    y, mixture, _long(mixture.shape[-1]), weights, _int(sources), _long(length)), 0)
+                for first, last in item_ranges:
+                    self._launch("misi_distribute", plan, (-(-length // 256), last - first), (256,), (
+                        y[first * sources:last * sources], mixture[first:last], _long(mixture.shape[-1]), weights,
+                        _int(sources), _long(length)), 0)
 
         for iteration in range(n_iter):
             if iteration and iteration % CHECK_EVERY == 0 and not bool(active.any()):
                 break
             invert()
-            for first, last in self._per_signal_launches(signals, sources):
-                self._launch("stft_phase_update", plan, (n_frames, last - first), (threads,), (
+            for first, last in signal_ranges:
+                self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
                     _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
                     _int(sources), alpha,
-                    frame_error[first:last]), update_shared)
+                    frame_error[first:last]), update_work)
             if track:  # else nothing is measured: no history asked for, no tol
-                self._launch("convergence", plan, (items,), (256,), (
-                    frame_error, _long(sources * n_frames), norm, np.float64(-1.0 if tol is None else tol), active,
-                    best, history, _long(iteration), _long(n_iter)), 256 * 8)
+                for first, last in item_ranges:
+                    self._launch("convergence", plan, (1, last - first), (256,), (
+                        frame_error[first * sources:last * sources], _long(sources * n_frames), norm[first:last],
+                        np.float64(-1.0 if tol is None else tol), active[first:last], best[first:last],
+                        history[first:last], _long(iteration), _long(n_iter)), 256 * 8)
         invert()
         recorded = xp.any(~xp.isnan(history), axis=0)
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0

@@ -2,11 +2,15 @@
 
 Both take ``launch(name, grid, block, args, shared_mem)`` with the argument conventions of
 ``cupy.RawKernel.__call__``: arrays for pointers, NumPy scalars of the exact C++ parameter type
-for scalars (CuPy passes a Python int as a 64-bit integer).
+for scalars (CuPy passes a Python int as a 64-bit integer), and tell the orchestration the
+device's limits: ``max_grid`` (x, y, z), ``max_shared_memory`` (static + dynamic shared memory a
+block may have, opted in) and ``static_shared_memory(name)`` (a kernel's static ``__shared__``
+bytes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import weakref
 
@@ -20,14 +24,30 @@ DEFAULT_SHARED_MEMORY = 48 * 1024
 EMULATED_DEVICE_MEMORY = 80 * 10**9
 
 
+@contextlib.contextmanager
+def emulated_device(profile, **limits):
+    """Within the block the emulator checks launches as device ``profile`` would ("T4", "A100",
+    "RTX 4090", "H100"), with any of its ``limits`` replaced (``max_grid=(x, y, z)``,
+    ``shared_optin=``, ``shared_default=``, ``max_threads_per_block=``); the previous profile
+    after it. Every EmulatorLauncher reads its limits from the current profile."""
+    from .. import _emu
+
+    previous = _emu.device_profile()
+    _emu.set_device_profile(profile, **limits)
+    try:
+        yield
+    finally:
+        _emu.set_device_profile(previous.pop("name"), **previous)
+
+
 class EmulatorLauncher:
-    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays)."""
+    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays), checked against the
+    emulator's current device profile (emulated_device)."""
 
     def __init__(self):
         from .. import _emu
 
         self._emu = _emu
-        self.max_shared_memory = int(_emu.max_shared_memory())
         self.device_memory = EMULATED_DEVICE_MEMORY
         self.device = 0  # the emulated current device (tests switch it to check per-device state)
         self._homes = {}  # id(array) -> (weak reference, device) of the arrays made by constant()
@@ -50,6 +70,17 @@ class EmulatorLauncher:
             if ref is not None and ref() is arg and device != self.device:
                 raise ValueError(f"{name}: argument {i} lives on device {device}, but the launch runs on device "
                                  f"{self.device}")
+
+    @property
+    def max_grid(self):
+        return tuple(self._emu.device_profile()["max_grid"])
+
+    @property
+    def max_shared_memory(self):
+        return int(self._emu.device_profile()["shared_optin"])
+
+    def static_shared_memory(self, name):
+        return int(self._emu.static_shared_size(name))
 
     def free_memory(self):
         """Bytes the emulated device has free: ``device_memory`` (its arrays live in host memory)."""
@@ -79,8 +110,13 @@ class CupyLauncher:
 
     @property
     def max_shared_memory(self):
-        """Shared memory a block of the current device may opt in to."""
-        return _max_shared_memory(self._cupy.cuda.Device().id)
+        """Static + dynamic shared memory a block of the current device may opt in to."""
+        return _attributes(self.device_id())["MaxSharedMemoryPerBlockOptin"]
+
+    @property
+    def max_grid(self):
+        """The current device's grid limits (x, y, z)."""
+        return tuple(_attributes(self.device_id())[f"MaxGridDim{axis}"] for axis in "XYZ")
 
     def free_memory(self):
         """Bytes free on the current device, counting the blocks CuPy's memory pool holds unused."""
@@ -93,15 +129,23 @@ class CupyLauncher:
                                     options=source.NVRTC_OPTIONS + source.include_options(),
                                     name_expressions=source.name_expressions())
 
+    def _kernel(self, name):
+        return self._module(self.device_id()).get_function(name)
+
+    def static_shared_memory(self, name):
+        return int(self._kernel(name).shared_size_bytes)
+
     def launch(self, name, grid, block, args, shared_mem):
-        kernel = self._module(self.device_id()).get_function(name)
-        if shared_mem > DEFAULT_SHARED_MEMORY:
+        kernel = self._kernel(name)
+        # Without opting in, static + dynamic shared memory may not exceed 48 KiB.
+        if kernel.shared_size_bytes + shared_mem > DEFAULT_SHARED_MEMORY:
             kernel.max_dynamic_shared_size_bytes = shared_mem
         kernel(grid, block, args, shared_mem=shared_mem)
 
 
 @functools.lru_cache(maxsize=None)
-def _max_shared_memory(device_id):
+def _attributes(device_id):
+    """The attributes of device ``device_id`` (fixed for the process)."""
     import cupy
 
-    return int(cupy.cuda.Device(device_id).attributes["MaxSharedMemoryPerBlockOptin"])
+    return {name: int(value) for name, value in cupy.cuda.Device(device_id).attributes.items()}
