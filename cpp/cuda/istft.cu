@@ -29,8 +29,10 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T
   const long s1 = s0 + segment < start + length ? s0 + segment : start + length;
   const long n_full = n_fft + hop * (n_frames - 1);
   const long covered = s1 < n_full ? s1 : n_full;  // samples past the last frame stay zero
+  // No barrier after the zeroing: frame_backward's first block.sync() (after its loads, before any
+  // store) orders it before every accumulation, and where no frame covers the segment each thread
+  // reads back only the entries it zeroed itself (tests/test_emu_barriers.py).
   for (long s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
-  __syncthreads();
   const cplx<T>* spectrum = X + (signal / sources) * xs0;
   const T* mask = M + signal * ms0;
   if (s0 < covered) {
