@@ -181,6 +181,26 @@ Pool* ready_pool(Registry& registry) {
 }
 
 thread_local InterruptScope* t_interrupt_scope = nullptr;
+// Whether this thread holds the registry's `run` (a parallel_for on the pool): a nested call, or
+// one from a signal handler run by check_interrupt, must not lock it again.
+thread_local bool t_holds_pool = false;
+
+// The registry's `run`, if wanted, taken unless this thread holds it already or another does.
+class PoolLock {
+ public:
+  explicit PoolLock(Registry& registry, bool wanted = true) : lock_(registry.run, std::defer_lock) {
+    if (wanted && !t_holds_pool && lock_.try_lock()) t_holds_pool = true;
+  }
+  ~PoolLock() {
+    if (lock_.owns_lock()) t_holds_pool = false;
+  }
+  PoolLock(const PoolLock&) = delete;
+  PoolLock& operator=(const PoolLock&) = delete;
+  bool owned() const { return lock_.owns_lock(); }
+
+ private:
+  std::unique_lock<std::mutex> lock_;
+};
 
 }  // namespace
 
@@ -194,13 +214,13 @@ int num_threads() {
 
 void set_num_threads(int n) {
   Registry& registry = *g_registry;
-  // try_lock: a parallel_for that holds the pool may be this thread's own (a signal handler run
-  // by check_interrupt); it rebuilds the pool on its next use instead.
-  std::unique_lock<std::mutex> run(registry.run, std::try_to_lock);
+  // Not waiting for a parallel_for that holds the pool (it may be this thread's own, when a signal
+  // handler run by check_interrupt calls this): it rebuilds the pool on its next use instead.
+  const PoolLock run(registry);
   std::lock_guard<std::mutex> lock(registry.config);
   registry.requested = n < 1 ? 1 : n;
   registry.built = false;
-  if (run.owns_lock()) registry.rebuild();
+  if (run.owned()) registry.rebuild();
 }
 
 void parallel_for(std::ptrdiff_t count, const std::function<void(std::ptrdiff_t)>& task) {
@@ -209,10 +229,9 @@ void parallel_for(std::ptrdiff_t count, const std::function<void(std::ptrdiff_t)
   job.count = count;
   job.task = &task;
   Registry& registry = *g_registry;
-  std::unique_lock<std::mutex> run(registry.run, std::defer_lock);
-  Pool* pool = nullptr;
-  // A lone task, a single thread, or a pool already busy with another caller's job: run inline.
-  if (count > 1 && run.try_lock()) pool = ready_pool(registry);
+  // A lone task, a single thread, or a pool already busy with another job: run inline.
+  const PoolLock run(registry, count > 1);
+  Pool* pool = run.owned() ? ready_pool(registry) : nullptr;
   if (pool) {
     pool->run(job);
   } else {
