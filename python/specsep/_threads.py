@@ -32,5 +32,13 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """Number of threads the ``cpu`` backend's kernels use."""
+    """Number of threads the ``cpu`` backend's kernels use.
+
+    Once the threads have started (at :func:`set_num_threads`, else at the first kernel that
+    uses them), this is the number that did: fewer than asked for where the system refused more.
+
+    Returns
+    -------
+    int
+    """
     return int(kernels_module.get_num_threads())
