@@ -56,6 +56,23 @@ specsep::View3<E> spectrogram_view(A& a, const std::string& name) {
   return {reinterpret_cast<E*>(const_cast<void*>(static_cast<const void*>(a.data()))), stride<E>(a, 0), stride<E>(a, 2), stride<E>(a, 1)};
 }
 
+// Runs Python's signal handlers for a kernel running without the GIL, so that Ctrl-C raises
+// KeyboardInterrupt in it (Note [interrupts] in thread_pool.hpp).
+void check_signals() {
+  py::gil_scoped_acquire gil;
+  if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+}
+
+unsigned long g_main_thread = 0;  // threading.main_thread().ident, set at import
+
+// A kernel's run: the GIL released and, on the main thread (the only one that runs Python's
+// signal handlers), interrupts checked. Declared after the arrays the kernel writes, so that they
+// outlive it when an interrupt unwinds the call.
+class KernelRun {
+  specsep::InterruptScope interrupts_{PyThread_get_thread_ident() == g_main_thread ? check_signals : nullptr};
+  py::gil_scoped_release release_;
+};
+
 template <typename T>
 class Plan {
  public:
@@ -73,7 +90,7 @@ class Plan {
     specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
     const T* data = x.data();
     const std::ptrdiff_t rows = stride<T>(x, 0);
-    py::gil_scoped_release release;
+    KernelRun run;
     specsep::run_stft(plan_, specsep::Samples<T>{data}, batch, rows, n, frames, sink);
     return std::move(out);
   }
@@ -85,7 +102,7 @@ class Plan {
     const long batch = static_cast<long>(X.shape(0)), frames = static_cast<long>(X.shape(2));
     auto out = output<T>({batch, length});
     T* y = out.mutable_data();
-    py::gil_scoped_release release;
+    KernelRun run;
     specsep::run_istft(plan_, batch, frames, start, length, y, length, specsep::SpectrumReader<T>{view});
     return std::move(out);
   }
@@ -101,7 +118,7 @@ class Plan {
     const long J = X.shape(0) == 0 ? 1 : signals / static_cast<long>(X.shape(0));
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
-    py::gil_scoped_release release;
+    KernelRun run;
     specsep::run_istft(plan_, signals, frames, start, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
     return std::move(out);
   }
@@ -146,7 +163,7 @@ class Plan {
     T* y = out.mutable_data();
     specsep::IterationState state(items, tol, track);
     {
-      py::gil_scoped_release release;
+      KernelRun run;
       specsep::PhaseState<T> phase(signals, frames, plan_.n_freqs());
       if (single)
         specsep::load_magnitudes(phase, signals, float_view);
@@ -272,6 +289,7 @@ bool cpu_has_avx2() {
 PYBIND11_MODULE(SPECSEP_MODULE, m) {
   m.doc() = "specsep C++ CPU kernels (called through specsep._cpu_backend)";
   m.attr("isa") = SPECSEP_ISA;
+  g_main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
   m.def("cpu_has_avx2", &cpu_has_avx2);
   // float64 first: pybind11 tries overloads in order, and a forcecast float32 overload would take
   // float64 input that needs a copy

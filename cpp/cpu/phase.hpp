@@ -82,6 +82,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
     if (!mixture) return;
     // MISI: source j takes weights[j] of the mixture error, so the sources sum to the mixture.
     for (long b = 0; b < items; ++b) {
+      check_interrupt();
       T* item = y + b * sources * length;
       for (long s = 0; s < length; ++s) {
         T sum = T(0);
@@ -99,6 +100,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
   std::vector<double> sc(static_cast<size_t>(items));
   const T alpha = T(momentum / (1.0 + momentum));
   for (long it = 0; it < n_iter && state.any_active(); ++it) {
+    check_interrupt();  // Note [interrupts] in thread_pool.hpp
     invert(current);
     if (state.tracking())
       run_stft(plan, Samples<T>{current}, signals, length, length, n_frames, MagnitudeError<T>{phase, frame_error.data()});

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from . import _validate as v
 from ._cpu_backend import kernels_module
 
@@ -14,10 +16,29 @@ def set_num_threads(n: int) -> None:
     n : int
         Number of threads, ``>= 1``. The default is the ``SPECSEP_NUM_THREADS`` environment
         variable when set, else every core. Results are identical for any thread count.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the system cannot start ``n`` threads (a limit on threads or on address space):
+        the kernels then run on the threads that started, as :func:`get_num_threads` reports.
     """
-    kernels_module.set_num_threads(v.check_int("n", n, minimum=1))
+    n = v.check_int("n", n, minimum=1)
+    kernels_module.set_num_threads(n)
+    started = get_num_threads()
+    if started < n:
+        warnings.warn(f"set_num_threads: the system could start only {started} of {n} threads; "
+                      f"the cpu backend runs on {started}", RuntimeWarning, stacklevel=2)
 
 
 def get_num_threads() -> int:
-    """Number of threads the ``cpu`` backend's kernels use."""
+    """Number of threads the ``cpu`` backend's kernels use.
+
+    Once the threads have started (at :func:`set_num_threads`, else at the first kernel that
+    uses them), this is the number that did: fewer than asked for where the system refused more.
+
+    Returns
+    -------
+    int
+    """
     return int(kernels_module.get_num_threads())
