@@ -202,8 +202,23 @@ def _nola_message(plan: STFT) -> str:
             f"so the inverse STFT does not exist{hint}")
 
 
-@functools.lru_cache(maxsize=64)
 def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    # Only O(n_fft) is cached per window, never an envelope as long as a signal: block k of hop
+    # samples sums the squared window's chunks j with 0 <= k - j < n_frames, so the blocks from
+    # q - 1 to n_frames - 1 have every chunk (the steady block) and the last q - 1 depend only on
+    # k - n_frames. Summed in the same order, the assembled envelope has the direct one's bits.
+    q = -(-n_fft // hop_length)
+    if n_frames <= q:
+        out = _direct_envelope(window_bytes, n_fft, hop_length, n_frames)
+    else:
+        base = _envelope_of_q_frames(window_bytes, n_fft, hop_length)
+        head, steady, tail = np.split(base, [(q - 1) * hop_length, q * hop_length])
+        out = np.concatenate([head, np.tile(steady, n_frames - q + 1), tail])
+    return _readonly(out[:n_fft + hop_length * (n_frames - 1)])
+
+
+def _direct_envelope(window_bytes, n_fft, hop_length, n_frames):
+    """The envelope of ``n_frames`` frames, blocks of ``hop_length`` samples, un-trimmed."""
     window = np.frombuffer(window_bytes, dtype=np.float64)
     q = -(-n_fft // hop_length)
     squares = np.zeros(q * hop_length)
@@ -211,9 +226,19 @@ def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -
     out = np.zeros(hop_length * (n_frames + q - 1))
     for j, chunk in enumerate(squares.reshape(q, hop_length)):
         out[j * hop_length:(j + n_frames) * hop_length] += np.tile(chunk, n_frames)
-    out = out[:n_fft + hop_length * (n_frames - 1)]
-    out.flags.writeable = False
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_of_q_frames(window_bytes, n_fft, hop_length):
+    """The un-trimmed envelope of ``q = ceil(n_fft / hop_length)`` frames: 2q - 1 blocks, the
+    head, the steady block and the tail of any longer envelope."""
+    return _readonly(_direct_envelope(window_bytes, n_fft, hop_length, -(-n_fft // hop_length)))
+
+
+def _readonly(array):
+    array.flags.writeable = False
+    return array
 
 
 @functools.lru_cache(maxsize=128)

@@ -69,6 +69,10 @@ class CudaBackend:
         self._constants = functools.lru_cache(maxsize=64)(self._make_constants)
 
     # ---- per-plan device constants ---------------------------------------------------------
+    def clear_constants(self):
+        """Drop the device constants of every plan (specsep.clear_caches)."""
+        self._constants.cache_clear()
+
     def _make_constants(self, plan):
         from .. import _cpu
 
