@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -173,6 +174,11 @@ class STFT:
         """Window-sum-square envelope over the un-trimmed output, shape ``(n_fft + hop*(n_frames-1),)``."""
         return _envelope(self._window64.tobytes(), self.n_fft, self.hop_length, int(n_frames))
 
+    @property
+    def synthesis_scale(self) -> float:
+        """The power of two the inverse scales the window down by (Note [scaled synthesis])."""
+        return synthesis_scale(self._window64)
+
     def check_invertible(self) -> None:
         if not self.invertible:
             raise ValueError(_nola_message(self))
@@ -191,6 +197,19 @@ class STFT:
         from .api import _istft_with_plan
 
         return callers_kind(lambda data: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X)
+
+
+def synthesis_scale(window: np.ndarray) -> float:
+    """Note [scaled synthesis]: the inverse STFT divides ``sum_t w * frame_t`` by the envelope
+    ``sum_t w**2``; with float32 window values of ~1e19 both overflow (``w**2 > 3.4e38``). Every
+    backend computes with ``w / c`` instead, ``c`` the smallest power of two ``>= max|w|`` and at
+    least 1 (so 1 for the named windows): the synthesis window ``w * backward / c**2`` over the
+    envelope of ``w / c`` is the same quotient, bit for bit where nothing over- or underflows, as
+    scaling by a power of two is exact. A sample counts as covered where the envelope of ``w / c``
+    is above the smallest normal number: the same samples for any power-of-two multiple of ``w``.
+    ``cpp/cpu/plan.hpp`` computes the same ``c`` from its window."""
+    mantissa, exponent = math.frexp(float(np.max(np.abs(window))))
+    return math.ldexp(1.0, max(0, exponent - (mantissa == 0.5)))
 
 
 def _nola_message(plan: STFT) -> str:

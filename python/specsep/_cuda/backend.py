@@ -79,9 +79,12 @@ class CudaBackend:
         xp, real = self.xp, plan.dtype
         factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
         backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
+        window = plan.window64.astype(real)
+        c = real.type(plan.synthesis_scale)  # Note [scaled synthesis] in specsep/_plan.py
         return {
-            "window": xp.asarray(plan.window64.astype(real)),
-            "synthesis": xp.asarray((plan.window64 * backward).astype(real)),
+            "window": xp.asarray(window),
+            "envelope_window": xp.asarray(window / c),
+            "synthesis": xp.asarray((plan.window64 * backward).astype(real) / c / c),
             "roots": xp.asarray(roots.astype(COMPLEX_OF[real])),
             "factors": xp.asarray(factors),
             "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
@@ -161,7 +164,7 @@ class CudaBackend:
                       _long(M.strides[1] // M.itemsize))
             items = X[first // sources:-(-last // sources)]
             self._launch("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
-                items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["window"], c["synthesis"], c["roots"],
+                items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["envelope_window"], c["synthesis"], c["roots"],
                 c["factors"], _int(plan.n_fft), _int(plan.hop_length), _long(n_frames), _long(start),
                 _long(length), _int(segment), out[first:last]), shared)
         return out
