@@ -35,3 +35,13 @@ def test_istft_is_invariant_under_power_of_two_window_scaling(backend, dtype, ce
     big = np.ldexp(np.ones((), dtype), 60)
     assert_same_bits(specsep.istft(X * big, window=window * big, **kw, backend=backend),
                      specsep.istft(X, window=window, **kw, backend=backend), "istft of the scaled window")
+
+
+@pytest.mark.parametrize("n_fft", [4, 6, 8, 12, 256, 1000])
+def test_dc_and_nyquist_bins_are_real(backend, dtype, n_fft):
+    """A real frame's DC and Nyquist bins are real: an imaginary part of rounding noise turns the
+    phase c / |c| of a vanishing bin by up to a quarter turn."""
+    x = np.random.default_rng(n_fft).standard_normal((2, 3000)).astype(dtype)
+    X = specsep.stft(x, n_fft=n_fft, hop_length=n_fft // 4 + 1, backend=backend)
+    assert not X[..., 0, :].imag.any()
+    assert not X[..., n_fft // 2, :].imag.any()
