@@ -283,6 +283,12 @@ CASES = [
     case(specsep.griffin_lim, (S,), dict(n_fft=128), ValueError, r"S has 33 frequency bins, which implies n_fft=64",
          "gla-freq-mismatch"),
     case(specsep.griffin_lim, (S,), dict(length=-1), ValueError, r"length=-1 must be >= 0", "gla-length"),
+    # one frame of an even n_fft with center=True: istft's default length is 0 samples, which no
+    # pad mode frames (the cpu backend used to read outside the signal)
+    case(specsep.griffin_lim, (np.ones((3, 1)),), dict(hop_length=3, pad_mode="edge"), ValueError,
+         r"the default length=0 \(istft's\) gives 0 STFT frames but S has 1; .*\(e.g. length=1\)", "gla-length-default"),
+    case(specsep.griffin_lim, (np.ones((3, 1)),), dict(hop_length=1), ValueError,
+         r"the default length=0 .* \(no length does: use n_iter=0 or more frames\)", "gla-length-none-fits"),
     case(specsep.griffin_lim, (S,), dict(hop_length=N_FFT), ValueError, NOLA_HANN, "gla-nola"),
     case(specsep.griffin_lim, (S,), dict(window="kaiser"), ValueError, rf"window='kaiser' is not one of {VALID_WINDOWS}",
          "gla-window"),

@@ -3,6 +3,7 @@
 // io.hpp, so that the STFT, the masked iSTFT and the phase-retrieval updates share one loop.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
@@ -118,7 +119,39 @@ struct Extrapolated {
     using V = typename Lanes<T>::type;
     return load_unaligned<V>(x + i) - splat<V>(alpha) * load_unaligned<V>(y + i);
   }
+  Samples<T> current() const { return {x}; }  // x_k, whose frames set the noise floor
 };
+
+// Per lane, sum_j (window[j] x[origin[l] + j])^2 (padding as the STFT frames it): the squared
+// norm of the frame (Note [vanishing bins] in specsep/phase.hpp).
+template <typename T>
+typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const long* origin, long n_samples,
+                                     bool inside) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const T* window = plan.window.data();
+  const long n = plan.n_fft;
+  V energy = V();
+  for (int l = 0; l < L; ++l) {
+    T sum = T(0);
+    long j = 0;
+    if (inside) {
+      V acc = V();
+      for (; j + L <= n; j += L) {
+        const V v = x.lanes(origin[l] + j) * load_unaligned<V>(window + j);
+        acc += v * v;
+      }
+      for (int k = 0; k < L; ++k) sum += acc[k];
+    }
+    for (; j < n; ++j) {
+      const long i = inside ? origin[l] + j : source_index(origin[l] + j, n_samples, plan.pad_mode);
+      const T v = i < 0 ? T(0) : window[j] * x[i];
+      sum += v * v;
+    }
+    energy[l] = sum;
+  }
+  return energy;
+}
 
 // Windowed samples of L frames that lie inside the signal (frame l starts at origin[l]), in the
 // packed layout of frame_forward_packed: contiguous loads, then register transposes.
@@ -155,7 +188,7 @@ void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origi
 // STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated).
 // The spectra of frames t .. t + count - 1 (one per lane) of item b go to sink(b, t, count,
 // spectrum) whole, or, where Sink::per_bin, bin by bin as the transform makes them, to
-// sink.bins(b, t)(k, X_k).
+// sink.bins(b, t, l2)(k, X_k), l2 the norm of the frames (sink.frame_energy over frame_energy).
 template <typename T, typename Signal, typename Sink>
 void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_t x_stride, long n_samples,
               long n_frames, const Sink& sink) {
@@ -191,7 +224,11 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
         frame_pack(SerialBlock{}, plan.fft.view(), load, s.a());
       }
       if constexpr (Sink::per_bin) {
-        frame_forward_bins(SerialBlock{}, plan.fft.view(), s.a(), s.b(), sink.bins(b, t), plan.forward_scale);
+        const V energy = sink.frame_energy(b, [&](long other) {
+          return frame_energy(plan, x.row(other * x_stride).current(), origin, n_samples, inside);
+        });
+        const V l2 = sqrt(energy) * splat<V>(plan.forward_scale);
+        frame_forward_bins(SerialBlock{}, plan.fft.view(), s.a(), s.b(), sink.bins(b, t, l2), plan.forward_scale);
       } else {
         frame_forward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), s.spectrum(), plan.forward_scale);
         sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());

@@ -157,7 +157,8 @@ class Plan {
       else
         specsep::load_initial_angles(plan_, phase, signals, specsep::GivenAngles<T>{angle_view});
       specsep::retrieve_phase(plan_, phase, items, J, mixture, mixture_stride, weights, n_iter, momentum, length,
-                              start, y, state);
+                              start, y, state,
+                              single ? T(specsep::epsilon<float>()) : specsep::epsilon<T>());
     }
     array<double> history({items, state.iterations()});
     state.history(history.mutable_data());

@@ -34,13 +34,14 @@ __global__ void stft(const T* x, long long x_stride, long long n_samples, const 
 }
 
 // The STFT of one Griffin-Lim / MISI iteration with its epilogue fused: the fast Griffin-Lim
-// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs), the new
+// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs; `epsilon` that of
+// the data's precision, Note [vanishing bins]), the new
 // `previous`, and the frame's squared magnitude error. Signals are (item * sources + j).
 template <typename T>
 __global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
                                   const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
                                   const T* magnitude, long long ms0, long long ms1, long long ms2,
-                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
+                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha, T epsilon,
                                   double* frame_error) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);
@@ -53,6 +54,17 @@ __global__ void stft_phase_update(const T* y, long long length, const T* window,
   const long origin = t * hop - pad;
   frame_forward(CudaBlock{}, f, [&](long j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
                 smem, smem + scratch, rebuilt, T(1));
+  // The norm that sets the noise floor (Note [vanishing bins] in specsep/phase.hpp): of frame t of
+  // every signal of the item together (MISI spreads the mixture error over them).
+  double energy = 0.0;
+  for (long other = signal - signal % sources; other < signal - signal % sources + sources; ++other)
+    for (long j = threadIdx.x; j < n_fft; j += blockDim.x) {
+      const double v = framed_sample(y + other * length, length, window, origin, j, pad_mode);
+      energy += v * v;
+    }
+  block_sum(energy, partial);
+  const T floor = noise_floor(T(sqrt(partial[0])), alpha, epsilon);
+  __syncthreads();  // every thread has read partial[0] before the error sum reuses it
   const bool update = active[signal / sources] != 0;
   const long row = (signal * n_frames + t) * F;
   const T* target = magnitude + signal * ms0 + t * ms1;
@@ -61,7 +73,7 @@ __global__ void stft_phase_update(const T* y, long long length, const T* window,
     const cplx<T> r = rebuilt[k];
     const double d = double(modulus(r)) - double(target[k * ms2]);
     error += d * d;
-    const cplx<T> next = accelerated_phase(r, previous[row + k], alpha);
+    const cplx<T> next = accelerated_phase(r, previous[row + k], alpha, floor);
     previous[row + k] = r;
     if (update) angles[row + k] = next;
   }

@@ -265,6 +265,15 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return np.where(modulus > 0, values / np.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
+def _vanishing_bins_to_one(plan, X, x, backend):
+    """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
+    noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
+    The floor is 64 ulps of the frame's norm ``||w x||``, from its bins by Parseval."""
+    xp = namespace(X)
+    norm = xp.sqrt(2 * xp.sum(X.real ** 2 + X.imag ** 2, axis=-2, keepdims=True) / plan.n_fft)
+    return xp.where(xp.abs(X) > 64 * np.finfo(plan.dtype).eps * norm, X, X.dtype.type(1))
+
+
 def _check_iteration(n_iter, momentum, tol, unstable_momentum):
     n_iter = v.check_int("n_iter", n_iter, minimum=0)
     unstable_momentum = v.check_bool("unstable_momentum", unstable_momentum)
@@ -274,6 +283,33 @@ def _check_iteration(n_iter, momentum, tol, unstable_momentum):
                          "usually diverges (pass unstable_momentum=True to run it anyway)")
     tol = None if tol is None else v.check_float("tol", tol, minimum=0.0)
     return n_iter, momentum, tol
+
+
+def _frames_of(plan, length):
+    """STFT frames of a ``length``-sample signal; 0 where it has none."""
+    try:
+        return plan.n_frames(length)
+    except ValueError:
+        return 0
+
+
+def _check_iteration_length(plan, length, n_frames):
+    """Each iteration compares the STFT of the estimate with S: the estimate's length, the
+    default (istft's) included, must give S's frame count. The default is 0 samples for one
+    frame of an even n_fft with center=True, which no pad mode frames."""
+    given = length is not None
+    length = length if given else plan.istft_length(n_frames)
+    frames = _frames_of(plan, length)
+    if frames == n_frames:
+        return
+    shortest = max(1, plan.istft_length(n_frames))  # lengths with n_frames frames start at istft's
+    hint = (f" (e.g. length={shortest})" if _frames_of(plan, shortest) == n_frames
+            else " (no length does: use n_iter=0 or more frames)")
+    what = f"length={length}" if given else f"the default length={length} (istft's)"
+    raise ValueError(
+        f"{what} gives {frames} STFT frames but S has {n_frames}; with n_iter > 0 the length must give "
+        f"S's frame count{hint}"
+    )
 
 
 def _check_magnitudes(name, S, min_ndim):
@@ -337,17 +373,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
     _check_spectrogram(plan, S, "S")
     length = _check_length(length)
-    if length is not None and n_iter > 0:
-        # each iteration compares the STFT of the length-sample estimate with S
-        try:
-            frames = plan.n_frames(length)
-        except ValueError:
-            frames = 0
-        if frames != S.shape[-1]:
-            raise ValueError(
-                f"length={length} gives {frames} STFT frames but S has {S.shape[-1]}; with n_iter > 0 the "
-                f"length must give S's frame count (e.g. length={plan.istft_length(S.shape[-1])})"
-            )
+    if n_iter > 0:
+        _check_iteration_length(plan, length, S.shape[-1])
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
@@ -432,7 +459,8 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
-        return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)
+        X = _vanishing_bins_to_one(plan, chosen.stft(plan, x_mix), x_mix, chosen)
+        return _initial_angles(np.expand_dims(X, -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=return_history)

@@ -227,6 +227,7 @@ class CudaBackend:
         items = signals // sources
         if signals == 0:  # an empty batch: nothing to launch (a grid dimension of 0 is no valid launch)
             return xp.empty((0, length)), xp.empty((0, 0))
+        epsilon = np.float64(np.finfo(S.dtype).eps)  # of the data (Note [vanishing bins])
         S = xp.ascontiguousarray(S, dtype=np.float64)
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
         # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
@@ -259,7 +260,7 @@ class CudaBackend:
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
                     _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
-                    _int(sources), alpha,
+                    _int(sources), alpha, epsilon,
                     frame_error[first:last]), update_shared)
             if track:  # else nothing is measured: no history asked for, no tol
                 self._launch("convergence", plan, (items,), (256,), (
