@@ -141,7 +141,8 @@ def test_buffer_cache_keeps_the_latest_sizes_within_its_budget(kernels, cache_li
 
 def _import_with(variable, value):
     env = {**os.environ, variable: value}
-    code = "import specsep._cpu_backend as c; print(c.kernels_module.buffer_cache_limit(), c.kernels_module.get_num_threads())"
+    code = ("import specsep._cpu_backend as c; "
+            "print(c.kernels_module.buffer_cache_limit(), c.kernels_module.get_num_threads())")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -161,3 +162,54 @@ def test_environment_variables_are_parsed_strictly(variable, value):
 def test_environment_variables_set_the_cpu_backend():
     assert _import_with("SPECSEP_BUFFER_CACHE_MB", "3").stdout.split()[0] == str(3 << 20)
     assert _import_with("SPECSEP_NUM_THREADS", "3").stdout.split()[1] == "3"
+
+
+@needs_cpu
+def test_buffer_cache_serves_slightly_smaller_requests(kernels, cache_limit):
+    """Lengths that vary a little share blocks: a cached block serves requests down to 4/5 of it."""
+    specsep.clear_caches()
+    mb = 1 << 18  # float32 samples per MB
+    _istft_output(4 * mb)
+    assert kernels.cached_bytes() == 16 * mb
+    y = _istft_output(int(3.5 * mb))  # served by the 4 MB block
+    assert kernels.cached_bytes() == 0
+    del y
+    assert kernels.cached_bytes() == 16 * mb  # the block goes back with its own size
+    y = _istft_output(2 * mb)  # would waste half of it: a block of its own
+    assert kernels.cached_bytes() == 16 * mb
+    del y
+    assert kernels.cached_bytes() == 16 * mb + 8 * mb
+
+
+_RSS_SCRIPT = """
+import numpy as np, specsep
+def rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 >> 20
+X = np.zeros((129, 3), dtype=np.complex64)
+specsep.istft(X, n_fft=256, hop_length=64, length=1000, backend="cpu")
+base = rss_mb()
+rng = np.random.default_rng(0)
+peak = 0
+for _ in range(150):  # outputs of 1 to 16 MB, every page touched, freed at once
+    y = specsep.istft(X, n_fft=256, hop_length=64, length=int(rng.integers(1 << 18, 1 << 22)), backend="cpu")
+    y[::1024] = 1.0
+    del y
+    peak = max(peak, rss_mb() - base)
+specsep.clear_caches()
+print(peak, rss_mb() - base)
+"""
+
+
+@pytest.mark.slow
+@needs_cpu
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm: Linux")
+def test_buffer_cache_budget_holds_in_resident_memory():
+    """150 outputs of varying size under a 64 MB budget: resident memory stays within the budget
+    plus one output, and clear_caches() gives it all back to the system."""
+    env = {**os.environ, "SPECSEP_BUFFER_CACHE_MB": "64"}
+    out = subprocess.run([sys.executable, "-c", _RSS_SCRIPT], env=env, capture_output=True, text=True,
+                         check=True, timeout=300)
+    peak, after = map(int, out.stdout.split())
+    assert peak <= 64 + 16 + 8, f"resident memory grew by {peak} MB"
+    assert after <= 8, f"{after} MB still resident after clear_caches()"

@@ -286,7 +286,8 @@ CASES = [
     # one frame of an even n_fft with center=True: istft's default length is 0 samples, which no
     # pad mode frames (the cpu backend used to read outside the signal)
     case(specsep.griffin_lim, (np.ones((3, 1)),), dict(hop_length=3, pad_mode="edge"), ValueError,
-         r"the default length=0 \(istft's\) gives 0 STFT frames but S has 1; .*\(e.g. length=1\)", "gla-length-default"),
+         r"the default length=0 \(istft's\) gives 0 STFT frames but S has 1; .*\(e.g. length=1\)",
+         "gla-length-default"),
     case(specsep.griffin_lim, (np.ones((3, 1)),), dict(hop_length=1), ValueError,
          r"the default length=0 .* \(no length does: use n_iter=0 or more frames\)", "gla-length-none-fits"),
     case(specsep.griffin_lim, (S,), dict(hop_length=N_FFT), ValueError, NOLA_HANN, "gla-nola"),

@@ -45,13 +45,16 @@ struct Cache {
   std::size_t held = 0;
   std::size_t limit = std::size_t(1024) << 20;
 
+  // The smallest cached block of bytes .. bytes + bytes / 4: signals whose lengths vary a little
+  // reuse each other's blocks instead of filling the cache with sizes that never come back.
   void* take(std::size_t bytes) {
-    auto it = by_size.find(bytes);
-    if (it == by_size.end()) return nullptr;
+    auto it = by_size.lower_bound(bytes);
+    if (it == by_size.end() || it->first > bytes + bytes / 4) return nullptr;
+    const std::size_t size = it->first;
     void* raw = it->second->second;
     by_age.erase(it->second);
     by_size.erase(it);
-    held -= bytes;
+    held -= size;
     return raw;
   }
   void evict_oldest() {

@@ -4,7 +4,8 @@
 // Large NumPy arrays are fresh mmap'ed pages, and the kernel zeroes every page on first touch:
 // for an STFT that writes 200 MB, zeroing costs more than the transforms. specsep's outputs are
 // allocated here instead; when Python frees one, its block waits in a cache for the next call
-// that needs the same number of bytes (pipelines call with the same shapes over and over). The
+// that needs as many bytes, or up to a quarter fewer (pipelines call with the same shapes over and
+// over; lengths that vary a little share blocks). The
 // cache holds at most set_buffer_cache_limit() bytes (default 1 GiB; 0 turns it off; Python sets
 // it from SPECSEP_BUFFER_CACHE_MB), evicting the least recently released blocks first, so that a
 // workload whose sizes change keeps the recent sizes, not the first ones. Cached blocks are

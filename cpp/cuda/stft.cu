@@ -41,7 +41,8 @@ template <typename T>
 __global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
                                   const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
                                   const T* magnitude, long long ms0, long long ms1, long long ms2,
-                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha, T epsilon,
+                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
+                                  T epsilon,
                                   double* frame_error) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);

@@ -33,7 +33,8 @@ def buffer_cache_bytes() -> int | None:
     if megabytes is None:
         return None
     if megabytes >= 1 << 43:  # the byte count must fit the C++ size_t with room to add blocks
-        raise ValueError(f"environment variable SPECSEP_BUFFER_CACHE_MB={megabytes} is too large (at most {(1 << 43) - 1})")
+        raise ValueError(f"environment variable SPECSEP_BUFFER_CACHE_MB={megabytes} is too large "
+                         f"(at most {(1 << 43) - 1})")
     return megabytes << 20
 
 
