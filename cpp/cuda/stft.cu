@@ -34,9 +34,9 @@ __global__ void stft(const T* x, long long x_stride, long long n_samples, const 
 }
 
 // The STFT of one Griffin-Lim / MISI iteration with its epilogue fused: the fast Griffin-Lim
-// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs; `epsilon` that of
-// the data's precision, Note [vanishing bins]), the new
-// `previous`, and the frame's squared magnitude error. Signals are (item * sources + j).
+// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs; `epsilon`: that
+// of the data's precision, Note [vanishing bins]), the new `previous`, and the frame's squared
+// magnitude error. Signals are (item * sources + j).
 template <typename T>
 __global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
                                   const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
