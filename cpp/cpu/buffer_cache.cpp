@@ -164,7 +164,9 @@ ScratchMemory::ScratchMemory() {
   r.scratches.insert(this);
 }
 
-ScratchMemory::~ScratchMemory() {
+ScratchMemory::~ScratchMemory() { unregister(); }
+
+void ScratchMemory::unregister() {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   r.scratches.erase(this);

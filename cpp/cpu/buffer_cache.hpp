@@ -43,6 +43,9 @@ class ScratchMemory {
   std::mutex in_use;
 
  protected:
+  // Leaves the registry; a derived class calls it first in its destructor, so that clear_scratch()
+  // never calls release() on a half-destroyed object (idempotent).
+  void unregister();
   std::atomic<std::size_t> bytes_{0};
 
  private:

@@ -40,6 +40,7 @@ class Scratch : public ScratchMemory {
     std::unique_lock<std::mutex> lock_;
     Scratch* s_;
   };
+  ~Scratch() override { unregister(); }
   static Lease local(long n_fft) {
     thread_local Scratch s;
     Lease lease(s);
