@@ -9,7 +9,7 @@ import pytest
 
 import specsep
 
-from conftest import RTOL, assert_close, assert_same_bits
+from conftest import BACKENDS, RTOL, assert_close, assert_same_bits
 
 
 @pytest.mark.parametrize("scale", [2.0 ** 40, 1e19, 2.0 ** 70])
@@ -49,8 +49,6 @@ def test_dc_and_nyquist_bins_are_real(backend, dtype, n_fft):
 
 # ---- phase retrieval where bins vanish in exact arithmetic (Note [vanishing bins]) ---------------
 # The reference is the definition: every other backend is compared with it.
-from conftest import BACKENDS  # noqa: E402
-
 OTHER_BACKENDS = [param for param in BACKENDS if param.values[0] != "numpy"]
 
 
