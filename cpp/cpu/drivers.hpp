@@ -3,11 +3,14 @@
 // io.hpp, so that the STFT, the masked iSTFT and the phase-retrieval updates share one loop.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
 
+#include "buffer_cache.hpp"
 #include "plan.hpp"
 #include "io.hpp"
 #include "simd.hpp"
@@ -21,14 +24,28 @@ constexpr long kFramesPerTask = 32;  // a multiple of every lane count
 constexpr long kHopsPerChunk = 64;   // iSTFT output chunk; boundary frames are computed twice
 
 // Per-thread scratch of lane vectors: two FFT buffers, a spectrum and a group of time frames.
+// Registered in buffer_cache.hpp: counted by scratch_bytes() and freed by clear_scratch(); a task
+// holds its thread's scratch through a Lease, so that clear_scratch() never frees buffers in use.
 template <typename T>
-class Scratch {
+class Scratch : public ScratchMemory {
  public:
   using V = typename Lanes<T>::type;
-  static Scratch& local(long n_fft) {
+  class Lease {
+   public:
+    explicit Lease(Scratch& s) : lock_(s.in_use), s_(&s) {}
+    Scratch& operator*() const { return *s_; }
+    Scratch* operator->() const { return s_; }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+    Scratch* s_;
+  };
+  ~Scratch() override { unregister(); }
+  static Lease local(long n_fft) {
     thread_local Scratch s;
+    Lease lease(s);
     s.reserve(n_fft);
-    return s;
+    return lease;
   }
   cplx<V>* a() { return a_.get(); }
   cplx<V>* b() { return b_.get(); }
@@ -38,28 +55,43 @@ class Scratch {
   T* rows() { return rows_.get(); }  // Lanes<T>::count frames of n_fft samples, row-major
 
  private:
+  // Scratch for frames up to this long is kept between calls; a larger one is given back at the
+  // next call with frames four times shorter (one n_fft = 2^20 call must not hold ~270 MB per
+  // thread for good).
+  static constexpr size_t kKept = size_t(1) << 16;
   struct Free {
     void operator()(void* p) const { std::free(p); }
   };
   template <typename E>
   using Buffer = std::unique_ptr<E[], Free>;
   template <typename E>
-  static Buffer<E> allocate(size_t count) {
-    void* p = std::aligned_alloc(64, ((count * sizeof(E) + 63) / 64) * 64);
+  static Buffer<E> allocate(size_t count, size_t& bytes) {
+    const size_t size = ((count * sizeof(E) + 63) / 64) * 64;
+    void* p = std::aligned_alloc(64, size);
     if (!p) throw std::bad_alloc();
+    bytes += size;
     return Buffer<E>(static_cast<E*>(p));
   }
   void reserve(long n_fft) {
     const size_t n = static_cast<size_t>(n_fft);
-    if (n <= capacity_) return;
-    a_ = allocate<cplx<V>>(n + 1);
-    b_ = allocate<cplx<V>>(n + 1);
-    spectrum_ = allocate<cplx<V>>(n / 2 + 1);
-    frames_ = allocate<V>(n);
-    rows_ = allocate<T>(n * static_cast<size_t>(Lanes<T>::count));
-    lanes_ = allocate<V>(n / 2 + 1);
-    lanes_complex_ = allocate<cplx<V>>(n / 2 + 1);
+    if (n <= capacity_ && (capacity_ <= kKept || n * 4 > capacity_)) return;
+    release();
+    size_t bytes = 0;
+    a_ = allocate<cplx<V>>(n + 1, bytes);
+    b_ = allocate<cplx<V>>(n + 1, bytes);
+    spectrum_ = allocate<cplx<V>>(n / 2 + 1, bytes);
+    frames_ = allocate<V>(n, bytes);
+    rows_ = allocate<T>(n * static_cast<size_t>(Lanes<T>::count), bytes);
+    lanes_ = allocate<V>(n / 2 + 1, bytes);
+    lanes_complex_ = allocate<cplx<V>>(n / 2 + 1, bytes);
     capacity_ = n;
+    bytes_ = bytes;
+  }
+  void release() override {
+    a_.reset(), b_.reset(), spectrum_.reset(), lanes_complex_.reset();
+    frames_.reset(), lanes_.reset(), rows_.reset();
+    capacity_ = 0;
+    bytes_ = 0;
   }
   Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_;
   Buffer<V> frames_, lanes_;
@@ -88,7 +120,39 @@ struct Extrapolated {
     using V = typename Lanes<T>::type;
     return load_unaligned<V>(x + i) - splat<V>(alpha) * load_unaligned<V>(y + i);
   }
+  Samples<T> current() const { return {x}; }  // x_k, whose frames set the noise floor
 };
+
+// Per lane, sum_j (window[j] x[origin[l] + j])^2 (padding as the STFT frames it): the squared
+// norm of the frame (Note [vanishing bins] in specsep/phase.hpp).
+template <typename T>
+typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const long* origin, long n_samples,
+                                     bool inside) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const T* window = plan.window.data();
+  const long n = plan.n_fft;
+  V energy = V();
+  for (int l = 0; l < L; ++l) {
+    T sum = T(0);
+    long j = 0;
+    if (inside) {
+      V acc = V();
+      for (; j + L <= n; j += L) {
+        const V v = x.lanes(origin[l] + j) * load_unaligned<V>(window + j);
+        acc += v * v;
+      }
+      for (int k = 0; k < L; ++k) sum += acc[k];
+    }
+    for (; j < n; ++j) {
+      const long i = inside ? origin[l] + j : source_index(origin[l] + j, n_samples, plan.pad_mode);
+      const T v = i < 0 ? T(0) : window[j] * x[i];
+      sum += v * v;
+    }
+    energy[l] = sum;
+  }
+  return energy;
+}
 
 // Windowed samples of L frames that lie inside the signal (frame l starts at origin[l]), in the
 // packed layout of frame_forward_packed: contiguous loads, then register transposes.
@@ -125,7 +189,7 @@ void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origi
 // STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated).
 // The spectra of frames t .. t + count - 1 (one per lane) of item b go to sink(b, t, count,
 // spectrum) whole, or, where Sink::per_bin, bin by bin as the transform makes them, to
-// sink.bins(b, t)(k, X_k).
+// sink.bins(b, t, l2)(k, X_k), l2 the norm of the frames (sink.frame_energy over frame_energy).
 template <typename T, typename Signal, typename Sink>
 void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_t x_stride, long n_samples,
               long n_frames, const Sink& sink) {
@@ -137,7 +201,8 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
     const long t_end = std::min(n_frames, static_cast<long>(task % blocks + 1) * kFramesPerTask);
     const Signal signal = x.row(b * x_stride);
     const T* window = plan.window.data();
-    Scratch<T>& s = Scratch<T>::local(plan.n_fft);
+    const auto lease = Scratch<T>::local(plan.n_fft);
+    Scratch<T>& s = *lease;
     for (long t = static_cast<long>(task % blocks) * kFramesPerTask; t < t_end; t += L) {
       const int count = static_cast<int>(std::min<long>(L, t_end - t));
       long origin[L];
@@ -160,7 +225,11 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
         frame_pack(SerialBlock{}, plan.fft.view(), load, s.a());
       }
       if constexpr (Sink::per_bin) {
-        frame_forward_bins(SerialBlock{}, plan.fft.view(), s.a(), s.b(), sink.bins(b, t), plan.forward_scale);
+        const V energy = sink.frame_energy(b, [&](long other) {
+          return frame_energy(plan, x.row(other * x_stride).current(), origin, n_samples, inside);
+        });
+        const V l2 = sqrt(energy) * splat<V>(plan.forward_scale);
+        frame_forward_bins(SerialBlock{}, plan.fft.view(), s.a(), s.b(), sink.bins(b, t, l2), plan.forward_scale);
       } else {
         frame_forward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), s.spectrum(), plan.forward_scale);
         sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());
@@ -205,7 +274,8 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
     std::fill(y, y + (s1 - s0), T(0));
     const long covered = std::min(s1, n_full);  // samples past the last frame stay zero
     if (s0 >= covered) return;
-    Scratch<T>& s = Scratch<T>::local(plan.n_fft);
+    const auto lease = Scratch<T>::local(plan.n_fft);
+    Scratch<T>& s = *lease;
     V* frames = s.frames();
     T* rows = s.rows();
     const T* synthesis = plan.synthesis.data();

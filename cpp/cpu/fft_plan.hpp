@@ -30,14 +30,19 @@ inline fft::Factors factorize(long n, bool radix8 = false) {
   return f;
 }
 
-// exp(+2 pi i x / n) for x < n, computed in long double and rounded once to T.
+// exp(+2 pi i x / n) for x < n, computed in long double and rounded once to T; the quarter turns
+// exact (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real
+// frame complex and c / |c| of a vanishing Nyquist bin point anywhere).
 template <typename T>
 std::vector<cplx<T>> root_table(long n) {
   std::vector<cplx<T>> roots(static_cast<size_t>(n));
   const long double two_pi = 6.283185307179586476925286766559L;
+  constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
   for (long x = 0; x < n; ++x) {
     const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
-    roots[static_cast<size_t>(x)] = {static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
+    roots[static_cast<size_t>(x)] = (4 * x) % n == 0
+        ? quarter_turns[4 * x / n]
+        : cplx<T>{static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
   }
   return roots;
 }

@@ -180,10 +180,22 @@ struct PhaseUpdate {
   const PhaseState<T>& state;
   const char* active;  // per item (signal i belongs to item i / sources)
   long sources;
-  auto bins(long i, long t) const {
+  T alpha;
+  T epsilon;  // of the data's precision (Note [vanishing bins])
+  // The squared norm that sets the noise floor (Note [vanishing bins]): the sum of energy(j), per
+  // lane sum_n (w_n x_n)^2 of the frames of signal j, over the signals of item i / sources (MISI
+  // corrects every source by the mixture error, so each carries noise at the item's scale).
+  template <typename Energy>
+  V frame_energy(long i, const Energy& energy) const {
+    V sum = V();
+    for (long j = i - i % sources; j < i - i % sources + sources; ++j) sum += energy(j);
+    return sum;
+  }
+  auto bins(long i, long t, V l2) const {
     cplx<V>* angles = active[i / sources] ? state.angles(i, t) : nullptr;
-    return [angles](long f, cplx<V> c) {
-      if (angles) angles[f] = unit_phase<T>(c);
+    const V floor = noise_floor(l2, alpha, epsilon);
+    return [angles, floor](long f, cplx<V> c) {
+      if (angles) angles[f] = unit_phase<T>(c, floor);
     };
   }
 };

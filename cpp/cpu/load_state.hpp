@@ -62,7 +62,7 @@ void for_each_group(long signals, const PhaseState<T>& state, const Load& load) 
 template <typename T, typename Init>
 void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, long signals, const Init& init) {
   for_each_group(signals, state, [&](long i, long t, int count) {
-    init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft).workspace());
+    init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft)->workspace());
   });
 }
 

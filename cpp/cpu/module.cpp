@@ -174,7 +174,8 @@ class Plan {
       else
         specsep::load_initial_angles(plan_, phase, signals, specsep::GivenAngles<T>{angle_view});
       specsep::retrieve_phase(plan_, phase, items, J, mixture, mixture_stride, weights, n_iter, momentum, length,
-                              start, y, state);
+                              start, y, state,
+                              single ? T(specsep::epsilon<float>()) : specsep::epsilon<T>());
     }
     array<double> history({items, state.iterations()});
     state.history(history.mutable_data());
@@ -298,6 +299,11 @@ PYBIND11_MODULE(SPECSEP_MODULE, m) {
   m.def("fft_plan_arrays", &fft_plan_arrays, py::arg("n"));
   m.def("clear_buffer_cache", &specsep::clear_buffer_cache, "Free the cached output buffers; returns the bytes freed.");
   m.def("cached_bytes", &specsep::cached_bytes, "Bytes of output buffers held for reuse.");
+  m.def("set_buffer_cache_limit", &specsep::set_buffer_cache_limit, py::arg("bytes"),
+        "Budget of the output-buffer cache in bytes (0 turns it off); evicts down to it.");
+  m.def("buffer_cache_limit", &specsep::buffer_cache_limit);
+  m.def("clear_scratch", &specsep::clear_scratch, "Free every thread's FFT scratch; returns the bytes freed.");
+  m.def("scratch_bytes", &specsep::scratch_bytes, "Bytes of FFT scratch held by the threads.");
   m.def("set_num_threads", &specsep::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &specsep::num_threads);
 }

@@ -62,11 +62,13 @@ class IterationState {
 
 // One GLA (sources == 1, mixture == nullptr) or MISI problem over `items` items of `sources`
 // signals each, from the loaded `phase` (load_state.hpp). Signals are (items * sources, length) in
-// `out`; the history goes to `state`.
+// `out`; the history goes to `state`. data_epsilon: that of the magnitudes' precision
+// (Note [vanishing bins] in specsep/phase.hpp).
 template <typename T>
 void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long items, long sources, const T* mixture,
                     std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
-                    long length, long start, T* out, IterationState& state) {
+                    long length, long start, T* out, IterationState& state,
+                    T data_epsilon) {
   constexpr int L = Lanes<T>::count;
   const long signals = items * sources, n_frames = phase.n_frames, F = phase.n_freqs;
   std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S|| per item, for the convergence
@@ -105,7 +107,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
     if (state.tracking())
       run_stft(plan, Samples<T>{current}, signals, length, length, n_frames, MagnitudeError<T>{phase, frame_error.data()});
     run_stft(plan, Extrapolated<T>{current, previous, alpha}, signals, length, length, n_frames,
-             PhaseUpdate<T>{phase, state.active(), sources});
+             PhaseUpdate<T>{phase, state.active(), sources, alpha, data_epsilon});
     std::swap(current, previous);  // x_(k-1)'s buffer takes x_(k+1)
     if (!state.tracking()) continue;
     std::fill(sc.begin(), sc.end(), 0.0);

@@ -32,16 +32,32 @@ class CpuPlan {
         fft(n_fft) {
     // The backward frame comes out times n (unnormalised inverse DFT); undo that and the forward
     // normalisation in the synthesis window.
+    // Both go with the window scaled by c (Note [scaled synthesis] in specsep/_plan.py): no float32
+    // overflow for window values of 1e19, the same bits as unscaled wherever nothing overflows.
     const T backward = (normalized ? std::sqrt(T(n_fft)) : T(1)) / T(n_fft);
+    const T c = synthesis_scale(this->window);
     synthesis.resize(this->window.size());
-    for (size_t j = 0; j < synthesis.size(); ++j) synthesis[j] = this->window[j] * backward;
+    envelope_window.resize(this->window.size());
+    for (size_t j = 0; j < synthesis.size(); ++j) {
+      synthesis[j] = this->window[j] * backward / c / c;
+      envelope_window[j] = this->window[j] / c;
+    }
     // Where every frame that can cover a sample exists, the envelope is periodic in the hop.
     // Summed in the order of window_sum_square_at (increasing frame = decreasing window index),
     // so that both give the same bits.
     steady_envelope.assign(static_cast<size_t>(hop), T(0));
     for (long r = 0; r < hop; ++r)
       for (long j = r + ((n_fft - 1 - r) / hop) * hop; j >= r; j -= hop)
-        steady_envelope[static_cast<size_t>(r)] += this->window[j] * this->window[j];
+        steady_envelope[static_cast<size_t>(r)] += envelope_window[j] * envelope_window[j];
+  }
+
+  // The smallest power of two >= max |window| and at least 1 (Note [scaled synthesis]).
+  static T synthesis_scale(const std::vector<T>& window) {
+    T peak = T(0);
+    for (T w : window) peak = std::max(peak, std::abs(w));
+    int exponent = 0;
+    const T mantissa = std::frexp(peak, &exponent);
+    return std::ldexp(T(1), std::max(0, exponent - (mantissa == T(0.5))));
   }
 
   long n_freqs() const { return n_fft / 2 + 1; }
@@ -53,6 +69,7 @@ class CpuPlan {
   const T forward_scale;
   const HostFrameFFT<T> fft;
   std::vector<T> synthesis;
+  std::vector<T> envelope_window;  // window / c: what the envelope is summed from
   std::vector<T> steady_envelope;  // envelope at samples s with every covering frame present, by s % hop
 
   // What the overlap-added samples [s0, s1) of a signal of n_frames frames are divided by: the
@@ -62,13 +79,13 @@ class CpuPlan {
     // Edges sample by sample; the steady range [n_fft - 1, n_frames * hop) copied from its period.
     const long steady_begin = std::clamp(n_fft - 1, s0, s1), steady_end = std::clamp(n_frames * hop, steady_begin, s1);
     long s = s0;
-    for (; s < steady_begin; ++s) out[s - s0] = window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
+    for (; s < steady_begin; ++s) out[s - s0] = window_sum_square_at(envelope_window.data(), n_fft, hop, n_frames, s);
     for (long r = s % hop; s < steady_end; r = 0) {
       const long run = std::min(hop - r, steady_end - s);
       std::copy(steady_envelope.begin() + r, steady_envelope.begin() + r + run, out + (s - s0));
       s += run;
     }
-    for (; s < s1; ++s) out[s - s0] = window_sum_square_at(window.data(), n_fft, hop, n_frames, s);
+    for (; s < s1; ++s) out[s - s0] = window_sum_square_at(envelope_window.data(), n_fft, hop, n_frames, s);
     const T tiny = std::numeric_limits<T>::min();
     for (long i = 0; i < s1 - s0; ++i) out[i] = out[i] > tiny ? out[i] : T(1);
   }

@@ -52,13 +52,14 @@ __global__ void stft_global(const T* x, long long x_stride, long long n_samples,
 }
 
 // The STFT of one Griffin-Lim / MISI iteration with its epilogue fused: the fast Griffin-Lim
-// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs), the new
-// `previous`, and the frame's squared magnitude error. Signals are (item * sources + j).
+// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs; `epsilon`: that
+// of the data's precision, Note [vanishing bins]), the new `previous`, and the frame's squared
+// magnitude error. Signals are (item * sources + j).
 template <typename T>
 __device__ __forceinline__ void stft_phase_update_frame(
     const FrameFFT<T>& f, const T* y, long long length, const T* window, int n_fft, int hop, int pad, int pad_mode,
     long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2, cplx<T>* angles,
-    cplx<T>* previous, const int* active, int sources, T alpha, double* frame_error, cplx<T>* work) {
+    cplx<T>* previous, const int* active, int sources, T alpha, T epsilon, double* frame_error, cplx<T>* work) {
   const long scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
   cplx<T>* rebuilt = work + 2 * scratch;
   double* partial = reinterpret_cast<double*>(rebuilt + F);
@@ -67,6 +68,17 @@ __device__ __forceinline__ void stft_phase_update_frame(
   const long origin = t * hop - pad;
   frame_forward(CudaBlock{}, f, [&](long j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
                 work, work + scratch, rebuilt, T(1));
+  // The norm that sets the noise floor (Note [vanishing bins] in specsep/phase.hpp): of frame t of
+  // every signal of the item together (MISI spreads the mixture error over them).
+  double energy = 0.0;
+  for (long other = signal - signal % sources; other < signal - signal % sources + sources; ++other)
+    for (long j = threadIdx.x; j < n_fft; j += blockDim.x) {
+      const double v = framed_sample(y + other * length, length, window, origin, j, pad_mode);
+      energy += v * v;
+    }
+  block_sum(energy, partial);
+  const T floor = noise_floor(T(sqrt(partial[0])), alpha, epsilon);
+  __syncthreads();  // every thread has read partial[0] before the error sum reuses it
   const bool update = active[signal / sources] != 0;
   const long row = (signal * n_frames + t) * F;
   const T* target = magnitude + signal * ms0 + t * ms1;
@@ -75,7 +87,7 @@ __device__ __forceinline__ void stft_phase_update_frame(
     const cplx<T> r = rebuilt[k];
     const double d = double(modulus(r)) - double(target[k * ms2]);
     error += d * d;
-    const cplx<T> next = accelerated_phase(r, previous[row + k], alpha);
+    const cplx<T> next = accelerated_phase(r, previous[row + k], alpha, floor);
     previous[row + k] = r;
     if (update) angles[row + k] = next;
   }
@@ -88,12 +100,12 @@ __global__ void stft_phase_update(const T* y, long long length, const T* window,
                                   const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
                                   const T* magnitude, long long ms0, long long ms1, long long ms2,
                                   cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
-                                  double* frame_error) {
+                                  T epsilon, double* frame_error) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);
   SPECSEP_DYN_SHARED(cplx<T>, smem);
   stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
-                          angles, previous, active, sources, alpha, frame_error, smem);
+                          angles, previous, active, sources, alpha, epsilon, frame_error, smem);
 }
 
 template <typename T>
@@ -101,12 +113,13 @@ __global__ void stft_phase_update_global(const T* y, long long length, const T* 
                                          const int* factors, int n_fft, int hop, int pad, int pad_mode,
                                          long long n_frames, const T* magnitude, long long ms0, long long ms1,
                                          long long ms2, cplx<T>* angles, cplx<T>* previous, const int* active,
-                                         int sources, T alpha, double* frame_error, cplx<T>* scratch,
+                                         int sources, T alpha, T epsilon, double* frame_error, cplx<T>* scratch,
                                          long long per_block) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);
   stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
-                          angles, previous, active, sources, alpha, frame_error, block_scratch(scratch, per_block));
+                          angles, previous, active, sources, alpha, epsilon, frame_error,
+                          block_scratch(scratch, per_block));
 }
 
 }  // namespace cuda

@@ -6,6 +6,7 @@ Griffin-Lim, MISI) on interchangeable backends that compute the same function.
 
 from . import masks, metrics, oracle
 from ._backends import available as available_backends
+from ._caches import clear_caches
 from ._plan import STFT
 from ._threads import get_num_threads, set_num_threads
 from ._windows import check_cola, check_nola, get_window
@@ -28,6 +29,7 @@ __all__ = [
     "available_backends",
     "check_cola",
     "check_nola",
+    "clear_caches",
     "get_num_threads",
     "get_window",
     "griffin_lim",

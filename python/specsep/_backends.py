@@ -88,6 +88,11 @@ def _load(name):
     return _REGISTRY[name]
 
 
+def loaded() -> tuple:
+    """The backend objects created so far."""
+    return tuple(_REGISTRY.values())
+
+
 def available() -> tuple[str, ...]:
     """Names of the backends this installation can run."""
     return tuple(name for name in BACKEND_NAMES

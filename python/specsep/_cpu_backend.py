@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from . import _cpu, _plan
+from . import _cpu, _environment, _plan
 from ._initial_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
@@ -35,7 +35,18 @@ def _load_kernels():
     return _cpu
 
 
-kernels_module = _load_kernels()
+def _configure(kernels):
+    """Apply the environment's settings (specsep/_environment.py) before any kernel runs."""
+    cache_bytes = _environment.buffer_cache_bytes()
+    if cache_bytes is not None:
+        kernels.set_buffer_cache_limit(cache_bytes)
+    threads = _environment.num_threads()
+    if threads is not None:
+        kernels.set_num_threads(threads)
+    return kernels
+
+
+kernels_module = _configure(_load_kernels())
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.float64): kernels_module.PlanFloat64}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -172,6 +173,11 @@ class STFT:
         """Window-sum-square envelope over the un-trimmed output, shape ``(n_fft + hop*(n_frames-1),)``."""
         return _envelope(self._window64.tobytes(), self.n_fft, self.hop_length, int(n_frames))
 
+    @property
+    def synthesis_scale(self) -> float:
+        """The power of two the inverse scales the window down by (Note [scaled synthesis])."""
+        return synthesis_scale(self._window64)
+
     def check_invertible(self) -> None:
         if not self.invertible:
             raise ValueError(_nola_message(self))
@@ -192,6 +198,19 @@ class STFT:
         return callers_kind(lambda data, out: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X, out=out)
 
 
+def synthesis_scale(window: np.ndarray) -> float:
+    """Note [scaled synthesis]: the inverse STFT divides ``sum_t w * frame_t`` by the envelope
+    ``sum_t w**2``; with float32 window values of ~1e19 both overflow (``w**2 > 3.4e38``). Every
+    backend computes with ``w / c`` instead, ``c`` the smallest power of two ``>= max|w|`` and at
+    least 1 (so 1 for the named windows): the synthesis window ``w * backward / c**2`` over the
+    envelope of ``w / c`` is the same quotient, bit for bit where nothing over- or underflows, as
+    scaling by a power of two is exact. A sample counts as covered where the envelope of ``w / c``
+    is above the smallest normal number: the same samples for any power-of-two multiple of ``w``.
+    ``cpp/cpu/plan.hpp`` computes the same ``c`` from its window."""
+    mantissa, exponent = math.frexp(float(np.max(np.abs(window))))
+    return math.ldexp(1.0, max(0, exponent - (mantissa == 0.5)))
+
+
 def _nola_message(plan: STFT) -> str:
     window = plan.window_spec if isinstance(plan.window_spec, str) else "the given window"
     working = [h for h in range(min(plan.hop_length - 1, plan.win_length), 0, -1) if check_nola(plan._window64, h)]
@@ -201,8 +220,23 @@ def _nola_message(plan: STFT) -> str:
             f"so the inverse STFT does not exist{hint}")
 
 
-@functools.lru_cache(maxsize=64)
 def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    # Only O(n_fft) is cached per window, never an envelope as long as a signal: block k of hop
+    # samples sums the squared window's chunks j with 0 <= k - j < n_frames, so the blocks from
+    # q - 1 to n_frames - 1 have every chunk (the steady block) and the last q - 1 depend only on
+    # k - n_frames. Summed in the same order, the assembled envelope has the direct one's bits.
+    q = -(-n_fft // hop_length)
+    if n_frames <= q:
+        out = _direct_envelope(window_bytes, n_fft, hop_length, n_frames)
+    else:
+        base = _envelope_of_q_frames(window_bytes, n_fft, hop_length)
+        head, steady, tail = np.split(base, [(q - 1) * hop_length, q * hop_length])
+        out = np.concatenate([head, np.tile(steady, n_frames - q + 1), tail])
+    return _readonly(out[:n_fft + hop_length * (n_frames - 1)])
+
+
+def _direct_envelope(window_bytes, n_fft, hop_length, n_frames):
+    """The envelope of ``n_frames`` frames, blocks of ``hop_length`` samples, un-trimmed."""
     window = np.frombuffer(window_bytes, dtype=np.float64)
     q = -(-n_fft // hop_length)
     squares = np.zeros(q * hop_length)
@@ -210,9 +244,19 @@ def _envelope(window_bytes: bytes, n_fft: int, hop_length: int, n_frames: int) -
     out = np.zeros(hop_length * (n_frames + q - 1))
     for j, chunk in enumerate(squares.reshape(q, hop_length)):
         out[j * hop_length:(j + n_frames) * hop_length] += np.tile(chunk, n_frames)
-    out = out[:n_fft + hop_length * (n_frames - 1)]
-    out.flags.writeable = False
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_of_q_frames(window_bytes, n_fft, hop_length):
+    """The un-trimmed envelope of ``q = ceil(n_fft / hop_length)`` frames: 2q - 1 blocks, the
+    head, the steady block and the tail of any longer envelope."""
+    return _readonly(_direct_envelope(window_bytes, n_fft, hop_length, -(-n_fft // hop_length)))
+
+
+def _readonly(array):
+    array.flags.writeable = False
+    return array
 
 
 @functools.lru_cache(maxsize=128)

@@ -15,7 +15,9 @@ def set_num_threads(n: int) -> None:
     ----------
     n : int
         Number of threads, ``>= 1``. The default is the ``SPECSEP_NUM_THREADS`` environment
-        variable when set, else every core. Results are identical for any thread count.
+        variable when set (a positive integer in decimal digits; anything else raises
+        ``ValueError`` when specsep is imported), else every core. Results are identical for any
+        thread count.
 
     Warns
     -----

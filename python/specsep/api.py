@@ -280,6 +280,15 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return xp.where(modulus > 0, values / xp.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
+def _vanishing_bins_to_one(plan, X, x, backend):
+    """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
+    noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
+    The floor is 64 ulps of the frame's norm ``||w x||``, from its bins by Parseval."""
+    xp = namespace(X)
+    norm = xp.sqrt(2 * xp.sum(X.real ** 2 + X.imag ** 2, axis=-2, keepdims=True) / plan.n_fft)
+    return xp.where(xp.abs(X) > 64 * np.finfo(plan.dtype).eps * norm, X, X.dtype.type(1))
+
+
 def _check_iteration(n_iter, momentum, tol, unstable_momentum):
     n_iter = v.check_int("n_iter", n_iter, minimum=0)
     unstable_momentum = v.check_bool("unstable_momentum", unstable_momentum)
@@ -463,7 +472,8 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
-        return _initial_angles(np.expand_dims(chosen.stft(plan, x_mix), -3), S.shape, None)
+        X = _vanishing_bins_to_one(plan, chosen.stft(plan, x_mix), x_mix, chosen)
+        return _initial_angles(np.expand_dims(X, -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     check_same_device(S_sources=S, init=None if isinstance(angles, RandomAngles) else angles)

@@ -5,6 +5,7 @@
 // of every block is a new TSan fiber (about 1 ms each).
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <vector>
 
 #include "fft_plan.hpp"  // cpp/cpu: the host-side factorisation and root table the kernels read
@@ -193,12 +194,13 @@ void phase_update_case(int n_fft, int pad_mode, bool global = false) {
     launch(name("stft_phase_update_global", T()), grid, {static_cast<unsigned>(threads)}, 0, s.x.data(), s.n_samples,
            s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, s.n_frames,
            magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames, angles.data(), previous.data(),
-           active.data(), 1, T(0.5), frame_error.data(), scratch.data(), per_block);
+           active.data(), 1, T(0.5), std::numeric_limits<T>::epsilon(), frame_error.data(), scratch.data(),
+           per_block);
   } else {
     launch(name("stft_phase_update", T()), grid, {static_cast<unsigned>(threads)}, shared, s.x.data(), s.n_samples,
            s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, s.n_frames,
            magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames, angles.data(), previous.data(),
-           active.data(), 1, T(0.5), frame_error.data());
+           active.data(), 1, T(0.5), std::numeric_limits<T>::epsilon(), frame_error.data());
   }
   for (double e : frame_error) SPECSEP_SMOKE_CHECK(e >= 0 && e < (sizeof(T) == 4 ? 1e-6 : 1e-20));
   for (size_t i = 0; i < X.size(); ++i) SPECSEP_SMOKE_CHECK(previous[i].re == X[i].re && previous[i].im == X[i].im);

@@ -73,6 +73,10 @@ class CudaBackend:
         self._constants_of = functools.lru_cache(maxsize=64)(self._make_constants)
 
     # ---- per-plan device constants ---------------------------------------------------------
+    def clear_constants(self):
+        """Drop the device constants of every plan and device (specsep.clear_caches)."""
+        self._constants_of.cache_clear()
+
     def _constants(self, plan):
         """The window, twiddles and factors of ``plan`` in the current device's memory."""
         return self._constants_of(plan, self.launcher.device_id())
@@ -84,9 +88,12 @@ class CudaBackend:
         to_device, real = self.launcher.constant, plan.dtype
         factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
         backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
+        window = plan.window64.astype(real)
+        c = real.type(plan.synthesis_scale)  # Note [scaled synthesis] in specsep/_plan.py
         return {
-            "window": to_device(plan.window64.astype(real)),
-            "synthesis": to_device((plan.window64 * backward).astype(real)),
+            "window": to_device(window),
+            "envelope_window": to_device(window / c),
+            "synthesis": to_device((plan.window64 * backward).astype(real) / c / c),
             "roots": to_device(roots.astype(COMPLEX_OF[real])),
             "factors": to_device(factors),
             "scale": real.type(plan.n_fft ** -0.5 if plan.normalized else 1.0),
@@ -200,7 +207,7 @@ class CudaBackend:
                       _long(M.strides[1] // M.itemsize))
             items = X[first // sources:-(-last // sources)]
             self._launch_work("istft", plan, (segments, last - first), (_threads(plan.n_fft),), (
-                items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["window"], c["synthesis"], c["roots"],
+                items, xs[0], xs[1], xs[2], mask, *ms, _int(sources), c["envelope_window"], c["synthesis"], c["roots"],
                 c["factors"], _int(plan.n_fft), _int(plan.hop_length), _long(n_frames), _long(start),
                 _long(length), _int(segment), out[first:last]), work)
         return out
@@ -263,6 +270,7 @@ class CudaBackend:
         items = signals // sources
         if signals == 0:  # an empty batch: nothing to launch (a grid dimension of 0 is no valid launch)
             return xp.empty((0, length)), xp.empty((0, 0))
+        epsilon = np.float64(np.finfo(S.dtype).eps)  # of the data (Note [vanishing bins])
         S = xp.ascontiguousarray(S, dtype=np.float64)
         norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))  # (its temporary S**2 comes before the state)
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
@@ -299,7 +307,7 @@ class CudaBackend:
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
                     _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
-                    _int(sources), alpha,
+                    _int(sources), alpha, epsilon,
                     frame_error[first:last]), update_work)
             if track:  # else nothing is measured: no history asked for, no tol
                 for first, last in item_ranges:

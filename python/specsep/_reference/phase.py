@@ -2,7 +2,9 @@
 
 Both share one iteration (``_project``): from complex estimates, go to the time domain and back,
 then take the new phase with momentum (Perraudin, Balazs & Sondergaard 2013), exactly as librosa
-and torchaudio do: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, ``angles = c / |c|``.
+and torchaudio do: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, ``angles = c / |c|``;
+where ``c`` is at the rounding level of its frame, the angle is 1 (Note [vanishing bins] in
+``cpp/include/specsep/phase.hpp``), where librosa takes the phase of the rounding noise.
 """
 
 from __future__ import annotations
@@ -14,6 +16,28 @@ from .transforms import istft, stft
 
 # librosa's guard against dividing a zero bin by its zero modulus
 _EPS = np.finfo(np.float64).tiny
+# c is rounding noise where |c| <= _NOISE_ULPS * eps * (1 + alpha) * ||w x|| of its frame, eps
+# that of the data's precision (Note [vanishing bins] in cpp/include/specsep/phase.hpp)
+_NOISE_ULPS = 64
+
+
+def frame_energy(plan, signal: np.ndarray) -> np.ndarray:
+    """``sum_j (w_j x_pad[t*hop + j])**2`` of every frame ``t`` of ``signal (..., L)``: shape
+    ``(..., frames)``, the squared norm that sets the rounding noise of the frame's bins."""
+    squares = signal ** 2
+    if plan.center:
+        pad = plan.n_fft // 2
+        widths = [(0, 0)] * (signal.ndim - 1) + [(pad, pad)]
+        squares = np.pad(squares, widths, mode=plan.pad_mode)
+    frames = np.lib.stride_tricks.sliding_window_view(squares, plan.n_fft, axis=-1)
+    frames = frames[..., : plan.n_frames(signal.shape[-1]) * plan.hop_length : plan.hop_length, :]
+    return frames @ plan.window64 ** 2
+
+
+def _frame_norm(plan, energy):
+    """The norm of frames of squared norm ``energy`` after the transform's scale."""
+    norm = np.sqrt(energy)
+    return norm * plan.n_fft ** -0.5 if plan.normalized else norm
 
 
 def spectral_convergence(rebuilt: np.ndarray, S: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
@@ -26,7 +50,8 @@ def spectral_convergence(rebuilt: np.ndarray, S: np.ndarray, axes: tuple[int, ..
 class _Iteration:
     """Bookkeeping shared by GLA and MISI: momentum, per-item stopping, history."""
 
-    def __init__(self, batch_shape, momentum, tol):
+    def __init__(self, batch_shape, momentum, tol, dtype):
+        self.epsilon = np.finfo(dtype).eps  # of the data's precision (Note [vanishing bins])
         self.active = np.ones(batch_shape, dtype=bool)
         self.previous_sc = np.full(batch_shape, np.inf)
         self.rebuilt = 0.0
@@ -34,12 +59,15 @@ class _Iteration:
         self.tol = tol
         self.history = []
 
-    def update(self, angles, rebuilt, sc, item_axes):
+    def update(self, angles, rebuilt, norm, sc, item_axes):
         """New unit-modulus angles for the active items; frozen angles for the stopped ones.
-        ``sc`` is None when nothing is measured (no history asked for, no tol)."""
+        ``norm (..., frames)``: the frame norms of the signal ``rebuilt`` is the STFT of; ``sc``
+        is None when nothing is measured (no history asked for, no tol)."""
         accelerated = rebuilt - self.alpha * self.rebuilt
         self.rebuilt = rebuilt
-        accelerated /= np.abs(accelerated) + _EPS
+        modulus = np.abs(accelerated)
+        floor = _NOISE_ULPS * self.epsilon * (1.0 + self.alpha) * norm[..., None, :]
+        accelerated = np.where(modulus > floor, accelerated / (modulus + _EPS), 1.0)
         if sc is None:
             return accelerated
         # the items active in this iteration take its update, including those it stops
@@ -73,13 +101,14 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
     magnitude = S.astype(np.float64)
     angles = np.array(np.broadcast_to(as_array(angles), S.shape), dtype=np.complex128)
     batch_shape = S.shape[:-2]
-    state = _Iteration(batch_shape, momentum, tol)
+    state = _Iteration(batch_shape, momentum, tol, S.dtype)
     for _ in range(n_iter):
         if not state.active.any():
             break
-        rebuilt = stft(plan, istft(plan, magnitude * angles, length))
+        signal = istft(plan, magnitude * angles, length)
+        rebuilt = stft(plan, signal)
         sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1)) if track else None
-        angles = state.update(angles, rebuilt, sc, item_axes=2)
+        angles = state.update(angles, rebuilt, _frame_norm(plan, frame_energy(plan, signal)), sc, item_axes=2)
     signal = istft(plan, magnitude * angles, length)
     return signal.astype(S.dtype), state.history_array(batch_shape)
 
@@ -105,11 +134,14 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         sources = istft(plan, magnitude * angles, length)
         return sources + share * (mixture - sources.sum(axis=-2, keepdims=True))
 
-    state = _Iteration(batch_shape, momentum, tol)
+    state = _Iteration(batch_shape, momentum, tol, S.dtype)
     for _ in range(n_iter):
         if not state.active.any():
             break
-        rebuilt = stft(plan, consistent_sources(angles))
+        sources = consistent_sources(angles)
+        rebuilt = stft(plan, sources)
         sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1)) if track else None
-        angles = state.update(angles, rebuilt, sc, item_axes=3)
+        # every source carries noise at the item's scale (the mixture error is spread over them)
+        norm = _frame_norm(plan, frame_energy(plan, sources).sum(axis=-2, keepdims=True))
+        angles = state.update(angles, rebuilt, norm, sc, item_axes=3)
     return consistent_sources(angles).astype(x_mix.dtype), state.history_array(batch_shape)

@@ -47,7 +47,9 @@ def istft(plan, X: np.ndarray, length: int | None) -> np.ndarray:
     window, overlap-add, divide by the window-sum-square envelope, trim.
 
     Where the envelope is below the dtype's smallest normal number (only possible at the edges of
-    ``center=False`` signals when NOLA holds), samples are left undivided, as librosa does.
+    ``center=False`` signals when NOLA holds), samples are left undivided, as librosa does; for a
+    window with values above 1 the envelope is compared after scaling the window to ``[-1, 1]`` by
+    a power of two (Note [scaled synthesis] in ``specsep/_plan.py``).
     """
     plan.check_invertible()
     n_frames = X.shape[-1]
@@ -56,7 +58,8 @@ def istft(plan, X: np.ndarray, length: int | None) -> np.ndarray:
         frames *= plan.n_fft ** 0.5
     signal = overlap_add(frames * plan.window64, plan.hop_length)
     envelope = plan.envelope(n_frames)
-    covered = envelope > np.finfo(plan.dtype).tiny
+    # covered where the envelope of w / c exceeds the smallest normal number (Note [scaled synthesis])
+    covered = envelope > float(np.finfo(plan.dtype).tiny) * plan.synthesis_scale ** 2
     signal[..., covered] /= envelope[covered]
     start = plan.padding
     if length is None:
