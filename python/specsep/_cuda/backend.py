@@ -58,6 +58,12 @@ def _size(nbytes):
     return f"{int(nbytes):,} bytes ({nbytes / 2**30:.2f} GiB)"
 
 
+def _float64(plan):
+    """``plan`` in float64: Griffin-Lim and MISI iterate in it."""
+    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center, plan.pad_mode,
+                     plan.normalized, np.float64)
+
+
 def _copy_bytes(array, contiguous):
     """Bytes of the copy ``ascontiguousarray`` makes of ``array`` (0 when it is ``contiguous``)."""
     return 0 if contiguous else array.size * array.itemsize
@@ -263,8 +269,7 @@ class CudaBackend:
     def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol, track):
         """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), in float64."""
         xp = self.xp
-        plan = _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center,
-                         plan.pad_mode, plan.normalized, np.float64)
+        plan = _float64(plan)
         c = self._constants(plan)
         signals, F, n_frames = S.shape
         items = signals // sources
@@ -333,12 +338,22 @@ class CudaBackend:
         held = signals * length * out_itemsize + n_iter * 8
         return workspace, held
 
+    def _scratch_bytes(self, plan, signals, n_frames, length):
+        """The largest global scratch array one item's iteration allocates (for an FFT too big for
+        shared memory; 0 where its work fits there), ``signals`` its sources."""
+        itemsize = COMPLEX_OF[plan.dtype].itemsize
+        place, size = self._work("stft_phase_update", plan, plan.n_freqs * 16 + _threads(plan.n_fft) * 8)
+        update = n_frames * signals * size * itemsize if place == "global" else 0
+        segment, (place, size) = self._segment(plan)
+        inverse = -(-length // segment) * signals * size * itemsize if place == "global" else 0
+        return max(update, inverse)
+
     def _retrieve_in_groups(self, what, plan, parts, sources, length, n_iter, dtype, mixture, run):
         """``run`` on groups of the items of ``parts`` (the last one the initial angles, NumPy or
         device, or the turns of RandomAngles) whose workspace fits the device."""
-        items = parts[0].shape[0]
-        workspace, held = self._retrieval_bytes(plan, sources, parts[-1].shape[-1], length, n_iter,
-                                                dtype.itemsize, mixture)
+        items, n_frames = parts[0].shape[0], parts[-1].shape[-1]
+        workspace, held = self._retrieval_bytes(plan, sources, n_frames, length, n_iter, dtype.itemsize, mixture)
+        workspace += self._scratch_bytes(_float64(plan), sources, n_frames, length)
         per_group = self._groups_that_fit(what, workspace, items, items * held)
         return by_item_groups(run, parts, dtype, per_group, self.xp)
 
