@@ -300,6 +300,19 @@ def _check_iteration(n_iter, momentum, tol, unstable_momentum):
     return n_iter, momentum, tol
 
 
+_PRECISIONS = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+
+
+def _iteration_plan(plan, precision):
+    """``plan`` in the precision Griffin-Lim and MISI iterate in: the data's for ``None`` (Note
+    [phase retrieval precision])."""
+    if precision is None:
+        return plan
+    dtype = _PRECISIONS[v.check_choice("precision", precision, tuple(_PRECISIONS))]
+    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center, plan.pad_mode,
+                     plan.normalized, dtype)
+
+
 def _frames_of(plan, n_samples):
     """STFT frames of an ``n_samples``-sample signal; 0 where it has none."""
     try:
@@ -334,7 +347,7 @@ def _check_magnitudes(name, S, min_ndim):
 @callers_kind
 def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
-                rng=None, tol=None, return_history=False, *, unstable_momentum=False, backend=None):
+                rng=None, tol=None, return_history=False, *, precision=None, unstable_momentum=False, backend=None):
     """Signal whose STFT magnitude approaches ``S``: fast Griffin-Lim.
 
     Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) with the update librosa and torchaudio
@@ -367,6 +380,9 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
         ``|| |STFT(y)| - S || / ||S||`` over one iteration falls under ``tol``; the others go on.
     return_history : bool
         Also return the spectral convergence of every iteration.
+    precision : {None, "float32", "float64"}
+        The precision of the iterations: ``None``, that of ``S`` (as librosa and torchaudio);
+        the output is of ``S``'s dtype either way. PRECISION_NUMBERS
     unstable_momentum : bool
         Accept ``momentum >= 1`` (librosa warns and runs it): the extrapolation then usually
         diverges, but some users tune it on purpose.
@@ -390,15 +406,16 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
     check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
-    y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol,
-                                                          history=return_history)
+    y, history = _backends.select(backend, S).griffin_lim(_iteration_plan(plan, precision), S, n_iter, momentum,
+                                                          angles, length, tol, history=return_history)
     return (y, history) if return_history else y
 
 
 @callers_kind
 def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
          tol=None, return_history=False, n_fft=None, hop_length=None, win_length=None,
-         window="hann", center=True, pad_mode="constant", rng=None, *, unstable_momentum=False, backend=None):
+         window="hann", center=True, pad_mode="constant", rng=None, *, precision=None, unstable_momentum=False,
+         backend=None):
     """Multiple input spectrogram inversion (Gunawan & Sen 2010).
 
     Each iteration gives every source its target magnitude with its current phase, inverts it, and
@@ -424,8 +441,9 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         Default ``1 / J`` each.
     length : int, optional
         The mixture is trimmed or zero-padded to ``length`` first; default ``samples``.
-    tol, return_history, rng, unstable_momentum
-        As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item).
+    tol, return_history, rng, precision, unstable_momentum
+        As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item;
+        ``precision=None`` iterates in ``x_mix``'s).
     n_fft, hop_length, win_length, window, center, pad_mode
         As in :func:`stft`; ``n_fft`` defaults to ``2 * (F - 1)``.
 
@@ -469,6 +487,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
             f"has {plan.n_frames(x_mix.shape[-1])}"
         )
     plan.check_invertible()
+    iteration_plan = _iteration_plan(plan, precision)
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
@@ -477,5 +496,6 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     check_same_device(S_sources=S, init=None if isinstance(angles, RandomAngles) else angles)
-    sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=return_history)
+    sources, history = chosen.misi(iteration_plan, x_mix, S, n_iter, momentum, angles, weights, tol,
+                                   history=return_history)
     return (sources, history) if return_history else sources
