@@ -398,6 +398,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
+    iteration_plan = _iteration_plan(plan, precision)
     _check_spectrogram(plan, S, "S")
     length = _check_length(length)
     if n_iter > 0:
@@ -406,8 +407,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
     check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
-    y, history = _backends.select(backend, S).griffin_lim(_iteration_plan(plan, precision), S, n_iter, momentum,
-                                                          angles, length, tol, history=return_history)
+    y, history = _backends.select(backend, S).griffin_lim(iteration_plan, S, n_iter, momentum, angles, length, tol,
+                                                          history=return_history)
     return (y, history) if return_history else y
 
 
