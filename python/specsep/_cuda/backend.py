@@ -278,12 +278,14 @@ class CudaBackend:
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
         # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
         angles = xp.array(angles.swapaxes(-1, -2), dtype=COMPLEX_OF[real], order="C", copy=True)
-        previous = xp.zeros_like(angles)
         active = xp.ones(items, dtype=np.int32)
         best = xp.full(items, -1.0)
         history = xp.full((items, n_iter), np.nan)
         frame_error = xp.empty((signals, n_frames))
-        y = xp.empty((signals, length), dtype=real)
+        current = xp.empty((signals, length), dtype=real)  # x_k
+        # x_(k-1), zero before the first iteration (librosa's rebuilt = 0): the momentum's state
+        # (Note [momentum by linearity] in specsep/phase.hpp)
+        previous = xp.zeros((signals, length), dtype=real)
         threads = _threads(plan.n_fft)
         update_work = self._update_work(plan)
         pad = plan.padding
@@ -292,7 +294,7 @@ class CudaBackend:
 
         signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
 
-        def invert():
+        def invert(y):
             self._istft_rows(plan, angles, S, 1, length, y)
             if mixture is not None:
                 for first, last in item_ranges:
@@ -303,24 +305,25 @@ class CudaBackend:
         for iteration in range(n_iter):
             if iteration and iteration % CHECK_EVERY == 0 and not bool(active.any()):
                 break
-            invert()
+            invert(current)
             for first, last in signal_ranges:
                 self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
-                    y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
-                    _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
-                    S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
-                    _int(sources), alpha, epsilon,
+                    current[first:last], previous[first:last], _long(length), c["window"], c["roots"],
+                    c["factors"], _int(plan.n_fft), _int(plan.hop_length), _int(pad),
+                    _int(_PAD_MODES[plan.pad_mode]), _long(n_frames), S[first:last], *ms, angles[first:last],
+                    active[first // sources:], _int(sources), alpha, epsilon, _int(track),
                     frame_error[first:last]), update_work)
+            current, previous = previous, current  # x_(k-1)'s buffer takes x_(k+1)
             if track:  # else nothing is measured: no history asked for, no tol
                 for first, last in item_ranges:
                     self._launch("convergence", plan, (1, last - first), (256,), (
                         frame_error[first * sources:last * sources], _long(sources * n_frames), norm[first:last],
                         np.float64(-1.0 if tol is None else tol), active[first:last], best[first:last],
                         history[first:last], _long(iteration), _long(n_iter)), 256 * 8)
-        invert()
+        invert(current)
         recorded = xp.any(~xp.isnan(history), axis=0)
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0
-        return y, history[:, :iterations]
+        return current, history[:, :iterations]
 
     @staticmethod
     def _retrieval_bytes(plan, signals, n_frames, length, n_iter, out_itemsize, mixture):
@@ -329,9 +332,9 @@ class CudaBackend:
         and history)."""
         bins = signals * plan.n_freqs * n_frames
         real = plan.dtype.itemsize
-        workspace = (bins * (16 + real + 4 * real)            # initial complex128 angles, S, angles, previous
+        workspace = (bins * (16 + 3 * real)                   # initial complex128 angles, S, angles
                      + signals * n_frames * 8                 # frame errors
-                     + signals * length * (real + out_itemsize)  # signals, then their cast
+                     + signals * length * (2 * real + out_itemsize)  # signals x_k, x_(k-1), their cast
                      + (n_iter + 3) * 8                       # history, stopping state
                      + (length * real if mixture else 0))     # MISI's mixture
         held = signals * length * out_itemsize + n_iter * 8
