@@ -2,8 +2,8 @@
 NumPy under the emulator) and a launcher (launcher.py).
 
 Launch geometry, shared-memory sizes and the exact scalar types of every kernel argument live
-here. Note [phase retrieval precision] of _cpu_backend.py holds here too: Griffin-Lim and MISI
-iterate in float64 and return the input's precision.
+here. Griffin-Lim and MISI iterate in ``plan``'s precision (Note [phase retrieval precision] in
+specsep/api.py) and return the input's.
 
 Griffin-Lim and MISI stop items on ``tol`` on the device (kernel ``convergence``); the host looks
 at the device's active flags every ``CHECK_EVERY`` iterations only, so that the loop runs without
