@@ -32,11 +32,6 @@
 
 namespace specsep {
 
-// The smallest normal number: keeps c / |c| finite where c is exactly zero.
-template <typename T> SPECSEP_HD SPECSEP_INLINE T tiny_normal();
-template <> SPECSEP_HD SPECSEP_INLINE float tiny_normal<float>() { return 1.17549435082228750797e-38f; }
-template <> SPECSEP_HD SPECSEP_INLINE double tiny_normal<double>() { return 2.22507385850720138309e-308; }
-
 template <typename T> SPECSEP_HD SPECSEP_INLINE T epsilon();
 template <> SPECSEP_HD SPECSEP_INLINE float epsilon<float>() { return 1.1920928955078125e-07f; }
 template <> SPECSEP_HD SPECSEP_INLINE double epsilon<double>() { return 2.220446049250313080847e-16; }
