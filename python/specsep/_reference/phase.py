@@ -1,8 +1,10 @@
 """Phase retrieval, defined in plain NumPy: fast Griffin-Lim and MISI.
 
-Both share one iteration (``_project``): from complex estimates, go to the time domain and back,
-then take the new phase with momentum (Perraudin, Balazs & Sondergaard 2013), exactly as librosa
-and torchaudio do: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, ``angles = c / |c|``;
+Both share one iteration: from complex estimates, go to the time domain and back, then take the
+new phase with momentum (Perraudin, Balazs & Sondergaard 2013) as librosa and torchaudio do,
+``c = rebuilt - alpha * rebuilt_prev`` with ``alpha = momentum / (1 + momentum)``, ``angles = c / |c|``,
+where ``c`` is formed as every backend forms it, ``STFT(x_k - alpha * x_(k-1))`` of the signals of
+this iteration and the previous one (Note [momentum by linearity] in ``cpp/include/specsep/phase.hpp``);
 where ``c`` is at the rounding level of its frame, the angle is 1 (Note [vanishing bins] in
 ``cpp/include/specsep/phase.hpp``), where librosa takes the phase of the rounding noise.
 
@@ -61,17 +63,21 @@ class _Iteration:
         self.tiny = np.finfo(dtype).tiny
         self.active = np.ones(batch_shape, dtype=bool)
         self.previous_sc = np.full(batch_shape, np.inf)
-        self.rebuilt = 0.0
+        self.previous = 0.0  # x_(k-1), zero before the first iteration (librosa's rebuilt_prev = 0)
         self.alpha = momentum / (1.0 + momentum)
         self.tol = tol
         self.history = []
 
-    def update(self, angles, rebuilt, norm, sc, item_axes):
-        """New unit-modulus angles for the active items; frozen angles for the stopped ones.
-        ``norm (..., frames)``: the frame norms of the signal ``rebuilt`` is the STFT of; ``sc``
-        is None when nothing is measured (no history asked for, no tol)."""
-        accelerated = rebuilt - self.alpha * self.rebuilt
-        self.rebuilt = rebuilt
+    def extrapolated(self, plan, signal):
+        """``c = STFT(x_k - alpha * x_(k-1))`` for the signals ``x_k`` of this iteration."""
+        c = stft(plan, signal - self.alpha * self.previous)
+        self.previous = signal
+        return c
+
+    def update(self, angles, accelerated, norm, sc, item_axes):
+        """New unit-modulus angles ``c / |c|`` from ``accelerated`` (:meth:`extrapolated`) for the
+        active items; frozen angles for the stopped ones. ``norm (..., frames)``: the frame norms of
+        ``x_k``; ``sc`` is None when nothing is measured (no history asked for, no tol)."""
         modulus = np.abs(accelerated)
         floor = _NOISE_ULPS * self.epsilon * (1.0 + self.alpha) * norm[..., None, :]
         accelerated = np.where(modulus > floor, accelerated / (modulus + self.tiny), 1.0)
@@ -113,9 +119,9 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
         if not state.active.any():
             break
         signal = istft(plan, magnitude * angles, length)
-        rebuilt = stft(plan, signal)
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1)) if track else None
-        angles = state.update(angles, rebuilt, _frame_norm(plan, frame_energy(plan, signal)), sc, item_axes=2)
+        sc = spectral_convergence(stft(plan, signal), magnitude, axes=(-2, -1)) if track else None
+        c = state.extrapolated(plan, signal)
+        angles = state.update(angles, c, _frame_norm(plan, frame_energy(plan, signal)), sc, item_axes=2)
     signal = istft(plan, magnitude * angles, length)
     return signal.astype(S.dtype), state.history_array(batch_shape)
 
@@ -146,9 +152,8 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         if not state.active.any():
             break
         sources = consistent_sources(angles)
-        rebuilt = stft(plan, sources)
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1)) if track else None
+        sc = spectral_convergence(stft(plan, sources), magnitude, axes=(-3, -2, -1)) if track else None
         # every source carries noise at the item's scale (the mixture error is spread over them)
         norm = _frame_norm(plan, frame_energy(plan, sources).sum(axis=-2, keepdims=True))
-        angles = state.update(angles, rebuilt, norm, sc, item_axes=3)
+        angles = state.update(angles, state.extrapolated(plan, sources), norm, sc, item_axes=3)
     return consistent_sources(angles).astype(x_mix.dtype), state.history_array(batch_shape)
