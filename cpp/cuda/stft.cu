@@ -71,8 +71,9 @@ __device__ __forceinline__ void stft_phase_update_frame(
   const index_t origin = t * hop - pad;
   const index_t row = (signal * n_frames + t) * F;
   if (track) {
-    frame_forward(CudaBlock{}, f, [&](index_t j) { return framed_sample(current, length, window, origin, j, pad_mode); },
-                  work, work + scratch, spectrum, T(1));
+    frame_forward(CudaBlock{}, f,
+                  [&](index_t j) { return framed_sample(current, length, window, origin, j, pad_mode); }, work,
+                  work + scratch, spectrum, T(1));
     const T* target = magnitude + signal * ms0 + t * ms1;
     double error = 0.0;
     for (index_t k = threadIdx.x; k < F; k += blockDim.x) {

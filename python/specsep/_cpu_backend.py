@@ -122,8 +122,8 @@ class CpuBackend:
 
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
-                np.ascontiguousarray(x_items, dtype=plan.dtype), S_items,
-                _in_precision(angles_items, plan), np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
+                np.ascontiguousarray(x_items, dtype=plan.dtype), S_items, _in_precision(angles_items, plan),
+                np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 
