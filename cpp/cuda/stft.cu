@@ -82,7 +82,9 @@ __device__ __forceinline__ void stft_phase_update_frame(
     }
     const double total = block_sum(error, partial);
     if (threadIdx.x == 0) frame_error[signal * n_frames + t] = total;
-    __syncthreads();  // the spectrum and partial[0] are read before they are reused
+    // No barrier here: the next frame_forward writes the spectrum and block_sum partial[0] only
+    // after its own barriers (frame_pack's first), which order this frame's reads before them
+    // (tests/test_emu_barriers.py).
   }
   frame_forward(CudaBlock{}, f,
                 [&](index_t j) {
