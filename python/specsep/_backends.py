@@ -93,10 +93,42 @@ def loaded() -> tuple:
     return tuple(_REGISTRY.values())
 
 
-def available() -> tuple[str, ...]:
-    """Names of the backends this installation can run."""
+def available(arrays=None) -> tuple[str, ...]:
+    """Names of the backends this installation can run.
+
+    Parameters
+    ----------
+    arrays : {None, "numpy", "cuda"}
+        Only the backends that take this kind of array: NumPy arrays (``numpy``, ``cpu``,
+        ``cuda-emu``) or CUDA arrays (``cuda``); ``None``: all of them.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if arrays not in (None, "numpy", "cuda"):
+        raise ValueError(f"arrays={arrays!r} is not one of None, 'numpy', 'cuda'")
+    kinds = {None: BACKEND_NAMES, "cuda": DEVICE_BACKENDS}
+    wanted = kinds.get(arrays, tuple(name for name in BACKEND_NAMES if name not in DEVICE_BACKENDS))
     return tuple(name for name in BACKEND_NAMES
-                 if name in _REGISTRY or _FACTORIES[name][1]() is None)
+                 if name in wanted and (name in _REGISTRY or _FACTORIES[name][1]() is None))
+
+
+def check_backend(name: str) -> None:
+    """Raise when the backend ``name`` cannot run here.
+
+    Parameters
+    ----------
+    name : str
+        A backend name.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a backend name, or says why that backend is not available (no CuPy,
+        no CUDA device, no emulator in this build).
+    """
+    select(name)
 
 
 def select(backend: str | None, array=None):

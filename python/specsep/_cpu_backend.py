@@ -47,6 +47,17 @@ def _configure(kernels):
 
 
 kernels_module = _configure(_load_kernels())
+
+
+def cpu_kernels() -> str:
+    """The instruction set of the ``cpu`` backend's kernels on this machine.
+
+    Returns
+    -------
+    str
+        ``"avx2"`` where the CPU has AVX2, else ``"baseline"``; both compute the same bits.
+    """
+    return kernels_module.isa
 _PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.float64): kernels_module.PlanFloat64}
 

@@ -217,9 +217,13 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     ----------
     x_mix : np.ndarray, shape (..., samples), float32 or float64
         Mixtures.
-    M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``
+    M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``; or a callable
         Finite masks on the mixture's STFT grid (``F = n_fft // 2 + 1``, ``T`` its frame count),
-        as in :func:`apply_mask`.
+        as in :func:`apply_mask`. A callable ``M(first, stop)`` returns the masks of frames
+        ``[first, stop)`` only (``stop - first`` frames on the last axis): the frames that cover
+        one output block (at most ``chunk_frames + ceil(n_fft / hop_length) - 1``), so that the
+        masks of the whole signal never exist (e.g. masks made from the sources' STFT of the same
+        frames). Every block's masks are checked as an array ``M`` is.
     n_fft, hop_length, win_length, window, center, pad_mode, normalized
         As in :func:`stft`.
     length : int, optional
@@ -236,16 +240,23 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     x_mix = v.as_real_array("x_mix", x_mix)
     _check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
-    X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
+    n_frames = plan.n_frames(x_mix.shape[-1])
     v.warn_if_shorter_than_frame("x_mix", x_mix, plan.n_fft)
-    M = _check_masks_of("x_mix", x_mix, M, X_shape)
+    if not callable(M):
+        M = _check_masks_of("x_mix", x_mix, M, x_mix.shape[:-1] + (plan.n_freqs, n_frames))
     length = x_mix.shape[-1] if length is None else _check_length(length)
     plan.check_invertible()
     chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
     chosen = _backends.select(backend, x_mix)
+    if callable(M):
+        def masks_of(first, stop):
+            return _check_masks_of("x_mix", x_mix, M(first, stop), x_mix.shape[:-1] + (plan.n_freqs, stop - first))
+
+        return _chunks.separate(plan, x_mix, masks_of, n_frames, length, chunk_frames or n_frames, chosen)
     if chunk_frames is None:
         return chosen.separate(plan, x_mix, M, length)
-    return _chunks.separate(plan, x_mix, M, length, chunk_frames, chosen)
+    return _chunks.separate(plan, x_mix, lambda first, stop: M[..., first:stop], n_frames, length, chunk_frames,
+                            chosen)
 
 
 # ---------------------------------------------------------------------------------------------

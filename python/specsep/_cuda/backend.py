@@ -28,7 +28,7 @@ from .._arrays import namespace
 from .._initial_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
-from . import source
+from .. import cuda_source
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
@@ -106,7 +106,7 @@ class CudaBackend:
         kernel's ``_global`` variant)."""
         n, itemsize = plan.n_fft, COMPLEX_OF[plan.dtype].itemsize
         dynamic = 2 * (n // 2 + 1 if n % 2 == 0 else n) * itemsize + extra_bytes
-        static = self.launcher.static_shared_memory(source.name_expression(kernel, plan.dtype))
+        static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype))
         return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
 
     def _launch_work(self, kernel, plan, grid, block, args, work):
@@ -159,7 +159,7 @@ class CudaBackend:
             raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
                              f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
                              "shorter signals or the cpu backend")
-        self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
+        self.launcher.launch(cuda_source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
 
     def _grid_rows(self, rows, group=1):
         """Ranges ``[first, last)`` of ``rows`` (signals or items: gridDim.y of every launch) that
