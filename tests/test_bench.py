@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from specsep import _bench
+from specsep.tools import bench as _bench
 from specsep.tools.bench import harness, peers, signals, workloads
 from specsep.tools.cli import main as specsep_main
 

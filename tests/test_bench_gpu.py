@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import specsep
-from specsep import _bench
+from specsep.tools import bench as _bench
 from specsep.tools.bench import devices, gpu_peers, harness, peers, predictions, workloads
 from specsep.tools import roofline
 from specsep.tools.cli import main as specsep_main

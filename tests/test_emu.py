@@ -16,7 +16,7 @@ import pytest
 
 _emu = pytest.importorskip("specsep._emu", reason="this build has no emulator (configure with SPECSEP_BUILD_EMU=ON)")
 from specsep import _emu_selftest as selftest  # noqa: E402  (built with _emu)
-from specsep._cuda import source  # noqa: E402
+from specsep import cuda_source as source  # noqa: E402
 
 
 def kernel(name, dtype=np.float32):

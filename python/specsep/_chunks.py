@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _plan
 from . import _validate as v
 from ._arrays import as_array, check_same_device, namespace
 
@@ -48,12 +47,6 @@ def check_out(out, shape, dtype, data):
     if isinstance(out, np.ndarray) and not out.flags.writeable:
         raise ValueError("out is read-only")
     return out
-
-
-def _uncentred(plan):
-    """``plan`` without centre padding: what every block is computed with."""
-    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, False, "constant",
-                     plan.normalized, plan.dtype)
 
 
 def _source_index(positions, n, pad_mode):
@@ -86,7 +79,7 @@ def padded_segment(plan, x, lo, hi):
 def stft_frames(plan, x, first, stop, backend):
     """Frames ``[first, stop)`` of the STFT of ``x``, shape ``(..., F, stop - first)``."""
     segment = padded_segment(plan, x, first * plan.hop_length, (stop - 1) * plan.hop_length + plan.n_fft)
-    return backend.stft(_uncentred(plan), segment)
+    return backend.stft(plan.uncentred(), segment)
 
 
 def _overlaps(out, data):
@@ -159,7 +152,7 @@ def istft(plan, X, length, chunk_frames, out, backend):
     n_frames = X.shape[-1]
     if out is None:
         out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])
-    uncentred = _uncentred(plan)
+    uncentred = plan.uncentred()
     return _inverse_blocks(plan, n_frames, length, chunk_frames, out,
                            lambda first, stop, n: backend.istft(uncentred, X[..., first:stop], n))
 
@@ -169,7 +162,7 @@ def separate(plan, x_mix, masks_of, n_frames, length, chunk_frames, backend):
     ``masks_of(first, stop)`` returns the masks of frames ``[first, stop)`` (a slice of the whole
     masks, or masks made block by block, so that not even the masks of the whole signal exist)."""
     n_fft, hop = plan.n_fft, plan.hop_length
-    uncentred = _uncentred(plan)
+    uncentred = plan.uncentred()
 
     def invert(first, stop, n):
         segment = padded_segment(plan, x_mix, first * hop, (stop - 1) * hop + n_fft)

@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from . import _cpu, _environment, _plan
+from . import _cpu, _environment
 from ._initial_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
@@ -58,7 +58,6 @@ def cpu_kernels() -> str:
         ``"avx2"`` where the CPU has AVX2, else ``"baseline"``; both compute the same bits.
     """
     return kernels_module.isa
-_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.float64): kernels_module.PlanFloat64}
 
 
@@ -66,13 +65,7 @@ _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.f
 def _kernels(plan):
     """The C++ plan (window, root table, factorisation) for an STFT plan."""
     return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.center,
-                                     _PAD_MODES[plan.pad_mode], plan.normalized)
-
-
-def _float64(plan):
-    """The same plan in float64 (Note [phase retrieval precision])."""
-    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center,
-                     plan.pad_mode, plan.normalized, np.float64)
+                                     plan.pad_mode_code, plan.normalized)
 
 
 def _rows(x):
@@ -126,7 +119,7 @@ class CpuBackend:
     @staticmethod
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
         length = _length(plan, length, S.shape[-1])
-        kernels = _kernels(_float64(plan))
+        kernels = _kernels(plan.with_dtype(np.float64))
 
         def run(S_items, angles_items):
             return kernels.griffin_lim(S_items, angles_items, n_iter, momentum, length,
@@ -138,7 +131,7 @@ class CpuBackend:
 
     @staticmethod
     def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
-        kernels = _kernels(_float64(plan))
+        kernels = _kernels(plan.with_dtype(np.float64))
         n_sources = S.shape[-3]
 
         def run(x_items, S_items, angles_items):

@@ -7,62 +7,13 @@ import numpy as np
 from . import _backends
 from . import _chunks
 from . import _plan
+from . import _transforms
 from . import _validate as v
 from ._arrays import as_array, callers_kind, check_same_device, namespace
 from ._initial_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
-
-
-def _stft_with_plan(plan, x, backend, chunk_frames=None, out=None):
-    x = v.as_real_array("x", x)
-    v.check_same_precision("x", x, plan.dtype, "the plan")
-    _check_samples("x", x)
-    n_frames = plan.n_frames(x.shape[-1])  # raises when the signal is too short
-    v.warn_if_shorter_than_frame("x", x, plan.n_fft)
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
-    if out is not None:
-        out = _chunks.check_out(out, x.shape[:-1] + (plan.n_freqs, n_frames), v.COMPLEX_OF[x.dtype], x)
-    chosen = _backends.select(backend, x)
-    if chunk_frames is None:
-        return chosen.stft(plan, x)
-    return _chunks.stft(plan, x, chunk_frames, out, chosen)
-
-
-def _check_samples(name, x):
-    if x.shape[-1] < 1:
-        raise ValueError(f"{name} must have at least one sample on its last axis, got shape {x.shape}")
-
-
-def _check_spectrogram(plan, X, name="X"):
-    if X.shape[-2] != plan.n_freqs:
-        implied = 2 * (X.shape[-2] - 1)
-        raise ValueError(
-            f"{name} has {X.shape[-2]} frequency bins, which implies n_fft={implied} or {implied + 1}, "
-            f"not n_fft={plan.n_fft} ({plan.n_freqs} bins)"
-        )
-    if X.shape[-1] < 1:
-        raise ValueError(f"{name} must have at least one frame, got shape {X.shape}")
-
-
-def _check_length(length):
-    return None if length is None else v.check_length("length", length)
-
-
-def _istft_with_plan(plan, X, length, backend, chunk_frames=None, out=None):
-    X = v.as_complex_array("X", X)
-    v.check_same_precision("X", X, plan.dtype, "the plan")
-    _check_spectrogram(plan, X)
-    length = plan.istft_length(X.shape[-1]) if length is None else _check_length(length)
-    plan.check_invertible()
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
-    if out is not None:
-        out = _chunks.check_out(out, X.shape[:-2] + (length,), plan.dtype, X)
-    chosen = _backends.select(backend, X)
-    if chunk_frames is None:
-        return chosen.istft(plan, X, length)
-    return _chunks.istft(plan, X, length, chunk_frames, out, chosen)
 
 
 @callers_kind
@@ -109,7 +60,7 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
     """
     x = v.as_real_array("x", x)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
-    return _stft_with_plan(plan, x, backend, chunk_frames, out)
+    return _transforms.stft(plan, x, backend, chunk_frames, out)
 
 
 @callers_kind
@@ -153,37 +104,11 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
                      v.REAL_OF[X.dtype])
-    return _istft_with_plan(plan, X, length, backend, chunk_frames, out)
+    return _transforms.istft(plan, X, length, backend, chunk_frames, out)
 
 
 # ---------------------------------------------------------------------------------------------
 # Masks applied to a mixture
-
-
-def _check_masks(M, X_shape, real_dtype, name="M"):
-    """Masks ``(..., F, T)`` or ``(..., J, F, T)`` for a mixture spectrogram of ``X_shape``."""
-    M = v.as_real_array(name, M, min_ndim=2)
-    v.check_same_precision(name, M, real_dtype, "the mixture")
-    if M.ndim not in (len(X_shape), len(X_shape) + 1):
-        raise ValueError(
-            f"{name} must have shape (..., F, T) or (..., J, F, T) for a mixture of shape {X_shape}, got {M.shape}"
-        )
-    mixture_shape = X_shape if M.ndim == len(X_shape) else X_shape[:-2] + (1,) + X_shape[-2:]
-    try:
-        np.broadcast_shapes(mixture_shape, M.shape)
-    except ValueError:
-        raise ValueError(f"{name} of shape {M.shape} does not broadcast against the mixture of shape {X_shape}") from None
-    if M.shape[-2:] != X_shape[-2:]:
-        raise ValueError(f"{name} has (freq, frames) = {M.shape[-2:]}, the mixture {X_shape[-2:]}")
-    v.check_finite(name, M, "but masks must be finite (a mask scales the mixture's magnitude)")
-    return M
-
-
-def _check_masks_of(X_name, X, M, X_shape=None):
-    """:func:`_check_masks` of ``M`` for the mixture ``X`` (its spectrogram's shape ``X_shape``)."""
-    M = _check_masks(M, X.shape if X_shape is None else X_shape, v.REAL_OF.get(X.dtype, X.dtype))
-    check_same_device(**{X_name: X, "M": M})
-    return M
 
 
 @callers_kind
@@ -204,7 +129,7 @@ def apply_mask(X_mix, M, *, backend=None):
     np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
     """
     X_mix = v.as_complex_array("X_mix", X_mix)
-    M = _check_masks_of("X_mix", X_mix, M)
+    M = v.check_masks_of("X_mix", X_mix, M)
     return _backends.select(backend, X_mix).apply_mask(X_mix, M)
 
 
@@ -238,19 +163,19 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
     x_mix = v.as_real_array("x_mix", x_mix)
-    _check_samples("x_mix", x_mix)
+    v.check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     n_frames = plan.n_frames(x_mix.shape[-1])
     v.warn_if_shorter_than_frame("x_mix", x_mix, plan.n_fft)
     if not callable(M):
-        M = _check_masks_of("x_mix", x_mix, M, x_mix.shape[:-1] + (plan.n_freqs, n_frames))
-    length = x_mix.shape[-1] if length is None else _check_length(length)
+        M = v.check_masks_of("x_mix", x_mix, M, x_mix.shape[:-1] + (plan.n_freqs, n_frames))
+    length = x_mix.shape[-1] if length is None else v.check_optional_length(length)
     plan.check_invertible()
     chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
     chosen = _backends.select(backend, x_mix)
     if callable(M):
         def masks_of(first, stop):
-            return _check_masks_of("x_mix", x_mix, M(first, stop), x_mix.shape[:-1] + (plan.n_freqs, stop - first))
+            return v.check_masks_of("x_mix", x_mix, M(first, stop), x_mix.shape[:-1] + (plan.n_freqs, stop - first))
 
         return _chunks.separate(plan, x_mix, masks_of, n_frames, length, chunk_frames or n_frames, chosen)
     if chunk_frames is None:
@@ -300,48 +225,6 @@ def _vanishing_bins_to_one(plan, X, x, backend):
     return xp.where(xp.abs(X) > 64 * np.finfo(plan.dtype).eps * norm, X, X.dtype.type(1))
 
 
-def _check_iteration(n_iter, momentum, tol, unstable_momentum):
-    n_iter = v.check_int("n_iter", n_iter, minimum=0)
-    unstable_momentum = v.check_bool("unstable_momentum", unstable_momentum)
-    momentum = v.check_float("momentum", momentum, minimum=0.0)
-    if momentum >= 1.0 and not unstable_momentum:
-        raise ValueError(f"momentum={momentum} must be < 1: from 1 on, fast Griffin-Lim's extrapolation "
-                         "usually diverges (pass unstable_momentum=True to run it anyway)")
-    tol = None if tol is None else v.check_float("tol", tol, minimum=0.0)
-    return n_iter, momentum, tol
-
-
-def _frames_of(plan, n_samples):
-    """STFT frames of an ``n_samples``-sample signal; 0 where it has none."""
-    try:
-        return plan.n_frames(n_samples)
-    except ValueError:
-        return 0
-
-
-def _check_iterated_length(plan, length, n_frames):
-    """Each iteration takes the STFT of the estimate, which must have ``n_frames`` frames again
-    (with one frame, centre padding and an even ``n_fft``, the default length is 0 samples)."""
-    target = plan.istft_length(n_frames) if length is None else length
-    if _frames_of(plan, target) == n_frames:
-        return
-    # the lengths with n_frames frames are hop_length consecutive ones from the default on
-    default = plan.istft_length(n_frames)
-    fits = [n for n in range(max(default, 1), default + plan.hop_length) if _frames_of(plan, n) == n_frames]
-    given = f"length={length}" if length is not None else f"the default length ({default} samples)"
-    hint = f"e.g. length={fits[0]}" if fits else "no length does; use hop_length > 1 or center=False"
-    raise ValueError(f"{given} gives {_frames_of(plan, target)} STFT frames but S has {n_frames}; with "
-                     f"n_iter > 0 the length must give S's frame count ({hint})")
-
-
-def _check_magnitudes(name, S, min_ndim):
-    S = v.as_real_array(name, S, min_ndim=min_ndim)
-    v.check_finite(name, S)
-    if bool((S < 0).any()):
-        raise ValueError(f"{name} must be non-negative magnitudes")
-    return S
-
-
 @callers_kind
 def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
@@ -388,15 +271,15 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``; entries after an item stopped are NaN.
     """
-    S = _check_magnitudes("S", S, min_ndim=2)
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
+    S = v.check_magnitudes("S", S, min_ndim=2)
+    n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
-    _check_spectrogram(plan, S, "S")
-    length = _check_length(length)
+    v.check_spectrogram(plan, S, "S")
+    length = v.check_optional_length(length)
     if n_iter > 0:
-        _check_iterated_length(plan, length, S.shape[-1])
+        v.check_iterated_length(plan, length, S.shape[-1])
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
@@ -448,17 +331,17 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     """
     x_mix = v.as_real_array("x_mix", x_mix)
     v.check_finite("x_mix", x_mix)
-    S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
+    S = v.check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
     check_same_device(x_mix=x_mix, S_sources=S)
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
+    n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
     if S.shape[:-3] != x_mix.shape[:-1]:
         raise ValueError(
             f"S_sources has batch shape {S.shape[:-3]} but x_mix has {x_mix.shape[:-1]}; "
             "S_sources must be (..., J, F, T) for x_mix (..., samples)"
         )
-    length = _check_length(length)
+    length = v.check_optional_length(length)
     if length is not None and length != x_mix.shape[-1]:
         fitted = namespace(x_mix).zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
         fitted[..., : min(length, x_mix.shape[-1])] = x_mix[..., :length]
@@ -473,7 +356,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, x_mix.dtype)
-    _check_spectrogram(plan, S, "S_sources")
+    v.check_spectrogram(plan, S, "S_sources")
     if S.shape[-1] != plan.n_frames(x_mix.shape[-1]):
         raise ValueError(
             f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({x_mix.shape[-1]} samples) "

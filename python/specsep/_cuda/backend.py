@@ -23,7 +23,6 @@ import functools
 
 import numpy as np
 
-from .. import _plan
 from .._arrays import namespace
 from .._initial_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
@@ -32,7 +31,6 @@ from .. import cuda_source
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
-_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
 HEADROOM = 1 / 16
@@ -183,7 +181,7 @@ class CudaBackend:
             self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), work)
+                _int(plan.pad_mode_code), c["scale"], _long(n_frames), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -263,8 +261,7 @@ class CudaBackend:
     def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol, track):
         """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), in float64."""
         xp = self.xp
-        plan = _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center,
-                         plan.pad_mode, plan.normalized, np.float64)
+        plan = plan.with_dtype(np.float64)
         c = self._constants(plan)
         signals, F, n_frames = S.shape
         items = signals // sources
@@ -305,7 +302,7 @@ class CudaBackend:
             for first, last in signal_ranges:
                 self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
                     y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
-                    _int(plan.hop_length), _int(pad), _int(_PAD_MODES[plan.pad_mode]), _long(n_frames),
+                    _int(plan.hop_length), _int(pad), _int(plan.pad_mode_code), _long(n_frames),
                     S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
                     _int(sources), alpha, epsilon,
                     frame_error[first:last]), update_work)
