@@ -16,7 +16,7 @@ import specsep
 from specsep import _backends
 from specsep._cuda.backend import HEADROOM
 from specsep._cuda.launcher import EMULATED_DEVICE_MEMORY as EMULATED
-from specsep._initial_angles import RandomAngles
+from specsep._random_angles import RandomAngles
 
 pytestmark = pytest.mark.skipif("cuda-emu" not in specsep.available_backends(), reason="cuda-emu not built")
 

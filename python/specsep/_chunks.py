@@ -20,34 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
-from ._arrays import as_array, check_same_device, namespace
-
-#: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
-DEFAULT_CHUNK_FRAMES = 1024
-
-
-def check_chunk_frames(chunk_frames, out):
-    """``chunk_frames`` as an int (``None`` without ``out``: no blocks)."""
-    if chunk_frames is None:
-        return DEFAULT_CHUNK_FRAMES if out is not None else None
-    return v.check_int("chunk_frames", chunk_frames, minimum=1)
-
-
-def check_out(out, shape, dtype, data):
-    """``out`` as an array of ``data``'s kind that the result of ``shape`` and ``dtype`` can be written into."""
-    out = as_array(out)
-    if namespace(out) is not namespace(data):
-        raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
-                        f"got {type(out).__name__}")
-    check_same_device(input=data, out=out)
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}, the result is {np.dtype(dtype).name}")
-    if isinstance(out, np.ndarray) and not out.flags.writeable:
-        raise ValueError("out is read-only")
-    return out
-
+from ._arrays import namespace
 
 def _source_index(positions, n, pad_mode):
     """Signal index read at each (unpadded) position, ``-1`` where padding reads a zero."""

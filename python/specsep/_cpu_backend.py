@@ -18,7 +18,7 @@ import functools
 import numpy as np
 
 from . import _cpu, _environment
-from ._initial_angles import RandomAngles
+from ._random_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
 

@@ -223,6 +223,15 @@ def check_masks_of(X_name, X, M, X_shape=None):
     return M
 
 
+def checking_block_masks(masks_of, x_mix, n_freqs):
+    """``masks_of(first, stop)`` whose every result is checked as masks of frames ``[first, stop)``
+    of the mixture ``x_mix`` (:func:`check_masks_of`)."""
+    def checked(first, stop):
+        return check_masks_of("x_mix", x_mix, masks_of(first, stop), x_mix.shape[:-1] + (n_freqs, stop - first))
+
+    return checked
+
+
 def check_iteration(n_iter, momentum, tol, unstable_momentum):
     """The iteration arguments of phase retrieval: ``(n_iter, momentum, tol)``."""
     n_iter = check_int("n_iter", n_iter, minimum=0)
@@ -265,3 +274,42 @@ def check_magnitudes(name, S, min_ndim):
     if bool((S < 0).any()):
         raise ValueError(f"{name} must be non-negative magnitudes")
     return S
+
+
+def check_weights(weights, n_sources):
+    """MISI's share of the mixture error per source: ``1 / J`` each by default."""
+    if weights is None:
+        return np.full(n_sources, 1.0 / n_sources)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
+    return weights
+
+
+# ---- chunk_frames= and out= ------------------------------------------------------------------
+
+#: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
+DEFAULT_CHUNK_FRAMES = 1024
+
+
+def check_chunk_frames(chunk_frames, out):
+    """``chunk_frames`` as an int (``None`` without ``out``: no blocks)."""
+    if chunk_frames is None:
+        return DEFAULT_CHUNK_FRAMES if out is not None else None
+    return check_int("chunk_frames", chunk_frames, minimum=1)
+
+
+def check_out(out, shape, dtype, data):
+    """``out`` as an array of ``data``'s kind that the result of ``shape`` and ``dtype`` can be written into."""
+    out = as_array(out)
+    if namespace(out) is not namespace(data):
+        raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
+                        f"got {type(out).__name__}")
+    check_same_device(input=data, out=out)
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result is {np.dtype(dtype).name}")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out

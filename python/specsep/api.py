@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backends
-from . import _chunks
 from . import _plan
 from . import _transforms
 from . import _validate as v
 from ._arrays import as_array, callers_kind, check_same_device, namespace
-from ._initial_angles import RandomAngles
+from ._random_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
@@ -167,21 +166,14 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
     n_frames = plan.n_frames(x_mix.shape[-1])
     v.warn_if_shorter_than_frame("x_mix", x_mix, plan.n_fft)
-    if not callable(M):
+    if callable(M):
+        M = v.checking_block_masks(M, x_mix, plan.n_freqs)
+    else:
         M = v.check_masks_of("x_mix", x_mix, M, x_mix.shape[:-1] + (plan.n_freqs, n_frames))
     length = x_mix.shape[-1] if length is None else v.check_optional_length(length)
     plan.check_invertible()
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
-    chosen = _backends.select(backend, x_mix)
-    if callable(M):
-        def masks_of(first, stop):
-            return v.check_masks_of("x_mix", x_mix, M(first, stop), x_mix.shape[:-1] + (plan.n_freqs, stop - first))
-
-        return _chunks.separate(plan, x_mix, masks_of, n_frames, length, chunk_frames or n_frames, chosen)
-    if chunk_frames is None:
-        return chosen.separate(plan, x_mix, M, length)
-    return _chunks.separate(plan, x_mix, lambda first, stop: M[..., first:stop], n_frames, length, chunk_frames,
-                            chosen)
+    chunk_frames = v.check_chunk_frames(chunk_frames, None)
+    return _transforms.separate(plan, x_mix, M, n_frames, length, backend, chunk_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +208,7 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return xp.where(modulus > 0, values / xp.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
-def _vanishing_bins_to_one(plan, X, x, backend):
+def _vanishing_bins_to_one(plan, X):
     """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
     noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
     The floor is 64 ulps of the frame's norm ``||w x||``, from its bins by Parseval."""
@@ -342,17 +334,9 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
             "S_sources must be (..., J, F, T) for x_mix (..., samples)"
         )
     length = v.check_optional_length(length)
-    if length is not None and length != x_mix.shape[-1]:
-        fitted = namespace(x_mix).zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
-        fitted[..., : min(length, x_mix.shape[-1])] = x_mix[..., :length]
-        x_mix = fitted
-    n_sources = S.shape[-3]
-    if weights is None:
-        weights = np.full(n_sources, 1.0 / n_sources)
-    else:
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
+    if length is not None:
+        x_mix = _transforms.fit_length(x_mix, length)
+    weights = v.check_weights(weights, S.shape[-3])
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, x_mix.dtype)
@@ -366,7 +350,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
-        X = _vanishing_bins_to_one(plan, chosen.stft(plan, x_mix), x_mix, chosen)
+        X = _vanishing_bins_to_one(plan, _transforms.stft(plan, x_mix, backend))
         return _initial_angles(np.expand_dims(X, -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)

@@ -24,7 +24,7 @@ import functools
 import numpy as np
 
 from .._arrays import namespace
-from .._initial_angles import RandomAngles
+from .._random_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from .. import cuda_source

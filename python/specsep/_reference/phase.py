@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._initial_angles import as_array
+from .._random_angles import complex_angles
 from .transforms import istft, stft
 
 # librosa's guard against dividing a zero bin by its zero modulus
@@ -99,7 +99,7 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
     """
     track = history or tol is not None
     magnitude = S.astype(np.float64)
-    angles = np.array(np.broadcast_to(as_array(angles), S.shape), dtype=np.complex128)
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=np.complex128)
     batch_shape = S.shape[:-2]
     state = _Iteration(batch_shape, momentum, tol, S.dtype)
     for _ in range(n_iter):
@@ -127,7 +127,7 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
     magnitude = S.astype(np.float64)
     mixture = x_mix.astype(np.float64)[..., None, :]
     share = np.asarray(weights, dtype=np.float64)[:, None]
-    angles = np.array(np.broadcast_to(as_array(angles), S.shape), dtype=np.complex128)
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=np.complex128)
     batch_shape = S.shape[:-3]
 
     def consistent_sources(angles):
