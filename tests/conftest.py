@@ -49,6 +49,13 @@ def has_module(name) -> bool:
     return True
 
 
+# torch is an oracle of some tests, not a dependency of the suite: a CPU build is enough, and plain
+# `pip install torch` may pull a multi-GB CUDA build, so the test extra leaves it out.
+requires_torch = pytest.mark.skipif(
+    not has_module("torch"),
+    reason="torch is not installed (an oracle; pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+
+
 def rel_error(actual, expected) -> float:
     """Relative L2 error ``||actual - expected|| / ||expected||`` (absolute when expected is 0)."""
     actual = np.asarray(actual, dtype=np.complex128)

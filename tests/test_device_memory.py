@@ -144,3 +144,28 @@ def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
         peak = _allocation_peak(call)
         assert peak <= memory + INTERPRETER_BYTES, f"{name} allocated {peak:,} bytes with {memory:,} free"
         monkeypatch.setattr(emulator.launcher, "device_memory", EMULATED)
+
+
+def test_global_scratch_of_phase_retrieval_is_counted(emulator, monkeypatch):
+    """An FFT too big for a T4's shared memory runs the global-memory kernels, whose per-launch
+    scratch is part of each item's workspace: with memory for one item at a time, the peak stays
+    under it."""
+    from specsep._cuda.launcher import emulated_device
+
+    kw = dict(n_fft=16384, hop_length=4096)
+    x = _signals((2, 8192), np.float64)
+    S = np.abs(specsep.stft(x, **kw, backend="cpu"))
+    plan = specsep.STFT(**kw, dtype=np.float64)
+    draws = RandomAngles(np.random.default_rng(4).random(S.shape))
+    counted = []
+    groups = emulator._groups_that_fit
+    monkeypatch.setattr(emulator, "_groups_that_fit", lambda what, per_item, items, fixed: counted.append(
+        fixed + per_item) or groups(what, per_item, items, fixed))
+    with emulated_device("T4"):
+        assert emulator._scratch_bytes(plan, 1, S.shape[-1], 8192) > 0  # the global path
+        call = lambda: emulator.griffin_lim(plan, S, 2, 0.99, draws, None, None)  # noqa: E731
+        call()
+        memory = int(counted[-1] / (1 - HEADROOM)) + 1  # one item at a time
+        monkeypatch.setattr(emulator.launcher, "device_memory", memory)
+        peak = _allocation_peak(call)
+    assert peak <= memory + INTERPRETER_BYTES, f"allocated {peak:,} bytes with {memory:,} free"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import requires_torch
 
 from specsep import metrics
 
@@ -16,6 +17,8 @@ DB_ATOL = 1e-9
 
 def _independent_si_sdr(reference, estimate, zero_mean):
     """SI-SDR written out per item, torchmetrics-style (torch, float64), as an independent oracle."""
+    import torch
+
     ref = torch.as_tensor(np.asarray(reference, dtype=np.float64))
     est = torch.as_tensor(np.asarray(estimate, dtype=np.float64))
     ref, est = torch.broadcast_tensors(ref, est)
@@ -79,6 +82,7 @@ def test_si_sdr_is_scale_invariant_in_estimate(rng):
     assert not np.allclose(metrics.snr(s, 2 * e), metrics.snr(s, e))
 
 
+@requires_torch
 @pytest.mark.parametrize("zero_mean", [False, True])
 def test_si_sdr_against_independent_implementation(rng, zero_mean):
     s = rng.standard_normal((2, 3, 500)) + 0.5
@@ -147,6 +151,7 @@ def test_silent_reference_is_finite(rng):
     assert np.isfinite(metrics.si_sdr(np.zeros(64), np.zeros(64)))
 
 
+@requires_torch
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2 ** 32 - 1), st.integers(16, 200), st.floats(1e-3, 1e3), st.booleans())
 def test_si_sdr_property_matches_oracle(seed, n, gain, zero_mean):

@@ -11,10 +11,9 @@ import librosa
 import numpy as np
 import pytest
 import scipy.signal
-import torch
 
 import specsep
-from conftest import ORACLE_RTOL, RTOL, assert_close
+from conftest import ORACLE_RTOL, RTOL, assert_close, requires_torch
 
 WINDOW_NAMES = ("hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular")
 SCIPY_NAME = {"hann": "hann", "hamming": "hamming", "blackman": "blackman",
@@ -131,11 +130,14 @@ def test_batched_transforms_equal_librosa(batch):
 # torch
 
 
+@requires_torch
 @pytest.mark.parametrize("normalized", [False, True])
 @pytest.mark.parametrize("pad_mode", ["reflect", "constant", "edge"])
 @pytest.mark.parametrize("n_fft, win_length, hop", [(512, None, 128), (511, 300, 75), (64, 64, 16)])
 @pytest.mark.parametrize("name", ["hann", "sqrt_hann", "blackman", "triangle"])
 def test_stft_istft_equal_torch(name, n_fft, win_length, hop, pad_mode, normalized):
+    import torch
+
     x = signal((2, 2000), seed=hop)
     window = scipy_window(name, win_length or n_fft)
     X = specsep.stft(x, n_fft=n_fft, hop_length=hop, win_length=win_length, window=name,

@@ -20,8 +20,8 @@
 
 namespace specsep {
 
-constexpr long kFramesPerTask = 32;  // a multiple of every lane count
-constexpr long kHopsPerChunk = 64;   // iSTFT output chunk; boundary frames are computed twice
+constexpr index_t kFramesPerTask = 32;  // a multiple of every lane count
+constexpr index_t kHopsPerChunk = 64;   // iSTFT output chunk; boundary frames are computed twice
 
 // Per-thread scratch of lane vectors: two FFT buffers, a spectrum and a group of time frames.
 // Registered in buffer_cache.hpp: counted by scratch_bytes() and freed by clear_scratch(); a task
@@ -41,7 +41,7 @@ class Scratch : public ScratchMemory {
     Scratch* s_;
   };
   ~Scratch() override { unregister(); }
-  static Lease local(long n_fft) {
+  static Lease local(index_t n_fft) {
     thread_local Scratch s;
     Lease lease(s);
     s.reserve(n_fft);
@@ -72,7 +72,7 @@ class Scratch : public ScratchMemory {
     bytes += size;
     return Buffer<E>(static_cast<E*>(p));
   }
-  void reserve(long n_fft) {
+  void reserve(index_t n_fft) {
     const size_t n = static_cast<size_t>(n_fft);
     if (n <= capacity_ && (capacity_ <= kKept || n * 4 > capacity_)) return;
     release();
@@ -106,8 +106,8 @@ template <typename T>
 struct Samples {
   const T* x;
   Samples row(std::ptrdiff_t offset) const { return {x + offset}; }
-  T operator[](long i) const { return x[i]; }
-  typename Lanes<T>::type lanes(long i) const { return load_unaligned<typename Lanes<T>::type>(x + i); }
+  T operator[](index_t i) const { return x[i]; }
+  typename Lanes<T>::type lanes(index_t i) const { return load_unaligned<typename Lanes<T>::type>(x + i); }
 };
 
 template <typename T>
@@ -115,8 +115,8 @@ struct Extrapolated {
   const T *x, *y;
   T alpha;
   Extrapolated row(std::ptrdiff_t offset) const { return {x + offset, y + offset, alpha}; }
-  T operator[](long i) const { return x[i] - alpha * y[i]; }
-  typename Lanes<T>::type lanes(long i) const {
+  T operator[](index_t i) const { return x[i] - alpha * y[i]; }
+  typename Lanes<T>::type lanes(index_t i) const {
     using V = typename Lanes<T>::type;
     return load_unaligned<V>(x + i) - splat<V>(alpha) * load_unaligned<V>(y + i);
   }
@@ -126,16 +126,16 @@ struct Extrapolated {
 // Per lane, sum_j (window[j] x[origin[l] + j])^2 (padding as the STFT frames it): the squared
 // norm of the frame (Note [vanishing bins] in specsep/phase.hpp).
 template <typename T>
-typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const long* origin, long n_samples,
+typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const index_t* origin, index_t n_samples,
                                      bool inside) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   const T* window = plan.window.data();
-  const long n = plan.n_fft;
+  const index_t n = plan.n_fft;
   V energy = V();
   for (int l = 0; l < L; ++l) {
     T sum = T(0);
-    long j = 0;
+    index_t j = 0;
     if (inside) {
       V acc = V();
       for (; j + L <= n; j += L) {
@@ -145,7 +145,7 @@ typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const
       for (int k = 0; k < L; ++k) sum += acc[k];
     }
     for (; j < n; ++j) {
-      const long i = inside ? origin[l] + j : source_index(origin[l] + j, n_samples, plan.pad_mode);
+      const index_t i = inside ? origin[l] + j : source_index(origin[l] + j, n_samples, plan.pad_mode);
       const T v = i < 0 ? T(0) : window[j] * x[i];
       sum += v * v;
     }
@@ -157,14 +157,14 @@ typename Lanes<T>::type frame_energy(const CpuPlan<T>& plan, Samples<T> x, const
 // Windowed samples of L frames that lie inside the signal (frame l starts at origin[l]), in the
 // packed layout of frame_forward_packed: contiguous loads, then register transposes.
 template <typename T, typename Signal>
-void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origin, cplx<typename Lanes<T>::type>* a) {
+void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const index_t* origin, cplx<typename Lanes<T>::type>* a) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   const T* window = plan.window.data();
-  const long n = plan.n_fft;
+  const index_t n = plan.n_fft;
   const bool even = n % 2 == 0;
   V r[L];
-  long j0 = 0;
+  index_t j0 = 0;
   for (; j0 + L <= n; j0 += L) {
     for (int l = 0; l < L; ++l) r[l] = signal.lanes(origin[l] + j0);
     transpose(r);
@@ -191,21 +191,21 @@ void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const long* origi
 // spectrum) whole, or, where Sink::per_bin, bin by bin as the transform makes them, to
 // sink.bins(b, t, l2)(k, X_k), l2 the norm of the frames (sink.frame_energy over frame_energy).
 template <typename T, typename Signal, typename Sink>
-void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_t x_stride, long n_samples,
-              long n_frames, const Sink& sink) {
+void run_stft(const CpuPlan<T>& plan, const Signal& x, index_t batch, std::ptrdiff_t x_stride, index_t n_samples,
+              index_t n_frames, const Sink& sink) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  const long blocks = (n_frames + kFramesPerTask - 1) / kFramesPerTask;
+  const index_t blocks = (n_frames + kFramesPerTask - 1) / kFramesPerTask;
   parallel_for(batch * blocks, [&](std::ptrdiff_t task) {
-    const long b = static_cast<long>(task / blocks);
-    const long t_end = std::min(n_frames, static_cast<long>(task % blocks + 1) * kFramesPerTask);
+    const index_t b = static_cast<index_t>(task / blocks);
+    const index_t t_end = std::min(n_frames, static_cast<index_t>(task % blocks + 1) * kFramesPerTask);
     const Signal signal = x.row(b * x_stride);
     const T* window = plan.window.data();
     const auto lease = Scratch<T>::local(plan.n_fft);
     Scratch<T>& s = *lease;
-    for (long t = static_cast<long>(task % blocks) * kFramesPerTask; t < t_end; t += L) {
-      const int count = static_cast<int>(std::min<long>(L, t_end - t));
-      long origin[L];
+    for (index_t t = static_cast<index_t>(task % blocks) * kFramesPerTask; t < t_end; t += L) {
+      const int count = static_cast<int>(std::min<index_t>(L, t_end - t));
+      index_t origin[L];
       bool inside = true;  // every lane's frame lies inside the signal: no padding maths
       for (int l = 0; l < L; ++l) {
         origin[l] = (t + std::min(l, count - 1)) * plan.hop - plan.pad;
@@ -214,10 +214,10 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
       if (inside) {
         pack_frames(plan, signal, origin, s.a());
       } else {
-        auto load = [&](long j) {
+        auto load = [&](index_t j) {
           V v = V();
           for (int l = 0; l < L; ++l) {
-            const long i = source_index(origin[l] + j, n_samples, plan.pad_mode);
+            const index_t i = source_index(origin[l] + j, n_samples, plan.pad_mode);
             v[l] = i < 0 ? T(0) : signal[i];
           }
           return v * splat<V>(window[j]);
@@ -225,7 +225,7 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
         frame_pack(SerialBlock{}, plan.fft.view(), load, s.a());
       }
       if constexpr (Sink::per_bin) {
-        const V energy = sink.frame_energy(b, [&](long other) {
+        const V energy = sink.frame_energy(b, [&](index_t other) {
           return frame_energy(plan, x.row(other * x_stride).current(), origin, n_samples, inside);
         });
         const V l2 = sqrt(energy) * splat<V>(plan.forward_scale);
@@ -240,10 +240,10 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, long batch, std::ptrdiff_
 
 // frames[j] (lane l = frame l) as rows: rows[l * n + j], through register transposes.
 template <typename V, typename T>
-void unpack_frames(long n, const V* frames, T* rows) {
+void unpack_frames(index_t n, const V* frames, T* rows) {
   constexpr int L = sizeof(V) / sizeof(T);
   V r[L];
-  long j0 = 0;
+  index_t j0 = 0;
   for (; j0 + L <= n; j0 += L) {
     for (int i = 0; i < L; ++i) r[i] = frames[j0 + i];
     transpose(r);
@@ -259,32 +259,32 @@ void unpack_frames(long n, const V* frames, T* rows) {
 // Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count), they are
 // read in place as source.bins(b, t)[k].
 template <typename T, typename Source>
-void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, long length, T* out,
+void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length, T* out,
                std::ptrdiff_t out_stride, const Source& source) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  const long n_full = plan.n_fft + plan.hop * (n_frames - 1);
-  const long chunk = plan.hop * kHopsPerChunk;
-  const long chunks = (length + chunk - 1) / chunk;
+  const index_t n_full = plan.n_fft + plan.hop * (n_frames - 1);
+  const index_t chunk = plan.hop * kHopsPerChunk;
+  const index_t chunks = (length + chunk - 1) / chunk;
   parallel_for(batch * chunks, [&](std::ptrdiff_t task) {
-    const long b = static_cast<long>(task / chunks);
-    const long s0 = start + static_cast<long>(task % chunks) * chunk;  // samples [s0, s1)
-    const long s1 = std::min(s0 + chunk, start + length);
+    const index_t b = static_cast<index_t>(task / chunks);
+    const index_t s0 = start + static_cast<index_t>(task % chunks) * chunk;  // samples [s0, s1)
+    const index_t s1 = std::min(s0 + chunk, start + length);
     T* y = out + b * out_stride + (s0 - start);
     std::fill(y, y + (s1 - s0), T(0));
-    const long covered = std::min(s1, n_full);  // samples past the last frame stay zero
+    const index_t covered = std::min(s1, n_full);  // samples past the last frame stay zero
     if (s0 >= covered) return;
     const auto lease = Scratch<T>::local(plan.n_fft);
     Scratch<T>& s = *lease;
     V* frames = s.frames();
     T* rows = s.rows();
     const T* synthesis = plan.synthesis.data();
-    const long t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
-    long t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
+    const index_t t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
+    index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
     if (Source::lane_aligned) t_first -= t_first % L;  // the frames before s0 add nothing below
-    for (long t = t_first; t <= t_last; t += L) {
-      const int count = static_cast<int>(std::min<long>(L, t_last + 1 - t));
-      const auto store = [&](long j, V v) { frames[j] = v; };
+    for (index_t t = t_first; t <= t_last; t += L) {
+      const int count = static_cast<int>(std::min<index_t>(L, t_last + 1 - t));
+      const auto store = [&](index_t j, V v) { frames[j] = v; };
       if constexpr (Source::lane_aligned) {
         frame_backward_bins(SerialBlock{}, plan.fft.view(), source.bins(b, t), s.a(), s.b(), store);
       } else {
@@ -293,19 +293,19 @@ void run_istft(const CpuPlan<T>& plan, long batch, long n_frames, long start, lo
       }
       unpack_frames(plan.n_fft, frames, rows);
       for (int l = 0; l < count; ++l) {  // increasing t: the same order for any split of the work
-        const long origin = (t + l) * plan.hop;
-        const long j0 = std::max(s0 - origin, 0L), j1 = std::min(covered - origin, plan.n_fft);
+        const index_t origin = (t + l) * plan.hop;
+        const index_t j0 = std::max(s0 - origin, index_t(0)), j1 = std::min(covered - origin, plan.n_fft);
         const T* row = rows + l * plan.n_fft;
         T* target = y + (origin + j0 - s0);
-        for (long j = j0; j < j1; ++j) target[j - j0] += synthesis[j] * row[j];
+        for (index_t j = j0; j < j1; ++j) target[j - j0] += synthesis[j] * row[j];
       }
     }
     T* SPECSEP_RESTRICT divisor = rows;  // the frames are overlap-added: reuse their buffer
-    for (long e0 = s0; e0 < covered; e0 += plan.n_fft) {
-      const long e1 = std::min(e0 + plan.n_fft, covered);
+    for (index_t e0 = s0; e0 < covered; e0 += plan.n_fft) {
+      const index_t e1 = std::min(e0 + plan.n_fft, covered);
       plan.envelope_divisor(n_frames, e0, e1, divisor);
       T* SPECSEP_RESTRICT part = y + (e0 - s0);
-      for (long i = 0; i < e1 - e0; ++i) part[i] /= divisor[i];
+      for (index_t i = 0; i < e1 - e0; ++i) part[i] /= divisor[i];
     }
   });
 }

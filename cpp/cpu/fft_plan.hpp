@@ -12,19 +12,19 @@ namespace specsep {
 // Radix order: 8s (GPU plans) or 4s first, then a 4 and a 2, then odd factors ascending (3 and 5
 // have butterflies, larger primes take the generic pass). The CPU plans stop at radix 4: a radix-8
 // butterfly over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
-inline fft::Factors factorize(long n, bool radix8 = false) {
+inline fft::Factors factorize(index_t n, bool radix8 = false) {
   fft::Factors f{};
   f.n = n;
   auto push = [&](int p) {
     if (f.count == fft::kMaxFactors) throw std::length_error("FFT length has too many factors");
     f.factors[f.count++] = p;
   };
-  long rest = n;
+  index_t rest = n;
   if (radix8)
     while (rest % 8 == 0) { push(8); rest /= 8; }
   while (rest % 4 == 0) { push(4); rest /= 4; }
   if (rest % 2 == 0) { push(2); rest /= 2; }
-  for (long p = 3; p * p <= rest; p += 2)
+  for (index_t p = 3; p * p <= rest; p += 2)
     while (rest % p == 0) { push(static_cast<int>(p)); rest /= p; }
   if (rest > 1) push(static_cast<int>(rest));
   return f;
@@ -34,11 +34,11 @@ inline fft::Factors factorize(long n, bool radix8 = false) {
 // exact (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real
 // frame complex and c / |c| of a vanishing Nyquist bin point anywhere).
 template <typename T>
-std::vector<cplx<T>> root_table(long n) {
+std::vector<cplx<T>> root_table(index_t n) {
   std::vector<cplx<T>> roots(static_cast<size_t>(n));
   const long double two_pi = 6.283185307179586476925286766559L;
   constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
-  for (long x = 0; x < n; ++x) {
+  for (index_t x = 0; x < n; ++x) {
     const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
     roots[static_cast<size_t>(x)] = (4 * x) % n == 0
         ? quarter_turns[4 * x / n]
@@ -50,7 +50,7 @@ std::vector<cplx<T>> root_table(long n) {
 template <typename T>
 class HostFrameFFT {
  public:
-  explicit HostFrameFFT(long n, bool radix8 = false) : roots_(root_table<T>(n)) {
+  explicit HostFrameFFT(index_t n, bool radix8 = false) : roots_(root_table<T>(n)) {
     view_.n = n;
     view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
     view_.roots = roots_.data();

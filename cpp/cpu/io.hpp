@@ -16,11 +16,11 @@ namespace specsep {
 // [0, n_bins) of item b, into dst. Rows with unit bin stride go through transposes, views with
 // unit frame stride load lanes directly; anything else is gathered.
 template <typename T>
-void gather_complex(const View3<const cplx<T>>& X, long b, long t, int count, long n_bins,
+void gather_complex(const View3<const cplx<T>>& X, index_t b, index_t t, int count, index_t n_bins,
                     cplx<typename Lanes<T>::type>* dst) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  long k0 = 0;
+  index_t k0 = 0;
   if (count == L && X.s2 == 1) {
     V re[L], im[L];
     for (; k0 + L <= n_bins; k0 += L) {
@@ -48,10 +48,10 @@ void gather_complex(const View3<const cplx<T>>& X, long b, long t, int count, lo
 
 // The same for a real view (magnitudes, masks).
 template <typename T>
-void gather_real(const View3<const T>& X, long b, long t, int count, long n_bins, typename Lanes<T>::type* dst) {
+void gather_real(const View3<const T>& X, index_t b, index_t t, int count, index_t n_bins, typename Lanes<T>::type* dst) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  long k0 = 0;
+  index_t k0 = 0;
   if (count == L && X.s2 == 1) {
     V r[L];
     for (; k0 + L <= n_bins; k0 += L) {
@@ -68,10 +68,10 @@ void gather_real(const View3<const T>& X, long b, long t, int count, long n_bins
 
 // Spectra of `count` frames (lanes) as rows: row(l)[f] for f < n_bins.
 template <typename T, typename Row>
-void scatter_complex(const cplx<typename Lanes<T>::type>* spectrum, int count, long n_bins, const Row& row) {
+void scatter_complex(const cplx<typename Lanes<T>::type>* spectrum, int count, index_t n_bins, const Row& row) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  long f0 = 0;
+  index_t f0 = 0;
   V re[L], im[L], pair[2];
   for (; f0 + L <= n_bins; f0 += L) {
     for (int i = 0; i < L; ++i) {
@@ -102,8 +102,8 @@ template <typename T>
 struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
   static constexpr bool per_bin = false;
   cplx<T>* out;
-  long n_frames, n_freqs;
-  void operator()(long b, long t, int count, const cplx<typename Lanes<T>::type>* spectrum,
+  index_t n_frames, n_freqs;
+  void operator()(index_t b, index_t t, int count, const cplx<typename Lanes<T>::type>* spectrum,
                   const LaneWorkspace<T>&) const {
     scatter_complex<T>(spectrum, count, n_freqs, [&](int l) { return out + (b * n_frames + t + l) * n_freqs; });
   }
@@ -113,7 +113,7 @@ template <typename T>
 struct SpectrumReader {  // X(b, t, f), any strides
   static constexpr bool lane_aligned = false;
   View3<const cplx<T>> X;
-  void fill(long b, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+  void fill(index_t b, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>&) const {
     gather_complex(X, b, t, count, n_bins, dst);
   }
@@ -124,12 +124,12 @@ struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J
   static constexpr bool lane_aligned = false;
   View3<const cplx<T>> mixture;
   View3<const T> mask;
-  long sources;
-  void fill(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+  index_t sources;
+  void fill(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
     gather_complex(mixture, i / sources, t, count, n_bins, dst);
     gather_real(mask, i, t, count, n_bins, ws.real);
-    for (long k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
+    for (index_t k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
   }
 };
 
@@ -143,16 +143,16 @@ class PhaseState {
  public:
   using V = typename Lanes<T>::type;
   static constexpr int L = Lanes<T>::count;
-  PhaseState(long signals, long n_frames, long n_freqs)
+  PhaseState(index_t signals, index_t n_frames, index_t n_freqs)
       : n_frames(n_frames), n_freqs(n_freqs), groups((n_frames + L - 1) / L),
         magnitudes_(new V[static_cast<size_t>(signals * groups * n_freqs)]),
         angles_(new cplx<V>[static_cast<size_t>(signals * groups * n_freqs)]) {}
-  V* magnitudes(long i, long t) const { return magnitudes_.get() + offset(i, t); }
-  cplx<V>* angles(long i, long t) const { return angles_.get() + offset(i, t); }
-  const long n_frames, n_freqs, groups;
+  V* magnitudes(index_t i, index_t t) const { return magnitudes_.get() + offset(i, t); }
+  cplx<V>* angles(index_t i, index_t t) const { return angles_.get() + offset(i, t); }
+  const index_t n_frames, n_freqs, groups;
 
  private:
-  long offset(long i, long t) const { return (i * groups + t / L) * n_freqs; }
+  index_t offset(index_t i, index_t t) const { return (i * groups + t / L) * n_freqs; }
   std::unique_ptr<V[]> magnitudes_;
   std::unique_ptr<cplx<V>[]> angles_;
 };
@@ -164,10 +164,10 @@ struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f), read in 
   struct Bins {
     const V* magnitudes;
     const cplx<V>* angles;
-    cplx<V> operator[](long f) const { return scale(angles[f], magnitudes[f]); }
+    cplx<V> operator[](index_t f) const { return scale(angles[f], magnitudes[f]); }
   };
   const PhaseState<T>& state;
-  Bins bins(long i, long t) const { return {state.magnitudes(i, t), state.angles(i, t)}; }
+  Bins bins(index_t i, index_t t) const { return {state.magnitudes(i, t), state.angles(i, t)}; }
 };
 
 // The new angles c / |c| of the fast Griffin-Lim update (specsep/phase.hpp), from the STFT c of
@@ -179,22 +179,22 @@ struct PhaseUpdate {
   static constexpr bool per_bin = true;
   const PhaseState<T>& state;
   const char* active;  // per item (signal i belongs to item i / sources)
-  long sources;
+  index_t sources;
   T alpha;
   T epsilon;  // of the data's precision (Note [vanishing bins])
   // The squared norm that sets the noise floor (Note [vanishing bins]): the sum of energy(j), per
   // lane sum_n (w_n x_n)^2 of the frames of signal j, over the signals of item i / sources (MISI
   // corrects every source by the mixture error, so each carries noise at the item's scale).
   template <typename Energy>
-  V frame_energy(long i, const Energy& energy) const {
+  V frame_energy(index_t i, const Energy& energy) const {
     V sum = V();
-    for (long j = i - i % sources; j < i - i % sources + sources; ++j) sum += energy(j);
+    for (index_t j = i - i % sources; j < i - i % sources + sources; ++j) sum += energy(j);
     return sum;
   }
-  auto bins(long i, long t, V l2) const {
+  auto bins(index_t i, index_t t, V l2) const {
     cplx<V>* angles = active[i / sources] ? state.angles(i, t) : nullptr;
     const V floor = noise_floor(l2, alpha, epsilon);
-    return [angles, floor](long f, cplx<V> c) {
+    return [angles, floor](index_t f, cplx<V> c) {
       if (angles) angles[f] = unit_phase<T>(c, floor);
     };
   }
@@ -206,12 +206,12 @@ struct MagnitudeError {
   static constexpr bool per_bin = false;
   const PhaseState<T>& state;
   double* frame_error;  // (signal, frames)
-  void operator()(long i, long t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
+  void operator()(index_t i, index_t t, int count, const cplx<typename Lanes<T>::type>* rebuilt,
                   const LaneWorkspace<T>&) const {
     using V = typename Lanes<T>::type;
     const V* magnitude = state.magnitudes(i, t);
     V error = V();
-    for (long f = 0; f < state.n_freqs; ++f) {
+    for (index_t f = 0; f < state.n_freqs; ++f) {
       const V d = modulus(rebuilt[f]) - magnitude[f];
       error += d * d;
     }

@@ -33,7 +33,7 @@ cplx<typename Lanes<T>::type> unit_turns(typename Lanes<T>::type u) {
 template <typename T>
 struct GivenAngles {  // angles(i, t, f), unit modulus
   View3<const cplx<T>> angles;
-  void load(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
+  void load(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
     gather_complex(angles, i, t, count, n_bins, dst);
   }
 };
@@ -41,38 +41,38 @@ struct GivenAngles {  // angles(i, t, f), unit modulus
 template <typename T>
 struct AnglesOfTurns {  // exp(2 pi i turns(i, t, f))
   View3<const T> turns;
-  void load(long i, long t, int count, long n_bins, cplx<typename Lanes<T>::type>* dst,
+  void load(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
     gather_real(turns, i, t, count, n_bins, ws.real);
-    for (long k = 0; k < n_bins; ++k) dst[k] = unit_turns<T>(ws.real[k]);
+    for (index_t k = 0; k < n_bins; ++k) dst[k] = unit_turns<T>(ws.real[k]);
   }
 };
 
 // The lanes of frames t .. t + L - 1 of signal i, bins [0, n_freqs), for every group of every signal,
 // split over the pool. load(i, t, count, lanes) fills one group (lanes past count: frame t + count - 1).
 template <typename T, typename Load>
-void for_each_group(long signals, const PhaseState<T>& state, const Load& load) {
+void for_each_group(index_t signals, const PhaseState<T>& state, const Load& load) {
   constexpr int L = Lanes<T>::count;
   parallel_for(signals * state.groups, [&](std::ptrdiff_t task) {
-    const long i = static_cast<long>(task / state.groups), t = static_cast<long>(task % state.groups) * L;
-    load(i, t, static_cast<int>(std::min<long>(L, state.n_frames - t)));
+    const index_t i = static_cast<index_t>(task / state.groups), t = static_cast<index_t>(task % state.groups) * L;
+    load(i, t, static_cast<int>(std::min<index_t>(L, state.n_frames - t)));
   });
 }
 
 template <typename T, typename Init>
-void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, long signals, const Init& init) {
-  for_each_group(signals, state, [&](long i, long t, int count) {
+void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, index_t signals, const Init& init) {
+  for_each_group(signals, state, [&](index_t i, index_t t, int count) {
     init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft)->workspace());
   });
 }
 
 // magnitude(i, t, f) of S in float32 or float64 (E), as T.
 template <typename T, typename E>
-void load_magnitudes(const PhaseState<T>& state, long signals, View3<const E> magnitude) {
+void load_magnitudes(const PhaseState<T>& state, index_t signals, View3<const E> magnitude) {
   constexpr int L = Lanes<T>::count;
-  for_each_group(signals, state, [&](long i, long t, int count) {
+  for_each_group(signals, state, [&](index_t i, index_t t, int count) {
     typename Lanes<T>::type* lanes = state.magnitudes(i, t);
-    for (long f = 0; f < state.n_freqs; ++f)
+    for (index_t f = 0; f < state.n_freqs; ++f)
       for (int l = 0; l < L; ++l) lanes[f][l] = T(magnitude(i, t + std::min(l, count - 1), f));
   });
 }

@@ -17,6 +17,7 @@
 
 namespace py = pybind11;
 using specsep::cplx;
+using specsep::index_t;
 
 namespace {
 
@@ -76,16 +77,16 @@ class KernelRun {
 template <typename T>
 class Plan {
  public:
-  Plan(array<T> window, long hop, bool center, int pad_mode, bool normalized)
+  Plan(array<T> window, index_t hop, bool center, int pad_mode, bool normalized)
       : plan_(std::vector<T>(window.data(), window.data() + window.size()), hop, center, pad_mode, normalized) {}
 
-  long n_frames(long n_samples) const { return plan_.n_frames(n_samples); }
+  index_t n_frames(index_t n_samples) const { return plan_.n_frames(n_samples); }
 
   // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major.
   py::array stft(array<T> x) const {
     require(unit_rows(x), "x must be (batch, samples) with unit sample stride");
-    const long batch = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
-    const long frames = plan_.n_frames(n), F = plan_.n_freqs();
+    const index_t batch = static_cast<index_t>(x.shape(0)), n = static_cast<index_t>(x.shape(1));
+    const index_t frames = plan_.n_frames(n), F = plan_.n_freqs();
     auto out = output<std::complex<T>>({batch, frames, F});
     specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
     const T* data = x.data();
@@ -96,10 +97,10 @@ class Plan {
   }
 
   // X: (batch, freq, frames) complex, any strides -> (batch, length).
-  py::array istft(array<std::complex<T>> X, long length, long start) const {
+  py::array istft(array<std::complex<T>> X, index_t length, index_t start) const {
     auto view = spectrogram_view<const cplx<T>>(X, "X");
     require(X.shape(1) == plan_.n_freqs(), "X has the wrong number of frequency bins");
-    const long batch = static_cast<long>(X.shape(0)), frames = static_cast<long>(X.shape(2));
+    const index_t batch = static_cast<index_t>(X.shape(0)), frames = static_cast<index_t>(X.shape(2));
     auto out = output<T>({batch, length});
     T* y = out.mutable_data();
     KernelRun run;
@@ -109,13 +110,13 @@ class Plan {
 
   // X: (batch, freq, frames) mixture, M: (batch * sources, freq, frames) masks, any strides
   // -> (batch * sources, length).
-  py::array separate(array<std::complex<T>> X, array<T> M, long length, long start) const {
+  py::array separate(array<std::complex<T>> X, array<T> M, index_t length, index_t start) const {
     auto mixture = spectrogram_view<const cplx<T>>(X, "X");
     auto masks = spectrogram_view<const T>(M, "M");
     require(M.shape(0) % std::max<py::ssize_t>(X.shape(0), 1) == 0 && M.shape(1) == X.shape(1) &&
                 M.shape(2) == X.shape(2), "M must be (batch * sources, freq, frames) over X");
-    const long signals = static_cast<long>(M.shape(0)), frames = static_cast<long>(X.shape(2));
-    const long J = X.shape(0) == 0 ? 1 : signals / static_cast<long>(X.shape(0));
+    const index_t signals = static_cast<index_t>(M.shape(0)), frames = static_cast<index_t>(X.shape(2));
+    const index_t J = X.shape(0) == 0 ? 1 : signals / static_cast<index_t>(X.shape(0));
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     KernelRun run;
@@ -125,25 +126,25 @@ class Plan {
 
   // S: (batch, freq, frames) magnitudes, float32 or float64; angles: the same shape, complex of
   // unit modulus, or the turns u of angles exp(2 pi i u) as T (load_state.hpp).
-  py::tuple griffin_lim(py::array S, py::array angles, long n_iter, double momentum, long length,
-                        long start, double tol, bool track) const {
+  py::tuple griffin_lim(py::array S, py::array angles, index_t n_iter, double momentum, index_t length,
+                        index_t start, double tol, bool track) const {
     return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol, track);
   }
 
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
-  py::tuple misi(array<T> x_mix, py::array S, py::array angles, array<double> weights, long n_iter,
-                 double momentum, long start, double tol, bool track) const {
+  py::tuple misi(array<T> x_mix, py::array S, py::array angles, array<double> weights, index_t n_iter,
+                 double momentum, index_t start, double tol, bool track) const {
     require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
-    const long J = static_cast<long>(weights.size());
+    const index_t J = static_cast<index_t>(weights.size());
     require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
     std::vector<T> w(weights.data(), weights.data() + J);
     return iterate(S, angles, J, x_mix.data(), stride<T>(x_mix, 0), w, n_iter, momentum,
-                   static_cast<long>(x_mix.shape(1)), start, tol, track);
+                   static_cast<index_t>(x_mix.shape(1)), start, tol, track);
   }
 
  private:
-  py::tuple iterate(py::array& S, py::array& angles, long J, const T* mixture, std::ptrdiff_t mixture_stride,
-                    const std::vector<T>& weights, long n_iter, double momentum, long length, long start, double tol,
+  py::tuple iterate(py::array& S, py::array& angles, index_t J, const T* mixture, std::ptrdiff_t mixture_stride,
+                    const std::vector<T>& weights, index_t n_iter, double momentum, index_t length, index_t start, double tol,
                     bool track) const {
     require(S.ndim() == 3 && S.shape(1) == plan_.n_freqs() && angles.ndim() == 3 && angles.shape(0) == S.shape(0) &&
                 angles.shape(1) == S.shape(1) && angles.shape(2) == S.shape(2),
@@ -152,7 +153,7 @@ class Plan {
     require(single || py::isinstance<array<double>>(S), "S must be float32 or float64");
     const bool turns = py::isinstance<array<T>>(angles);
     require(turns || py::isinstance<array<std::complex<T>>>(angles), "angles must be complex angles or real turns");
-    const long signals = static_cast<long>(S.shape(0)), items = signals / J, frames = static_cast<long>(S.shape(2));
+    const index_t signals = static_cast<index_t>(S.shape(0)), items = signals / J, frames = static_cast<index_t>(S.shape(2));
     // Each pair: the view of the dtype given, and an empty one of the other.
     using specsep::View3;
     const auto float_view = single ? spectrogram_view<const float>(S, "S") : View3<const float>{};
@@ -189,55 +190,55 @@ class Plan {
 template <typename T>
 py::array rfft(array<T> x, bool radix8) {
   require(unit_rows(x), "x must be (rows, n), unit stride");
-  const long rows = static_cast<long>(x.shape(0)), n = static_cast<long>(x.shape(1));
+  const index_t rows = static_cast<index_t>(x.shape(0)), n = static_cast<index_t>(x.shape(1));
   require(n >= 1, "n must be >= 1");
   array<std::complex<T>> out({rows, n / 2 + 1});
   specsep::HostFrameFFT<T> fft(n, radix8);
   std::vector<cplx<T>> a(n + 1), b(n + 1);
   auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
-  for (long r = 0; r < rows; ++r) {
+  for (index_t r = 0; r < rows; ++r) {
     const T* row = x.data() + r * stride<T>(x, 0);
-    specsep::frame_forward(specsep::SerialBlock{}, fft.view(), [&](long j) { return row[j]; }, a.data(), b.data(),
+    specsep::frame_forward(specsep::SerialBlock{}, fft.view(), [&](index_t j) { return row[j]; }, a.data(), b.data(),
                            y + r * (n / 2 + 1), T(1));
   }
   return std::move(out);
 }
 
 template <typename T>
-py::array irfft(array<std::complex<T>> X, long n, bool radix8) {
+py::array irfft(array<std::complex<T>> X, index_t n, bool radix8) {
   require(X.ndim() == 2 && X.shape(1) == n / 2 + 1 && X.strides(1) == sizeof(std::complex<T>),
           "X must be (rows, n // 2 + 1), unit stride");
-  const long rows = static_cast<long>(X.shape(0));
+  const index_t rows = static_cast<index_t>(X.shape(0));
   array<T> out({rows, n});
   specsep::HostFrameFFT<T> fft(n, radix8);
   std::vector<cplx<T>> a(n + 1), b(n + 1);
   T* y = out.mutable_data();
-  for (long r = 0; r < rows; ++r) {
+  for (index_t r = 0; r < rows; ++r) {
     const auto* row = reinterpret_cast<const cplx<T>*>(X.data()) + r * stride<std::complex<T>>(X, 0);
-    specsep::frame_backward(specsep::SerialBlock{}, fft.view(), [&](long k) { return row[k]; }, a.data(), b.data(),
-                            [&](long j, T v) { y[r * n + j] = v / T(n); });
+    specsep::frame_backward(specsep::SerialBlock{}, fft.view(), [&](index_t k) { return row[k]; }, a.data(), b.data(),
+                            [&](index_t j, T v) { y[r * n + j] = v / T(n); });
   }
   return std::move(out);
 }
 
 template <typename T>
-py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::forcecast> window, long hop_length,
-                                 long n_frames) {
+py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::forcecast> window, index_t hop_length,
+                                 index_t n_frames) {
   require(window.ndim() == 1 && window.shape(0) >= 1, "window must be a non-empty 1-D array");
   require(hop_length >= 1, "hop_length must be >= 1");
   require(n_frames >= 1, "n_frames must be >= 1");
-  const long n_fft = static_cast<long>(window.shape(0));
-  const long n_out = n_fft + hop_length * (n_frames - 1);
+  const index_t n_fft = static_cast<index_t>(window.shape(0));
+  const index_t n_out = n_fft + hop_length * (n_frames - 1);
   std::vector<T> w(window.data(), window.data() + n_fft);
   array<T> out(n_out);
   T* y = out.mutable_data();
-  for (long n = 0; n < n_out; ++n) y[n] = specsep::window_sum_square_at(w.data(), n_fft, hop_length, n_frames, n);
+  for (index_t n = 0; n < n_out; ++n) y[n] = specsep::window_sum_square_at(w.data(), n_fft, hop_length, n_frames, n);
   return out;
 }
 
 // The frame FFT of length n as arrays for the CUDA kernels: the factor list {count, p_1, ...} of
 // the transform they run (n/2 for even n, n for odd n) and the root table exp(+2 pi i x / n).
-py::tuple fft_plan_arrays(long n) {
+py::tuple fft_plan_arrays(index_t n) {
   require(n >= 1, "n must be >= 1");
   const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n, /*radix8=*/true);
   array<int> factors(f.count + 1);
@@ -252,7 +253,7 @@ py::tuple fft_plan_arrays(long n) {
 template <typename T>
 void bind_dtype(py::module_& m, const char* plan_name) {
   py::class_<Plan<T>>(m, plan_name)
-      .def(py::init<array<T>, long, bool, int, bool>(), py::arg("window"), py::arg("hop_length"),
+      .def(py::init<array<T>, index_t, bool, int, bool>(), py::arg("window"), py::arg("hop_length"),
            py::arg("center"), py::arg("pad_mode"), py::arg("normalized"))
       .def("n_frames", &Plan<T>::n_frames)
       .def("stft", &Plan<T>::stft, py::arg("x"))

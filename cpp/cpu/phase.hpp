@@ -14,7 +14,7 @@ namespace specsep {
 // nothing: the convergence costs a modulus per bin and a read of the magnitudes per iteration.
 class IterationState {
  public:
-  IterationState(long items, double tol, bool track)
+  IterationState(index_t items, double tol, bool track)
       : active_(items, 1), previous_(items, -1.0), tol_(tol), track_(track || tol >= 0) {}
   bool tracking() const { return track_; }
   bool any_active() const { return std::find(active_.begin(), active_.end(), 1) != active_.end(); }
@@ -34,11 +34,11 @@ class IterationState {
     }
     ++iterations_;
   }
-  long iterations() const { return iterations_; }
+  index_t iterations() const { return iterations_; }
   // (items, iterations), row-major
   void history(double* out) const {
     const size_t items = active_.size();
-    for (long i = 0; i < iterations_; ++i)
+    for (index_t i = 0; i < iterations_; ++i)
       for (size_t b = 0; b < items; ++b) out[b * iterations_ + i] = history_[i * items + b];
   }
 
@@ -48,7 +48,7 @@ class IterationState {
   std::vector<double> previous_, history_;
   double tol_;
   bool track_;
-  long iterations_ = 0;
+  index_t iterations_ = 0;
 };
 
 // Note [momentum by linearity]: fast Griffin-Lim forms c = STFT(x_k) - alpha * STFT(x_(k-1)) from
@@ -65,16 +65,16 @@ class IterationState {
 // `out`; the history goes to `state`. data_epsilon: that of the magnitudes' precision
 // (Note [vanishing bins] in specsep/phase.hpp).
 template <typename T>
-void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long items, long sources, const T* mixture,
-                    std::ptrdiff_t mixture_stride, const std::vector<T>& weights, long n_iter, double momentum,
-                    long length, long start, T* out, IterationState& state,
+void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, index_t items, index_t sources, const T* mixture,
+                    std::ptrdiff_t mixture_stride, const std::vector<T>& weights, index_t n_iter, double momentum,
+                    index_t length, index_t start, T* out, IterationState& state,
                     T data_epsilon) {
   constexpr int L = Lanes<T>::count;
-  const long signals = items * sources, n_frames = phase.n_frames, F = phase.n_freqs;
+  const index_t signals = items * sources, n_frames = phase.n_frames, F = phase.n_freqs;
   std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S|| per item, for the convergence
-  for (long i = 0; i < signals && state.tracking(); ++i)
-    for (long t = 0; t < n_frames; ++t)
-      for (long f = 0; f < F; ++f) {
+  for (index_t i = 0; i < signals && state.tracking(); ++i)
+    for (index_t t = 0; t < n_frames; ++t)
+      for (index_t f = 0; f < F; ++f) {
         const double m = phase.magnitudes(i, t)[f][t % L];
         norm[i / sources] += m * m;
       }
@@ -83,14 +83,14 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
     run_istft(plan, signals, n_frames, start, length, y, length, MagnitudeTimesAngles<T>{phase});
     if (!mixture) return;
     // MISI: source j takes weights[j] of the mixture error, so the sources sum to the mixture.
-    for (long b = 0; b < items; ++b) {
+    for (index_t b = 0; b < items; ++b) {
       check_interrupt();
       T* item = y + b * sources * length;
-      for (long s = 0; s < length; ++s) {
+      for (index_t s = 0; s < length; ++s) {
         T sum = T(0);
-        for (long j = 0; j < sources; ++j) sum += item[j * length + s];
+        for (index_t j = 0; j < sources; ++j) sum += item[j * length + s];
         const T error = mixture[b * mixture_stride + s] - sum;
-        for (long j = 0; j < sources; ++j) item[j * length + s] += weights[j] * error;
+        for (index_t j = 0; j < sources; ++j) item[j * length + s] += weights[j] * error;
       }
     }
   };
@@ -101,7 +101,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
   std::vector<double> frame_error(state.tracking() ? static_cast<size_t>(signals * n_frames) : 0);
   std::vector<double> sc(static_cast<size_t>(items));
   const T alpha = T(momentum / (1.0 + momentum));
-  for (long it = 0; it < n_iter && state.any_active(); ++it) {
+  for (index_t it = 0; it < n_iter && state.any_active(); ++it) {
     check_interrupt();  // Note [interrupts] in thread_pool.hpp
     invert(current);
     if (state.tracking())
@@ -111,9 +111,9 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, long ite
     std::swap(current, previous);  // x_(k-1)'s buffer takes x_(k+1)
     if (!state.tracking()) continue;
     std::fill(sc.begin(), sc.end(), 0.0);
-    for (long i = 0; i < signals; ++i)  // a fixed order: the same bits for any thread count
-      for (long t = 0; t < n_frames; ++t) sc[i / sources] += frame_error[i * n_frames + t];
-    for (long b = 0; b < items; ++b) sc[b] = std::sqrt(sc[b]) / std::max(std::sqrt(norm[b]), 2.2250738585072014e-308);
+    for (index_t i = 0; i < signals; ++i)  // a fixed order: the same bits for any thread count
+      for (index_t t = 0; t < n_frames; ++t) sc[i / sources] += frame_error[i * n_frames + t];
+    for (index_t b = 0; b < items; ++b) sc[b] = std::sqrt(sc[b]) / std::max(std::sqrt(norm[b]), 2.2250738585072014e-308);
     state.record(sc);
   }
   invert(out);

@@ -16,15 +16,15 @@ template <typename E>
 struct View3 {
   E* data;
   std::ptrdiff_t s0, s1, s2;
-  E& operator()(long b, long t, long f) const { return data[b * s0 + t * s1 + f * s2]; }
+  E& operator()(index_t b, index_t t, index_t f) const { return data[b * s0 + t * s1 + f * s2]; }
 };
 
 template <typename T>
 class CpuPlan {
  public:
-  CpuPlan(std::vector<T> window, long hop, bool center, int pad_mode, bool normalized)
+  CpuPlan(std::vector<T> window, index_t hop, bool center, int pad_mode, bool normalized)
       : window(std::move(window)),
-        n_fft(static_cast<long>(this->window.size())),
+        n_fft(static_cast<index_t>(this->window.size())),
         hop(hop),
         pad(center ? n_fft / 2 : 0),
         pad_mode(pad_mode),
@@ -46,8 +46,8 @@ class CpuPlan {
     // Summed in the order of window_sum_square_at (increasing frame = decreasing window index),
     // so that both give the same bits.
     steady_envelope.assign(static_cast<size_t>(hop), T(0));
-    for (long r = 0; r < hop; ++r)
-      for (long j = r + ((n_fft - 1 - r) / hop) * hop; j >= r; j -= hop)
+    for (index_t r = 0; r < hop; ++r)
+      for (index_t j = r + ((n_fft - 1 - r) / hop) * hop; j >= r; j -= hop)
         steady_envelope[static_cast<size_t>(r)] += envelope_window[j] * envelope_window[j];
   }
 
@@ -60,11 +60,11 @@ class CpuPlan {
     return std::ldexp(T(1), std::max(0, exponent - (mantissa == T(0.5))));
   }
 
-  long n_freqs() const { return n_fft / 2 + 1; }
-  long n_frames(long n_samples) const { return 1 + (n_samples + 2 * pad - n_fft) / hop; }
+  index_t n_freqs() const { return n_fft / 2 + 1; }
+  index_t n_frames(index_t n_samples) const { return 1 + (n_samples + 2 * pad - n_fft) / hop; }
 
   const std::vector<T> window;
-  const long n_fft, hop, pad;
+  const index_t n_fft, hop, pad;
   const int pad_mode;
   const T forward_scale;
   const HostFrameFFT<T> fft;
@@ -75,19 +75,19 @@ class CpuPlan {
   // What the overlap-added samples [s0, s1) of a signal of n_frames frames are divided by: the
   // window-sum-square envelope, or 1 where it is below the smallest normal number (samples no
   // window reaches are left as they are, as librosa does).
-  void envelope_divisor(long n_frames, long s0, long s1, T* SPECSEP_RESTRICT out) const {
+  void envelope_divisor(index_t n_frames, index_t s0, index_t s1, T* SPECSEP_RESTRICT out) const {
     // Edges sample by sample; the steady range [n_fft - 1, n_frames * hop) copied from its period.
-    const long steady_begin = std::clamp(n_fft - 1, s0, s1), steady_end = std::clamp(n_frames * hop, steady_begin, s1);
-    long s = s0;
+    const index_t steady_begin = std::clamp(n_fft - 1, s0, s1), steady_end = std::clamp(n_frames * hop, steady_begin, s1);
+    index_t s = s0;
     for (; s < steady_begin; ++s) out[s - s0] = window_sum_square_at(envelope_window.data(), n_fft, hop, n_frames, s);
-    for (long r = s % hop; s < steady_end; r = 0) {
-      const long run = std::min(hop - r, steady_end - s);
+    for (index_t r = s % hop; s < steady_end; r = 0) {
+      const index_t run = std::min(hop - r, steady_end - s);
       std::copy(steady_envelope.begin() + r, steady_envelope.begin() + r + run, out + (s - s0));
       s += run;
     }
     for (; s < s1; ++s) out[s - s0] = window_sum_square_at(envelope_window.data(), n_fft, hop, n_frames, s);
     const T tiny = std::numeric_limits<T>::min();
-    for (long i = 0; i < s1 - s0; ++i) out[i] = out[i] > tiny ? out[i] : T(1);
+    for (index_t i = 0; i < s1 - s0; ++i) out[i] = out[i] > tiny ? out[i] : T(1);
   }
 };
 

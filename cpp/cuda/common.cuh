@@ -21,7 +21,7 @@ struct CudaBlock {
 // exp(+2 pi i x / n) that the host built (specsep._cpu.fft_plan_arrays). Built by thread 0 in
 // shared memory; every thread reads it after the barrier.
 template <typename T>
-__device__ void load_frame_fft(FrameFFT<T>& f, long n, const int* factors, const cplx<T>* roots) {
+__device__ void load_frame_fft(FrameFFT<T>& f, index_t n, const int* factors, const cplx<T>* roots) {
   if (threadIdx.x == 0) {
     f.n = n;
     f.roots = roots;
@@ -34,7 +34,7 @@ __device__ void load_frame_fft(FrameFFT<T>& f, long n, const int* factors, const
 
 // Scratch per FFT buffer, in complex values: n/2 + 1 for even n (the backward pass keeps bins
 // 0..n/2 in it), n for odd n.
-__device__ __forceinline__ long fft_scratch(long n) { return n % 2 == 0 ? n / 2 + 1 : n; }
+__device__ __forceinline__ index_t fft_scratch(index_t n) { return n % 2 == 0 ? n / 2 + 1 : n; }
 
 // This block's `per_block` values of a global scratch array (the *_global kernels, for work
 // buffers too big for shared memory): one slice per block of the grid, so blocks never share one.

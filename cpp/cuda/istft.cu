@@ -22,36 +22,36 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T
                                               int sources, const T* window, const T* synthesis, int n_fft, int hop,
                                               long long n_frames, long long start, long long length, int segment,
                                               T* out, cplx<T>* work) {
-  const long scratch = fft_scratch(n_fft);
+  const index_t scratch = fft_scratch(n_fft);
   T* acc = reinterpret_cast<T*>(work + 2 * scratch);
-  const long signal = blockIdx.y;
-  const long s0 = start + static_cast<long>(blockIdx.x) * segment;  // samples [s0, s1)
-  const long s1 = s0 + segment < start + length ? s0 + segment : start + length;
-  const long n_full = n_fft + hop * (n_frames - 1);
-  const long covered = s1 < n_full ? s1 : n_full;  // samples past the last frame stay zero
+  const index_t signal = blockIdx.y;
+  const index_t s0 = start + static_cast<index_t>(blockIdx.x) * segment;  // samples [s0, s1)
+  const index_t s1 = s0 + segment < start + length ? s0 + segment : start + length;
+  const index_t n_full = n_fft + hop * (n_frames - 1);
+  const index_t covered = s1 < n_full ? s1 : n_full;  // samples past the last frame stay zero
   // No barrier after the zeroing: frame_backward's first block.sync() (after its loads, before any
   // store) orders it before every accumulation, and where no frame covers the segment each thread
   // reads back only the entries it zeroed itself (tests/test_emu_barriers.py).
-  for (long s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
+  for (index_t s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
   const cplx<T>* spectrum = X + (signal / sources) * xs0;
   const T* mask = M + signal * ms0;
   if (s0 < covered) {
-    const long t_last = ola_last_frame(covered - 1, hop, n_frames);
-    for (long t = ola_first_frame(s0, n_fft, hop); t <= t_last; ++t) {
-      const long origin = t * hop;
-      auto load = [&](long k) {
+    const index_t t_last = ola_last_frame(covered - 1, hop, n_frames);
+    for (index_t t = ola_first_frame(s0, n_fft, hop); t <= t_last; ++t) {
+      const index_t origin = t * hop;
+      auto load = [&](index_t k) {
         const cplx<T> x = spectrum[t * xs1 + k * xs2];
         return scale(x, mask[t * ms1 + k * ms2]);
       };
-      auto store = [&](long j, T v) {
-        const long s = origin + j;
+      auto store = [&](index_t j, T v) {
+        const index_t s = origin + j;
         if (s >= s0 && s < covered) acc[s - s0] += synthesis[j] * v;
       };
       frame_backward(CudaBlock{}, f, load, work, work + scratch, store);
     }
   }
   T* y = out + signal * length + (s0 - start);
-  for (long s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
+  for (index_t s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
     const T envelope = s < covered ? window_sum_square_at(window, n_fft, hop, n_frames, s) : T(0);
     y[s - s0] = envelope > tiny_normal<T>() ? acc[s - s0] / envelope : acc[s - s0];
   }

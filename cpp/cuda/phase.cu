@@ -10,12 +10,12 @@ namespace cuda {
 template <typename T>
 __global__ void misi_distribute(T* y, const T* mix, long long mix_stride, const T* weights, int sources,
                                 long long length) {
-  const long s = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const index_t s = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (s >= length) return;
-  T* item = y + static_cast<long>(blockIdx.y) * sources * length;
+  T* item = y + static_cast<index_t>(blockIdx.y) * sources * length;
   T sum = T(0);
   for (int j = 0; j < sources; ++j) sum += item[j * length + s];
-  const T error = mix[static_cast<long>(blockIdx.y) * mix_stride + s] - sum;
+  const T error = mix[static_cast<index_t>(blockIdx.y) * mix_stride + s] - sum;
   for (int j = 0; j < sources; ++j) item[j * length + s] += weights[j] * error;
 }
 
@@ -28,9 +28,9 @@ __global__ void convergence(const double* frame_error, long long per_item, const
                             double tol, int* active, double* previous, double* history, long long iteration,
                             long long n_iter) {
   SPECSEP_DYN_SHARED(double, partial);
-  const long item = blockIdx.y;
+  const index_t item = blockIdx.y;
   double sum = 0.0;
-  for (long e = threadIdx.x; e < per_item; e += blockDim.x) sum += frame_error[item * per_item + e];
+  for (index_t e = threadIdx.x; e < per_item; e += blockDim.x) sum += frame_error[item * per_item + e];
   const double total = block_sum(sum, partial);
   if (threadIdx.x != 0 || !active[item]) return;
   const double norm = magnitude_norm[item] > 2.2250738585072014e-308 ? magnitude_norm[item] : 2.2250738585072014e-308;

@@ -11,9 +11,9 @@ namespace specsep {
 namespace cuda {
 
 template <typename T>
-__device__ __forceinline__ T framed_sample(const T* signal, long long n_samples, const T* window, long origin,
-                                           long j, int pad_mode) {
-  const long i = source_index(origin + j, n_samples, pad_mode);
+__device__ __forceinline__ T framed_sample(const T* signal, long long n_samples, const T* window, index_t origin,
+                                           index_t j, int pad_mode) {
+  const index_t i = source_index(origin + j, n_samples, pad_mode);
   return i < 0 ? T(0) : window[j] * signal[i];
 }
 
@@ -22,12 +22,12 @@ template <typename T>
 __device__ __forceinline__ void stft_frame(const FrameFFT<T>& f, const T* x, long long x_stride, long long n_samples,
                                            const T* window, int n_fft, int hop, int pad, int pad_mode, T scale,
                                            long long n_frames, cplx<T>* out, cplx<T>* work) {
-  const long scratch = fft_scratch(n_fft);
-  const long t = blockIdx.x, signal = blockIdx.y;
+  const index_t scratch = fft_scratch(n_fft);
+  const index_t t = blockIdx.x, signal = blockIdx.y;
   const T* samples = x + signal * x_stride;
-  const long origin = t * hop - pad;
+  const index_t origin = t * hop - pad;
   frame_forward(CudaBlock{}, f,
-                [&](long j) { return framed_sample(samples, n_samples, window, origin, j, pad_mode); },
+                [&](index_t j) { return framed_sample(samples, n_samples, window, origin, j, pad_mode); },
                 work, work + scratch, out + (signal * n_frames + t) * (n_fft / 2 + 1), scale);
 }
 
@@ -60,19 +60,19 @@ __device__ __forceinline__ void stft_phase_update_frame(
     const FrameFFT<T>& f, const T* y, long long length, const T* window, int n_fft, int hop, int pad, int pad_mode,
     long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2, cplx<T>* angles,
     cplx<T>* previous, const int* active, int sources, T alpha, T epsilon, double* frame_error, cplx<T>* work) {
-  const long scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
+  const index_t scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
   cplx<T>* rebuilt = work + 2 * scratch;
   double* partial = reinterpret_cast<double*>(rebuilt + F);
-  const long t = blockIdx.x, signal = blockIdx.y;
+  const index_t t = blockIdx.x, signal = blockIdx.y;
   const T* samples = y + signal * length;
-  const long origin = t * hop - pad;
-  frame_forward(CudaBlock{}, f, [&](long j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
+  const index_t origin = t * hop - pad;
+  frame_forward(CudaBlock{}, f, [&](index_t j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
                 work, work + scratch, rebuilt, T(1));
   // The norm that sets the noise floor (Note [vanishing bins] in specsep/phase.hpp): of frame t of
   // every signal of the item together (MISI spreads the mixture error over them).
   double energy = 0.0;
-  for (long other = signal - signal % sources; other < signal - signal % sources + sources; ++other)
-    for (long j = threadIdx.x; j < n_fft; j += blockDim.x) {
+  for (index_t other = signal - signal % sources; other < signal - signal % sources + sources; ++other)
+    for (index_t j = threadIdx.x; j < n_fft; j += blockDim.x) {
       const double v = framed_sample(y + other * length, length, window, origin, j, pad_mode);
       energy += v * v;
     }
@@ -80,10 +80,10 @@ __device__ __forceinline__ void stft_phase_update_frame(
   const T floor = noise_floor(T(sqrt(partial[0])), alpha, epsilon);
   __syncthreads();  // every thread has read partial[0] before the error sum reuses it
   const bool update = active[signal / sources] != 0;
-  const long row = (signal * n_frames + t) * F;
+  const index_t row = (signal * n_frames + t) * F;
   const T* target = magnitude + signal * ms0 + t * ms1;
   double error = 0.0;
-  for (long k = threadIdx.x; k < F; k += blockDim.x) {
+  for (index_t k = threadIdx.x; k < F; k += blockDim.x) {
     const cplx<T> r = rebuilt[k];
     const double d = double(modulus(r)) - double(target[k * ms2]);
     error += d * d;

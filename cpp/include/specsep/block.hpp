@@ -18,18 +18,18 @@ struct SerialBlock {
 
 // body(k, i) for every k < outer, i < inner, split over the block's workers.
 template <typename Block, typename Body>
-SPECSEP_HD SPECSEP_INLINE void for_each_pair(const Block& block, long outer, long inner, const Body& body) {
-  for (long item = block.tid(); item < outer * inner; item += block.size()) {
-    const long k = item / inner;
+SPECSEP_HD SPECSEP_INLINE void for_each_pair(const Block& block, index_t outer, index_t inner, const Body& body) {
+  for (index_t item = block.tid(); item < outer * inner; item += block.size()) {
+    const index_t k = item / inner;
     body(k, item - k * inner);
   }
 }
 
 // A single worker walks the pairs in order, without a division per item.
 template <typename Body>
-SPECSEP_HD SPECSEP_INLINE void for_each_pair(const SerialBlock&, long outer, long inner, const Body& body) {
-  for (long k = 0; k < outer; ++k)
-    for (long i = 0; i < inner; ++i) body(k, i);
+SPECSEP_HD SPECSEP_INLINE void for_each_pair(const SerialBlock&, index_t outer, index_t inner, const Body& body) {
+  for (index_t k = 0; k < outer; ++k)
+    for (index_t i = 0; i < inner; ++i) body(k, i);
 }
 
 }  // namespace specsep

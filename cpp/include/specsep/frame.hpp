@@ -16,7 +16,7 @@ namespace specsep {
 
 template <typename T>
 struct FrameFFT {
-  long n;                 // frame length (n_fft)
+  index_t n;                 // frame length (n_fft)
   fft::Factors factors;   // of n / 2 for even n, of n for odd n
   const cplx<T>* roots;   // exp(+2 pi i x / n), x < n
 
@@ -28,13 +28,13 @@ struct FrameFFT {
 template <typename V, typename T, typename Block, typename Emit>
 SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b, const Emit& emit,
                                    T factor) {
-  const long n = f.n;
+  const index_t n = f.n;
   if (f.even()) {
     const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
     fft::real_forward_post(block, n / 2, Z, emit, fft::Roots<T>{f.roots, 1}, factor);
   } else {
     const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 1}, a, b);
-    for (long k = block.tid(); k <= n / 2; k += block.size()) emit(k, scale(Z[k], factor));
+    for (index_t k = block.tid(); k <= n / 2; k += block.size()) emit(k, scale(Z[k], factor));
   }
   block.sync();
 }
@@ -43,16 +43,16 @@ SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T>& f, cpl
 template <typename V, typename T, typename Block>
 SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
                                      cplx<V>* out, T factor) {
-  frame_forward_bins(block, f, a, b, [out](long k, cplx<V> x) { out[k] = x; }, factor);
+  frame_forward_bins(block, f, a, b, [out](index_t k, cplx<V> x) { out[k] = x; }, factor);
 }
 
 // The packed input of the forward transform, into a, from load(j), the windowed sample j.
 template <typename V, typename T, typename Block, typename Load>
 SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a) {
   if (f.even()) {
-    for (long j = block.tid(); j < f.n / 2; j += block.size()) a[j] = {load(2 * j), load(2 * j + 1)};
+    for (index_t j = block.tid(); j < f.n / 2; j += block.size()) a[j] = {load(2 * j), load(2 * j + 1)};
   } else {
-    for (long j = block.tid(); j < f.n; j += block.size()) a[j] = {load(j), V()};
+    for (index_t j = block.tid(); j < f.n; j += block.size()) a[j] = {load(j), V()};
   }
   block.sync();
 }
@@ -70,18 +70,18 @@ SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T>& f, const Lo
 template <typename V, typename T, typename Block, typename Bins, typename Store>
 SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, const Bins& bins, cplx<V>* a,
                                     cplx<V>* b, const Store& store) {
-  const long n = f.n;
+  const index_t n = f.n;
   if (f.even()) {
-    const long h = n / 2;
+    const index_t h = n / 2;
     fft::real_backward_pre(block, h, bins, a, fft::Roots<T>{f.roots, 1});
     block.sync();
     const cplx<V>* z = fft::transform<false>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
-    for (long j = block.tid(); j < h; j += block.size()) {
+    for (index_t j = block.tid(); j < h; j += block.size()) {
       store(2 * j, z[j].re);
       store(2 * j + 1, z[j].im);
     }
   } else {
-    for (long k = block.tid(); k <= n / 2; k += block.size()) {
+    for (index_t k = block.tid(); k <= n / 2; k += block.size()) {
       cplx<V> x = bins[k];
       if (k == 0) x.im = V();
       a[k] = x;
@@ -89,7 +89,7 @@ SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, co
     }
     block.sync();
     const cplx<V>* z = fft::transform<false>(block, f.factors, fft::Roots<T>{f.roots, 1}, a, b);
-    for (long j = block.tid(); j < n; j += block.size()) store(j, z[j].re);
+    for (index_t j = block.tid(); j < n; j += block.size()) store(j, z[j].re);
   }
   block.sync();
 }
@@ -104,7 +104,7 @@ SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, 
 template <typename V, typename T, typename Block, typename Load, typename Store>
 SPECSEP_HD void frame_backward(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a,
                                cplx<V>* b, const Store& store) {
-  for (long k = block.tid(); k <= f.n / 2; k += block.size()) b[k] = load(k);
+  for (index_t k = block.tid(); k <= f.n / 2; k += block.size()) b[k] = load(k);
   block.sync();
   frame_backward_packed(block, f, a, b, store);
 }

@@ -23,3 +23,10 @@ namespace specsep {
 using std::sqrt;
 }  // namespace specsep
 #endif
+
+namespace specsep {
+// The type of every index, size and offset of host and device index maths: 64 bits on every
+// platform (`long` is 32 bits on Windows, where a spectrum over 2^31 elements would wrap silently).
+using index_t = long long;
+static_assert(sizeof(index_t) == 8, "specsep indexes arrays with 64-bit integers");
+}  // namespace specsep

@@ -10,24 +10,24 @@
 namespace specsep {
 
 // First frame t with t*hop + n_fft > n, i.e. the first frame covering sample n.
-SPECSEP_HD SPECSEP_INLINE long ola_first_frame(long n, long n_fft, long hop) {
-  long d = n - n_fft + 1;
+SPECSEP_HD SPECSEP_INLINE index_t ola_first_frame(index_t n, index_t n_fft, index_t hop) {
+  index_t d = n - n_fft + 1;
   return d <= 0 ? 0 : (d + hop - 1) / hop;
 }
 
 // Last frame covering sample n (t*hop <= n), clipped to the frame count.
-SPECSEP_HD SPECSEP_INLINE long ola_last_frame(long n, long hop, long n_frames) {
-  long t = n / hop;
+SPECSEP_HD SPECSEP_INLINE index_t ola_last_frame(index_t n, index_t hop, index_t n_frames) {
+  index_t t = n / hop;
   return t < n_frames - 1 ? t : n_frames - 1;
 }
 
 // Envelope sum_t window[n - t*hop]^2 at sample n of the un-trimmed signal.
 template <typename T>
-SPECSEP_HD SPECSEP_INLINE T window_sum_square_at(const T* SPECSEP_RESTRICT window, long n_fft,
-                                                 long hop, long n_frames, long n) {
+SPECSEP_HD SPECSEP_INLINE T window_sum_square_at(const T* SPECSEP_RESTRICT window, index_t n_fft,
+                                                 index_t hop, index_t n_frames, index_t n) {
   T acc = T(0);
-  const long last = ola_last_frame(n, hop, n_frames);
-  for (long t = ola_first_frame(n, n_fft, hop); t <= last; ++t) {
+  const index_t last = ola_last_frame(n, hop, n_frames);
+  for (index_t t = ola_first_frame(n, n_fft, hop); t <= last; ++t) {
     const T w = window[n - t * hop];
     acc += w * w;
   }

@@ -330,12 +330,22 @@ class CudaBackend:
         held = signals * length * out_itemsize + n_iter * 8
         return workspace, held
 
+    def _scratch_bytes(self, plan, signals, n_frames, length):
+        """The largest global scratch array one item's iteration allocates (for an FFT too big for
+        shared memory; 0 where its work fits there), ``signals`` its sources."""
+        itemsize = COMPLEX_OF[plan.dtype].itemsize
+        place, size = self._work("stft_phase_update", plan, plan.n_freqs * 16 + _threads(plan.n_fft) * 8)
+        update = n_frames * signals * size * itemsize if place == "global" else 0
+        segment, (place, size) = self._segment(plan)
+        inverse = -(-length // segment) * signals * size * itemsize if place == "global" else 0
+        return max(update, inverse)
+
     def _retrieve_in_groups(self, what, plan, parts, sources, length, n_iter, dtype, mixture, run):
         """``run`` on groups of the items of ``parts`` (the last one the initial angles, NumPy or
         device, or the turns of RandomAngles) whose workspace fits the device."""
-        items = parts[0].shape[0]
-        workspace, held = self._retrieval_bytes(plan, sources, parts[-1].shape[-1], length, n_iter,
-                                                dtype.itemsize, mixture)
+        items, n_frames = parts[0].shape[0], parts[-1].shape[-1]
+        workspace, held = self._retrieval_bytes(plan, sources, n_frames, length, n_iter, dtype.itemsize, mixture)
+        workspace += self._scratch_bytes(plan.with_dtype(np.float64), sources, n_frames, length)
         per_group = self._groups_that_fit(what, workspace, items, items * held)
         return by_item_groups(run, parts, dtype, per_group, self.xp)
 

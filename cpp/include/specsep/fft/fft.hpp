@@ -10,14 +10,14 @@ constexpr int kMaxFactors = 40;  // 2^40 points: more than any STFT frame
 // The factorisation of a transform length: built on the host (cpp/cpu/fft_plan.hpp), read by
 // every backend. Passes run in the order of `factors`.
 struct Factors {
-  long n;
+  index_t n;
   int count;
   int factors[kMaxFactors];
 };
 
 // Pass dispatch on the radix of one stage.
 template <bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, long ido, long l1, long n,
+SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, index_t l1, index_t n,
                                         const cplx<V>* cc, cplx<V>* ch, Roots<T> roots) {
   switch (p) {
     case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, roots); break;
@@ -35,10 +35,10 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, long ido, lon
 template <bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& plan, Roots<T> roots,
                               cplx<V>* a, cplx<V>* b) {
-  long l1 = 1;
+  index_t l1 = 1;
   for (int s = 0; s < plan.count; ++s) {
     const int p = plan.factors[s];
-    const long ido = plan.n / (l1 * p);
+    const index_t ido = plan.n / (l1 * p);
     run_pass<fwd>(block, p, ido, l1, plan.n, a, b, roots);
     block.sync();
     cplx<V>* t = a;

@@ -20,8 +20,8 @@ namespace fft {
 template <typename T>
 struct Roots {
   const cplx<T>* table;  // exp(+2 pi i x / n_table), x < n_table
-  long stride;           // n_table / n_sub: the sub-transform's roots are every stride-th entry
-  SPECSEP_HD SPECSEP_INLINE cplx<T> operator[](long x) const { return table[x * stride]; }
+  index_t stride;           // n_table / n_sub: the sub-transform's roots are every stride-th entry
+  SPECSEP_HD SPECSEP_INLINE cplx<T> operator[](index_t x) const { return table[x * stride]; }
 };
 
 template <bool fwd, typename V>
@@ -99,9 +99,9 @@ SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
 
 // One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8).
 template <int p, bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>* SPECSEP_RESTRICT cc,
+SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cplx<V>* SPECSEP_RESTRICT cc,
                            cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
-  for_each_pair(block, l1, ido, [&](long k, long i) {
+  for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
     cplx<V> a[p];
     for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
     if (p == 2) butterfly2<fwd>(a);
@@ -119,15 +119,15 @@ SPECSEP_HD void pass_small(const Block& block, long ido, long l1, const cplx<V>*
 
 // One pass of any radix p: a direct length-p DFT per item, O(p^2).
 template <bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD void pass_generic(const Block& block, int p, long ido, long l1, long n_sub,
+SPECSEP_HD void pass_generic(const Block& block, int p, index_t ido, index_t l1, index_t n_sub,
                              const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch,
                              Roots<T> roots) {
-  const long root_step = n_sub / p;
-  for_each_pair(block, l1, ido, [&](long k, long i) {
+  const index_t root_step = n_sub / p;
+  for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
     const cplx<V>* in = cc + i + ido * p * k;
     for (int j = 0; j < p; ++j) {
       cplx<V> acc = in[0];
-      long jm = 0;  // (j * m) mod p, advanced without a division
+      index_t jm = 0;  // (j * m) mod p, advanced without a division
       for (int m = 1; m < p; ++m) {
         jm += j;
         if (jm >= p) jm -= p;

@@ -29,10 +29,10 @@ SPECSEP_HD SPECSEP_INLINE cplx<V> real_forward_bin(cplx<V> zk, cplx<V> zc, cplx<
 
 // emit(k, X[k]) for k = 0..h from Z (length h); roots_n are the roots of the full length n = 2h.
 template <typename V, typename T, typename Block, typename Emit>
-SPECSEP_HD void real_forward_post(const Block& block, long h, const cplx<V>* SPECSEP_RESTRICT Z, const Emit& emit,
+SPECSEP_HD void real_forward_post(const Block& block, index_t h, const cplx<V>* SPECSEP_RESTRICT Z, const Emit& emit,
                                   Roots<T> roots_n, T factor) {
   const T half = factor * T(0.5);
-  for (long k = block.tid(); k <= h / 2; k += block.size()) {
+  for (index_t k = block.tid(); k <= h / 2; k += block.size()) {
     if (k == 0) {  // X[0] and X[h] both come from Z[0]
       const cplx<V> z = Z[0];
       emit(0, real_forward_bin(z, conj(z), roots_n[0], half));
@@ -56,9 +56,9 @@ SPECSEP_HD SPECSEP_INLINE cplx<V> real_backward_bin(cplx<V> xk, cplx<V> xc, cplx
 // Z (length h) from X[0..h] (a pointer, or anything whose X[k] is bin k), ready for the backward
 // half-length FFT.
 template <typename V, typename T, typename Block, typename Bins>
-SPECSEP_HD void real_backward_pre(const Block& block, long h, const Bins& X, cplx<V>* SPECSEP_RESTRICT Z,
+SPECSEP_HD void real_backward_pre(const Block& block, index_t h, const Bins& X, cplx<V>* SPECSEP_RESTRICT Z,
                                   Roots<T> roots_n) {
-  for (long k = block.tid(); k <= h / 2; k += block.size()) {
+  for (index_t k = block.tid(); k <= h / 2; k += block.size()) {
     if (k == 0) {  // only the real parts of X[0] and X[h] count
       const cplx<V> x0 = X[0], xh = X[h];
       Z[0] = real_backward_bin(cplx<V>{x0.re, V()}, cplx<V>{xh.re, V()}, roots_n[0]);
