@@ -28,6 +28,7 @@ from .._random_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from .. import cuda_source
+from . import fft_plan
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
@@ -81,10 +82,8 @@ class CudaBackend:
 
     def _make_constants(self, plan, device):
         """The constants of ``plan``, made on the current device (``device`` names it: the cache key)."""
-        from .. import _cpu
-
         to_device, real = self.launcher.constant, plan.dtype
-        factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
+        factors, roots = fft_plan.plan_arrays(plan.n_fft)
         backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
         window = plan.window64.astype(real)
         c = real.type(plan.synthesis_scale)  # Note [scaled synthesis] in specsep/_plan.py
