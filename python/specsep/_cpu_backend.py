@@ -83,10 +83,6 @@ def _spectrograms(X, batch):
     return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
 
 
-def _length(plan, length, n_frames):
-    return plan.istft_length(n_frames) if length is None else length
-
-
 class CpuBackend:
     """C++ kernels on the CPU threads (see :func:`specsep.set_num_threads`)."""
 
@@ -99,7 +95,6 @@ class CpuBackend:
 
     @staticmethod
     def istft(plan, X, length):
-        length = _length(plan, length, X.shape[-1])
         y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, plan.padding)
         return y.reshape(X.shape[:-2] + (length,))
 
@@ -118,7 +113,6 @@ class CpuBackend:
 
     @staticmethod
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
-        length = _length(plan, length, S.shape[-1])
         kernels = _kernels(plan.with_dtype(np.float64))
 
         def run(S_items, angles_items):

@@ -272,6 +272,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     length = v.check_optional_length(length)
     if n_iter > 0:
         v.check_iterated_length(plan, length, S.shape[-1])
+    length = plan.istft_length(S.shape[-1]) if length is None else length
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)

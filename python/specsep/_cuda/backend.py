@@ -225,7 +225,6 @@ class CudaBackend:
 
     def istft(self, plan, X, length):
         xp = self.xp
-        length = plan.istft_length(X.shape[-1]) if length is None else length
         signals = X.size // max(X.shape[-1] * X.shape[-2], 1)
         self._reserve("istft", _copy_bytes(X, X.swapaxes(-1, -2).flags.c_contiguous)
                       + signals * length * plan.dtype.itemsize)
@@ -354,7 +353,6 @@ class CudaBackend:
 
     def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol, history=True):
         xp = self.xp
-        length = plan.istft_length(S.shape[-1]) if length is None else length
         random = isinstance(angles, RandomAngles)
         initial = angles.turns if random else angles  # host draws or angles: each group moves its own part
         parts = [items_of(S, 2), items_of(namespace(initial).broadcast_to(initial, S.shape), 2)]
