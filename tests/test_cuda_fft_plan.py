@@ -1,5 +1,5 @@
 """The CUDA kernels' host FFT plan (specsep._cuda.fft_plan, NumPy) is the C++ one
-(cpp/cpu/fft_plan.hpp, through the cpu module): same factor lists, same root bits."""
+(cpp/include/specsep/fft/host_plan.hpp, through the cpu module): same factor lists, same root bits."""
 
 import ast
 from pathlib import Path

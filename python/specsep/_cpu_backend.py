@@ -64,8 +64,8 @@ _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.f
 @functools.lru_cache(maxsize=64)
 def _kernels(plan):
     """The C++ plan (window, root table, factorisation) for an STFT plan."""
-    return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.center,
-                                     plan.pad_mode_code, plan.normalized)
+    return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.padding, plan.pad_mode_code,
+                                     plan.normalized)
 
 
 def _rows(x):
@@ -90,12 +90,12 @@ class CpuBackend:
 
     @staticmethod
     def stft(plan, x):
-        out = _kernels(plan).stft(_rows(x))
+        out = _kernels(plan).stft(_rows(x), plan.n_frames(x.shape[-1]))
         return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
 
     @staticmethod
     def istft(plan, X, length):
-        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, plan.padding)
+        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length)
         return y.reshape(X.shape[:-2] + (length,))
 
     apply_mask = staticmethod(_numpy_apply_mask)
@@ -106,8 +106,7 @@ class CpuBackend:
         batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
         X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = np.broadcast_to(masks, batch + masks.shape[-3:])
-        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length,
-                                    plan.padding)
+        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length)
         y = y.reshape(masks.shape[:-2] + (length,))
         return y[..., 0, :] if single else y
 
@@ -117,7 +116,7 @@ class CpuBackend:
 
         def run(S_items, angles_items):
             return kernels.griffin_lim(S_items, angles_items, n_iter, momentum, length,
-                                       plan.padding, -1.0 if tol is None else tol, history)
+                                       -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(_initial(angles), S.shape), 2)]
         y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
@@ -131,7 +130,7 @@ class CpuBackend:
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
                 np.ascontiguousarray(x_items, dtype=np.float64), S_items,
-                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
+                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 

@@ -2,7 +2,7 @@
 length, as arrays for the device.
 
 The same function as ``specsep::factorize(n, radix8=true)`` and ``specsep::root_table<double>``
-(cpp/cpu/fft_plan.hpp), written for NumPy so that the ``cuda`` backend needs no CPU module:
+(cpp/include/specsep/fft/host_plan.hpp), written for NumPy so that the ``cuda`` backend needs no CPU module:
 tests/test_cuda_fft_plan.py checks both against the C++ ones, bit for bit.
 """
 
