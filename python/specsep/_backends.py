@@ -4,34 +4,20 @@
 backend is used as asked, or refused with an error that says why (not available here, or the
 array lives on the other side of the PCIe bus). There is no silent fallback.
 
-A backend is an object with the methods of :class:`NumpyBackend`, taking validated arrays of its
-own kind and a plan.
+A backend is an object with the methods of :class:`NumpyBackend` (``_reference/backend.py``; the
+others: ``_cpu_backend.py``, ``_cuda/backend.py``), taking validated arrays of its own kind and a plan.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _reference
 from ._arrays import on_device
 from ._cpu_backend import CpuBackend
+from ._reference.backend import NumpyBackend
 
 BACKEND_NAMES = ("numpy", "cpu", "cuda", "cuda-emu")
 DEVICE_BACKENDS = ("cuda",)
-
-
-class NumpyBackend:
-    """The reference: plain NumPy, float64 inside."""
-
-    name = "numpy"
-    stft = staticmethod(_reference.stft)
-    istft = staticmethod(_reference.istft)
-    apply_mask = staticmethod(_reference.apply_mask)
-    griffin_lim = staticmethod(_reference.griffin_lim)
-    misi = staticmethod(_reference.misi)
-
-    def separate(self, plan, x_mix, M, length):
-        return self.istft(plan, self.apply_mask(self.stft(plan, x_mix), M), length)
 
 
 def _emulated_cuda():
