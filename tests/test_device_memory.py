@@ -80,7 +80,7 @@ def test_phase_retrieval_runs_in_groups_that_fit(emulator, monkeypatch, dtype):
     S_sources = np.abs(specsep.stft(sources, **KW, backend="cpu"))
     kw = dict(KW, n_iter=6, rng=2, tol=0.05, return_history=True, backend="cuda-emu")
     whole = (specsep.griffin_lim(S, **kw), specsep.misi(x, S_sources, **kw))
-    plan = specsep.STFT(**KW, dtype=np.float64)  # the iteration's precision
+    plan = specsep.STFT(**KW, dtype=dtype)  # the iteration's precision: the data's
     launches = []
     retrieve = emulator._retrieve
     monkeypatch.setattr(emulator, "_retrieve", lambda plan, S, *a: launches.append(S.shape[0]) or retrieve(plan, S, *a))
@@ -118,6 +118,7 @@ def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
     time (phase retrieval), what it allocates stays under that memory."""
     x = _signals((6, 3000), dtype)
     plan = specsep.STFT(**KW, dtype=dtype)
+    other = specsep.STFT(**KW, dtype=np.float64 if dtype == np.float32 else np.float32)
     X = emulator.stft(plan, x)
     S = np.abs(X)
     S_sources = np.abs(emulator.stft(plan, np.stack([x, x[:, ::-1]], axis=1)))
@@ -135,6 +136,10 @@ def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
         "separate": lambda: emulator.separate(plan, x, M, 3000),
         "griffin_lim": lambda: emulator.griffin_lim(plan, S, 4, 0.99, draws, plan.istft_length(S.shape[-1]), None),
         "misi": lambda: emulator.misi(plan, x, S_sources, 4, 0.5, source_draws, weights, None),
+        # iterating in the other precision (the precision= argument)
+        "griffin_lim, other precision": lambda: emulator.griffin_lim(other, S, 4, 0.99, draws, plan.istft_length(S.shape[-1]),
+                                                                      None),
+        "misi, other precision": lambda: emulator.misi(other, x, S_sources, 4, 0.5, source_draws, weights, None),
     }
     for name, call in calls.items():
         counted.clear()

@@ -251,7 +251,8 @@ def test_griffin_lim(fuzz_backend, config, momentum, init):
     kw = {k: v for k, v in kw.items() if k != "normalized"}
     x = np.random.default_rng(seed).standard_normal(batch + (n_samples,)).astype(dtype)
     S = np.abs(specsep.stft(x, **kw, backend="numpy"))
-    args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, length=n_samples, return_history=True)
+    args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, length=n_samples, return_history=True,
+                precision="float64")
     result = specsep.griffin_lim(S, **args, backend=fuzz_backend)
     _phase_rtol_check(result, specsep.griffin_lim(S, **args, backend="numpy"), dtype, "griffin_lim",
                       lambda: specsep.griffin_lim(_perturbed(S), **args, backend="numpy"))
@@ -268,7 +269,7 @@ def test_misi(fuzz_backend, config, n_sources, momentum, init):
     sources = rng.standard_normal(batch + (n_sources, n_samples)).astype(dtype)
     x_mix = sources.sum(axis=-2)
     S = np.abs(specsep.stft(sources, **kw, backend="numpy"))
-    args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, return_history=True)
+    args = dict(**kw, n_iter=32, momentum=momentum, init=init, rng=seed, return_history=True, precision="float64")
     result = specsep.misi(x_mix, S, **args, backend=fuzz_backend)
     _phase_rtol_check(result, specsep.misi(x_mix, S, **args, backend="numpy"), dtype, "misi",
                       lambda: specsep.misi(x_mix.astype(np.float64), _perturbed(S), **args, backend="numpy"))

@@ -11,8 +11,10 @@ code and confirmed by the measurements noted beside each factor:
 
 - stft adds its output (complex64, 8 B/bin) and nothing else: 8 / (2 + 8) = 0.80 of input + output.
 - istft adds its output (4 B/sample) and nothing else: 4 / (16 + 4) = 0.20.
-- griffin_lim adds ~27 B/bin on 4 B/bin of input and ~2 B/bin of output: it iterates in float64
-  (Note [phase retrieval precision] in _cpu_backend.py) from the initial angles' random turns
+- griffin_lim adds ~27 B/bin on 4 B/bin of input and ~2 B/bin of output, measured when it iterated
+  in float64 (it now iterates in the input's float32, Note [phase retrieval precision] in api.py,
+  with half that state and a float32 copy of each group's turns: the factors are upper bounds) from
+  the initial angles' random turns
   (float64, 8 B, from api._initial_angles, read in place through their strides; init="zeros" is one
   broadcast value), and runs the batch in groups of items whose C++ state (magnitudes and angles in
   lanes, 24 B per bin, and the signals) stays about a last-level cache in size, one item where an

@@ -16,6 +16,7 @@
 #include "simd.hpp"
 #include "specsep/framing.hpp"
 #include "specsep/ola.hpp"
+#include "specsep/phase.hpp"
 #include "thread_pool.hpp"
 
 namespace specsep {
@@ -100,7 +101,8 @@ class Scratch : public ScratchMemory {
 };
 
 // The samples the STFT frames: a signal as it is in memory, or the extrapolation x - alpha * y of
-// two signals formed as the frames are loaded (fast Griffin-Lim, Note [momentum by linearity]).
+// two signals formed as the frames are loaded (fast Griffin-Lim, Note [momentum by linearity] in
+// specsep/phase.hpp).
 // Both give sample i as signal[i] and samples i .. i + L - 1 as signal.lanes(i).
 template <typename T>
 struct Samples {
@@ -115,10 +117,10 @@ struct Extrapolated {
   const T *x, *y;
   T alpha;
   Extrapolated row(std::ptrdiff_t offset) const { return {x + offset, y + offset, alpha}; }
-  T operator[](index_t i) const { return x[i] - alpha * y[i]; }
+  T operator[](index_t i) const { return extrapolated(x[i], y[i], alpha); }
   typename Lanes<T>::type lanes(index_t i) const {
     using V = typename Lanes<T>::type;
-    return load_unaligned<V>(x + i) - splat<V>(alpha) * load_unaligned<V>(y + i);
+    return extrapolated(load_unaligned<V>(x + i), load_unaligned<V>(y + i), alpha);
   }
   Samples<T> current() const { return {x}; }  // x_k, whose frames set the noise floor
 };

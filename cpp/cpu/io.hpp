@@ -171,8 +171,8 @@ struct MagnitudeTimesAngles {  // magnitude(i, t, f) * angles(i, t, f), read in 
 };
 
 // The new angles c / |c| of the fast Griffin-Lim update (specsep/phase.hpp), from the STFT c of
-// x_k - alpha * x_(k-1) (Note [momentum by linearity] in phase.hpp), bin by bin as the transform
-// makes them. Items not `active` keep theirs.
+// x_k - alpha * x_(k-1) (Note [momentum by linearity] there), bin by bin as the transform makes
+// them. Items not `active` keep theirs.
 template <typename T>
 struct PhaseUpdate {
   using V = typename Lanes<T>::type;

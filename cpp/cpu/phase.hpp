@@ -26,10 +26,7 @@ class IterationState {
     for (size_t b = 0; b < active_.size(); ++b) {
       history_.push_back(active_[b] ? sc[b] : std::nan(""));
       if (!active_[b]) continue;
-      if (tol_ >= 0 && previous_[b] >= 0) {
-        const double improvement = (previous_[b] - sc[b]) / std::max(previous_[b], kTiny);
-        if (!(improvement >= tol_)) active_[b] = 0;
-      }
+      if (!keeps_iterating(previous_[b], sc[b], tol_)) active_[b] = 0;
       previous_[b] = sc[b];
     }
     ++iterations_;
@@ -43,22 +40,12 @@ class IterationState {
   }
 
  private:
-  static constexpr double kTiny = 2.2250738585072014e-308;
   std::vector<char> active_;
   std::vector<double> previous_, history_;
   double tol_;
   bool track_;
   index_t iterations_ = 0;
 };
-
-// Note [momentum by linearity]: fast Griffin-Lim forms c = STFT(x_k) - alpha * STFT(x_(k-1)) from
-// the signals x of iterations k and k - 1 (librosa keeps the previous rebuilt spectrum). The STFT
-// is linear (its centre padding too), so c = STFT(x_k - alpha * x_(k-1)): one transform of the
-// combined signal, formed as the frames are loaded (Extrapolated in drivers.hpp), and the state is
-// the previous signal (about 8 B per bin at hop = n_fft / 4)
-// instead of a previous spectrum (16 B per bin, read and written every iteration: the iteration
-// is bound by memory traffic). The two forms differ by rounding of the order of the transforms'
-// own. The rebuilt spectrum itself is computed only for the spectral convergence.
 
 // One GLA (sources == 1, mixture == nullptr) or MISI problem over `items` items of `sources`
 // signals each, from the loaded `phase` (load_state.hpp). Signals are (items * sources, length) in
@@ -71,7 +58,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, index_t 
                     T data_epsilon) {
   constexpr int L = Lanes<T>::count;
   const index_t signals = items * sources, n_frames = phase.n_frames, F = phase.n_freqs;
-  std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S|| per item, for the convergence
+  std::vector<double> norm(static_cast<size_t>(items), 0.0);  // ||S||^2 per item, for the convergence
   for (index_t i = 0; i < signals && state.tracking(); ++i)
     for (index_t t = 0; t < n_frames; ++t)
       for (index_t f = 0; f < F; ++f) {
@@ -82,16 +69,11 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, index_t 
   auto invert = [&](T* y) {
     run_istft(plan, signals, n_frames, start, length, y, length, MagnitudeTimesAngles<T>{phase});
     if (!mixture) return;
-    // MISI: source j takes weights[j] of the mixture error, so the sources sum to the mixture.
-    for (index_t b = 0; b < items; ++b) {
+    for (index_t b = 0; b < items; ++b) {  // MISI
       check_interrupt();
       T* item = y + b * sources * length;
-      for (index_t s = 0; s < length; ++s) {
-        T sum = T(0);
-        for (index_t j = 0; j < sources; ++j) sum += item[j * length + s];
-        const T error = mixture[b * mixture_stride + s] - sum;
-        for (index_t j = 0; j < sources; ++j) item[j * length + s] += weights[j] * error;
-      }
+      for (index_t s = 0; s < length; ++s)
+        distribute_error(item, length, s, mixture[b * mixture_stride + s], weights.data(), sources);
     }
   };
 
@@ -106,6 +88,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, index_t 
     invert(current);
     if (state.tracking())
       run_stft(plan, Samples<T>{current}, signals, length, length, n_frames, MagnitudeError<T>{phase, frame_error.data()});
+    // the new angles from the STFT of x_k - alpha * x_(k-1) (Note [momentum by linearity])
     run_stft(plan, Extrapolated<T>{current, previous, alpha}, signals, length, length, n_frames,
              PhaseUpdate<T>{phase, state.active(), sources, alpha, data_epsilon});
     std::swap(current, previous);  // x_(k-1)'s buffer takes x_(k+1)
@@ -113,7 +96,7 @@ void retrieve_phase(const CpuPlan<T>& plan, const PhaseState<T>& phase, index_t 
     std::fill(sc.begin(), sc.end(), 0.0);
     for (index_t i = 0; i < signals; ++i)  // a fixed order: the same bits for any thread count
       for (index_t t = 0; t < n_frames; ++t) sc[i / sources] += frame_error[i * n_frames + t];
-    for (index_t b = 0; b < items; ++b) sc[b] = std::sqrt(sc[b]) / std::max(std::sqrt(norm[b]), 2.2250738585072014e-308);
+    for (index_t b = 0; b < items; ++b) sc[b] = spectral_convergence(sc[b], std::sqrt(norm[b]));
     state.record(sc);
   }
   invert(out);

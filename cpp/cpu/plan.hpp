@@ -2,7 +2,6 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "specsep/fft/host_plan.hpp"
@@ -73,9 +72,8 @@ class CpuPlan {
   std::vector<T> envelope_window;  // window / c: what the envelope is summed from
   std::vector<T> steady_envelope;  // envelope at samples s with every covering frame present, by s % hop
 
-  // What the overlap-added samples [s0, s1) of a signal of n_frames frames are divided by: the
-  // window-sum-square envelope, or 1 where it is below the smallest normal number (samples no
-  // window reaches are left as they are, as librosa does).
+  // What the overlap-added samples [s0, s1) of a signal of n_frames frames are divided by
+  // (envelope_divisor in specsep/ola.hpp).
   void envelope_divisor(index_t n_frames, index_t s0, index_t s1, T* SPECSEP_RESTRICT out) const {
     // Edges sample by sample; the steady range [n_fft - 1, n_frames * hop) copied from its period.
     const index_t steady_begin = std::clamp(n_fft - 1, s0, s1), steady_end = std::clamp(n_frames * hop, steady_begin, s1);
@@ -87,8 +85,7 @@ class CpuPlan {
       s += run;
     }
     for (; s < s1; ++s) out[s - s0] = window_sum_square_at(envelope_window.data(), n_fft, hop, n_frames, s);
-    const T tiny = std::numeric_limits<T>::min();
-    for (index_t i = 0; i < s1 - s0; ++i) out[i] = out[i] > tiny ? out[i] : T(1);
+    for (index_t i = 0; i < s1 - s0; ++i) out[i] = specsep::envelope_divisor(out[i]);
   }
 };
 

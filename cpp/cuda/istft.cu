@@ -53,7 +53,7 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T
   T* y = out + signal * length + (s0 - start);
   for (index_t s = s0 + threadIdx.x; s < s1; s += blockDim.x) {
     const T envelope = s < covered ? window_sum_square_at(window, n_fft, hop, n_frames, s) : T(0);
-    y[s - s0] = envelope > tiny_normal<T>() ? acc[s - s0] / envelope : acc[s - s0];
+    y[s - s0] = acc[s - s0] / envelope_divisor(envelope);
   }
 }
 

@@ -51,25 +51,49 @@ __global__ void stft_global(const T* x, long long x_stride, long long n_samples,
              block_scratch(scratch, per_block));
 }
 
-// The STFT of one Griffin-Lim / MISI iteration with its epilogue fused: the fast Griffin-Lim
-// update of the frame's angles (specsep/phase.hpp; items not `active` keep theirs; `epsilon`: that
-// of the data's precision, Note [vanishing bins]), the new `previous`, and the frame's squared
-// magnitude error. Signals are (item * sources + j).
+// The STFTs of one Griffin-Lim / MISI iteration with their epilogues fused: where `track`, the
+// rebuilt spectrum STFT(x_k) of y and the frame's squared magnitude error (for the spectral
+// convergence); then c = STFT(x_k - alpha * x_(k-1)) of y and y_previous (Note [momentum by
+// linearity] in specsep/phase.hpp) and the new angles c / |c| (items not `active` keep theirs;
+// `epsilon`: Note [vanishing bins]). Signals are (item * sources + j).
 template <typename T>
 __device__ __forceinline__ void stft_phase_update_frame(
-    const FrameFFT<T>& f, const T* y, long long length, const T* window, int n_fft, int hop, int pad, int pad_mode,
-    long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2, cplx<T>* angles,
-    cplx<T>* previous, const int* active, int sources, T alpha, T epsilon, double* frame_error, cplx<T>* work) {
+    const FrameFFT<T>& f, const T* y, const T* y_previous, long long length, const T* window, int n_fft, int hop,
+    int pad, int pad_mode, long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2,
+    cplx<T>* angles, const int* active, int sources, T alpha, T epsilon, int track, double* frame_error,
+    cplx<T>* work) {
   const index_t scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
-  cplx<T>* rebuilt = work + 2 * scratch;
-  double* partial = reinterpret_cast<double*>(rebuilt + F);
+  cplx<T>* spectrum = work + 2 * scratch;
+  double* partial = reinterpret_cast<double*>(spectrum + F);
   const index_t t = blockIdx.x, signal = blockIdx.y;
-  const T* samples = y + signal * length;
+  const T* current = y + signal * length;
+  const T* previous = y_previous + signal * length;
   const index_t origin = t * hop - pad;
-  frame_forward(CudaBlock{}, f, [&](index_t j) { return framed_sample(samples, length, window, origin, j, pad_mode); },
-                work, work + scratch, rebuilt, T(1));
+  const index_t row = (signal * n_frames + t) * F;
+  if (track) {
+    frame_forward(CudaBlock{}, f,
+                  [&](index_t j) { return framed_sample(current, length, window, origin, j, pad_mode); }, work,
+                  work + scratch, spectrum, T(1));
+    const T* target = magnitude + signal * ms0 + t * ms1;
+    double error = 0.0;
+    for (index_t k = threadIdx.x; k < F; k += blockDim.x) {
+      const double d = double(modulus(spectrum[k])) - double(target[k * ms2]);
+      error += d * d;
+    }
+    const double total = block_sum(error, partial);
+    if (threadIdx.x == 0) frame_error[signal * n_frames + t] = total;
+    // No barrier here: the next frame_forward writes the spectrum and block_sum partial[0] only
+    // after its own barriers (frame_pack's first), which order this frame's reads before them
+    // (tests/test_emu_barriers.py).
+  }
+  frame_forward(CudaBlock{}, f,
+                [&](index_t j) {
+                  const index_t i = source_index(origin + j, length, pad_mode);
+                  return i < 0 ? T(0) : window[j] * extrapolated(current[i], previous[i], alpha);
+                },
+                work, work + scratch, spectrum, T(1));
   // The norm that sets the noise floor (Note [vanishing bins] in specsep/phase.hpp): of frame t of
-  // every signal of the item together (MISI spreads the mixture error over them).
+  // x_k of every signal of the item together (MISI spreads the mixture error over them).
   double energy = 0.0;
   for (index_t other = signal - signal % sources; other < signal - signal % sources + sources; ++other)
     for (index_t j = threadIdx.x; j < n_fft; j += blockDim.x) {
@@ -78,47 +102,34 @@ __device__ __forceinline__ void stft_phase_update_frame(
     }
   block_sum(energy, partial);
   const T floor = noise_floor(T(sqrt(partial[0])), alpha, epsilon);
-  __syncthreads();  // every thread has read partial[0] before the error sum reuses it
-  const bool update = active[signal / sources] != 0;
-  const index_t row = (signal * n_frames + t) * F;
-  const T* target = magnitude + signal * ms0 + t * ms1;
-  double error = 0.0;
-  for (index_t k = threadIdx.x; k < F; k += blockDim.x) {
-    const cplx<T> r = rebuilt[k];
-    const double d = double(modulus(r)) - double(target[k * ms2]);
-    error += d * d;
-    const cplx<T> next = accelerated_phase(r, previous[row + k], alpha, floor);
-    previous[row + k] = r;
-    if (update) angles[row + k] = next;
-  }
-  const double total = block_sum(error, partial);
-  if (threadIdx.x == 0) frame_error[signal * n_frames + t] = total;
+  if (!active[signal / sources]) return;
+  for (index_t k = threadIdx.x; k < F; k += blockDim.x) angles[row + k] = unit_phase<T>(spectrum[k], floor);
 }
 
 template <typename T>
-__global__ void stft_phase_update(const T* y, long long length, const T* window, const cplx<T>* roots,
-                                  const int* factors, int n_fft, int hop, int pad, int pad_mode, long long n_frames,
-                                  const T* magnitude, long long ms0, long long ms1, long long ms2,
-                                  cplx<T>* angles, cplx<T>* previous, const int* active, int sources, T alpha,
-                                  T epsilon, double* frame_error) {
+__global__ void stft_phase_update(const T* y, const T* y_previous, long long length, const T* window,
+                                  const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad, int pad_mode,
+                                  long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2,
+                                  cplx<T>* angles, const int* active, int sources, T alpha, T epsilon, int track,
+                                  double* frame_error) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);
   SPECSEP_DYN_SHARED(cplx<T>, smem);
-  stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
-                          angles, previous, active, sources, alpha, epsilon, frame_error, smem);
+  stft_phase_update_frame(f, y, y_previous, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1,
+                          ms2, angles, active, sources, alpha, epsilon, track, frame_error, smem);
 }
 
 template <typename T>
-__global__ void stft_phase_update_global(const T* y, long long length, const T* window, const cplx<T>* roots,
-                                         const int* factors, int n_fft, int hop, int pad, int pad_mode,
-                                         long long n_frames, const T* magnitude, long long ms0, long long ms1,
-                                         long long ms2, cplx<T>* angles, cplx<T>* previous, const int* active,
-                                         int sources, T alpha, T epsilon, double* frame_error, cplx<T>* scratch,
-                                         long long per_block) {
+__global__ void stft_phase_update_global(const T* y, const T* y_previous, long long length, const T* window,
+                                         const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad,
+                                         int pad_mode, long long n_frames, const T* magnitude, long long ms0,
+                                         long long ms1, long long ms2, cplx<T>* angles, const int* active,
+                                         int sources, T alpha, T epsilon, int track, double* frame_error,
+                                         cplx<T>* scratch, long long per_block) {
   __shared__ FrameFFT<T> f;
   load_frame_fft(f, n_fft, factors, roots);
-  stft_phase_update_frame(f, y, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1, ms2,
-                          angles, previous, active, sources, alpha, epsilon, frame_error,
+  stft_phase_update_frame(f, y, y_previous, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1,
+                          ms2, angles, active, sources, alpha, epsilon, track, frame_error,
                           block_scratch(scratch, per_block));
 }
 

@@ -2,13 +2,8 @@
 
 Batch axes are flattened here, spectrogram views are passed with their strides (no copies), and
 the results are reshaped back. ``apply_mask`` is NumPy's elementwise product, which is already
-memory-bound; every other method runs C++.
-
-Note [phase retrieval precision]: Griffin-Lim and MISI iterate in float64 for float32 input too
-(the result is float32). The phase update c / |c| is ill-conditioned in bins where the rebuilt
-spectrum nearly vanishes but the target does not: float32 rounding of 1e-7 grows to ~1e-5 after
-one iteration and ~1e-3 after 32 on music, so a float32 iteration cannot stay within 1e-4 of the
-float64 definition.
+memory-bound; every other method runs C++. Griffin-Lim and MISI iterate in ``plan``'s precision
+(Note [phase retrieval precision] in specsep/api.py) and return the input's.
 """
 
 from __future__ import annotations
@@ -21,6 +16,7 @@ from . import _cpu, _environment
 from ._random_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
+from ._validate import COMPLEX_OF
 
 
 def _load_kernels():
@@ -112,30 +108,30 @@ class CpuBackend:
 
     @staticmethod
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
-        kernels = _kernels(plan.with_dtype(np.float64))
+        kernels = _kernels(plan)
 
         def run(S_items, angles_items):
-            return kernels.griffin_lim(S_items, angles_items, n_iter, momentum, length,
+            return kernels.griffin_lim(S_items, _in_precision(angles_items, plan), n_iter, momentum, length,
                                        -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(_initial(angles), S.shape), 2)]
-        y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1]), np)
+        y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1], plan), np)
         return y.reshape(S.shape[:-2] + (length,)), history.reshape(S.shape[:-2] + history.shape[-1:])
 
     @staticmethod
     def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
-        kernels = _kernels(plan.with_dtype(np.float64))
+        kernels = _kernels(plan)
         n_sources = S.shape[-3]
 
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
-                np.ascontiguousarray(x_items, dtype=np.float64), S_items,
-                angles_items, np.asarray(weights, dtype=np.float64), n_iter, momentum,
+                np.ascontiguousarray(x_items, dtype=plan.dtype), S_items, _in_precision(angles_items, plan),
+                np.asarray(weights, dtype=np.float64), n_iter, momentum,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 
         parts = [items_of(x_mix, 1), items_of(S, 3), items_of(np.broadcast_to(_initial(angles), S.shape), 3)]
-        sources, history = by_item_groups(run, parts, x_mix.dtype, _items_per_group(parts[-1]), np)
+        sources, history = by_item_groups(run, parts, x_mix.dtype, _items_per_group(parts[-1], plan), np)
         return sources.reshape(S.shape[:-2] + (x_mix.shape[-1],)), history.reshape(S.shape[:-3] + history.shape[-1:])
 
 
@@ -144,15 +140,22 @@ def _initial(angles):
     return angles.turns if isinstance(angles, RandomAngles) else angles
 
 
-# Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's float64
-# state, magnitudes and angles in lanes (24 B per bin) and the previous signal, is under 32 B per bin.
+def _in_precision(angles, plan):
+    """A group's initial angles (complex, or real turns) in the iteration's precision."""
+    return angles.astype(plan.dtype if angles.dtype.kind == "f" else COMPLEX_OF[plan.dtype], copy=False)
+
+
+# Note [phase retrieval in groups of items] (specsep/_item_groups.py): the C++ loop's state,
+# magnitudes and angles in lanes (3 reals per bin) and the previous signal, is under 4 reals per bin.
 # Every iteration reads all of it (iSTFT) and rewrites the angles (STFT), so groups are kept small
 # enough for the state to stay in a last-level cache between the two passes: a 16 MiB state ran
 # W4's iterations ~10% faster than one state of its 4 items (55 MiB, streamed through memory).
 PHASE_STATE_BYTES = 16 << 20
-_STATE_BYTES_PER_BIN = 32
+_STATE_REALS_PER_BIN = 4
 
 
-def _items_per_group(spectrograms):
-    """Items of ``(items, [J,] F, T)`` spectrograms whose state fits PHASE_STATE_BYTES (at least 1)."""
-    return max(1, PHASE_STATE_BYTES // (_STATE_BYTES_PER_BIN * max(int(np.prod(spectrograms.shape[1:])), 1)))
+def _items_per_group(spectrograms, plan):
+    """Items of ``(items, [J,] F, T)`` spectrograms whose state in ``plan``'s precision fits
+    PHASE_STATE_BYTES (at least 1)."""
+    per_bin = _STATE_REALS_PER_BIN * plan.dtype.itemsize
+    return max(1, PHASE_STATE_BYTES // (per_bin * max(int(np.prod(spectrograms.shape[1:])), 1)))

@@ -1,7 +1,7 @@
 """Phase retrieval over a batch in groups of items.
 
 Note [phase retrieval in groups of items]: Griffin-Lim and MISI hold a state per bin for every
-iteration (the current angles and the target magnitudes, on the cpu backend in float64), and that
+iteration (the current angles and the target magnitudes, in the iteration's precision), and that
 state bounds the batch a machine can take and, once it outgrows the caches, how fast each
 iteration runs. Batch items are independent problems, per-item stopping on ``tol`` included, so a
 backend may run a batch as several calls on groups of items: the signals are the same bits, and

@@ -232,6 +232,13 @@ def checking_block_masks(masks_of, x_mix, n_freqs):
     return checked
 
 
+def check_precision(precision):
+    """The ``precision`` argument of phase retrieval as a real dtype; None: the data's."""
+    if precision is None:
+        return None
+    return np.dtype(check_choice("precision", precision, ("float32", "float64")))
+
+
 def check_iteration(n_iter, momentum, tol, unstable_momentum):
     """The iteration arguments of phase retrieval: ``(n_iter, momentum, tol)``."""
     n_iter = check_int("n_iter", n_iter, minimum=0)

@@ -208,6 +208,23 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return xp.where(modulus > 0, values / xp.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
+# Note [phase retrieval precision]: Griffin-Lim and MISI iterate in the input's precision by
+# default, as librosa and torchaudio do; precision="float64" iterates in float64 whatever the input
+# (the definition the tests compare sample by sample). The float32 iterates part from the float64
+# ones by ~1e-5 after one iteration and ~1e-3 after 32 on music: c / |c| is ill-conditioned where
+# the rebuilt spectrum nearly vanishes and the target does not, so any rounding grows there (librosa's
+# float32 iterates drift the same way). What users judge, the spectral convergence reached and the
+# sound, is the same: 32 iterations on W4 (4 x 10 s, n_fft 1024) reach 0.07830 either way, on
+# ../shared/music's stems (2 x 4 x 8 s, n_fft 2048) GLA 0.06180 and MISI 0.02078 either way, while
+# the cpu backend's float32 loop took 0.32 s against 0.57 s (W4), 1.0 s against 1.9 s (GLA) and
+# 1.3 s against 2.5 s (MISI) on the 2 shared cores of the development machine.
+def _iteration_plan(plan, precision):
+    """``plan`` in the precision Griffin-Lim and MISI iterate in: the data's for ``None`` (Note
+    [phase retrieval precision])."""
+    dtype = v.check_precision(precision)
+    return plan if dtype is None else plan.with_dtype(dtype)
+
+
 def _vanishing_bins_to_one(plan, X):
     """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
     noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
@@ -220,7 +237,7 @@ def _vanishing_bins_to_one(plan, X):
 @callers_kind
 def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, window="hann",
                 center=True, pad_mode="constant", length=None, momentum=0.99, init="random",
-                rng=None, tol=None, return_history=False, *, unstable_momentum=False, backend=None):
+                rng=None, tol=None, return_history=False, *, precision=None, unstable_momentum=False, backend=None):
     """Signal whose STFT magnitude approaches ``S``: fast Griffin-Lim.
 
     Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) with the update librosa and torchaudio
@@ -253,6 +270,13 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
         ``|| |STFT(y)| - S || / ||S||`` over one iteration falls under ``tol``; the others go on.
     return_history : bool
         Also return the spectral convergence of every iteration.
+    precision : {None, "float32", "float64"}
+        The precision of the iterations: ``None``, that of ``S`` (as librosa and torchaudio);
+        the output is of ``S``'s dtype either way. For float32 ``S``, float32 iterations ran
+        ~1.8x faster on the cpu backend (0.32 s against 0.57 s for 4 x 10 s, n_fft 1024, 32
+        iterations) and reached the same spectral convergence (0.07830); their samples part
+        from the float64 iterates by ~1e-3 after 32 iterations, as librosa's do. ``"float64"``
+        reproduces the float64 definition sample by sample.
     unstable_momentum : bool
         Accept ``momentum >= 1`` (librosa warns and runs it): the extrapolation then usually
         diverges, but some users tune it on purpose.
@@ -268,6 +292,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
+    iteration_plan = _iteration_plan(plan, precision)
     v.check_spectrogram(plan, S, "S")
     length = v.check_optional_length(length)
     if n_iter > 0:
@@ -277,7 +302,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
     check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
-    y, history = _backends.select(backend, S).griffin_lim(plan, S, n_iter, momentum, angles, length, tol,
+    y, history = _backends.select(backend, S).griffin_lim(iteration_plan, S, n_iter, momentum, angles, length, tol,
                                                           history=return_history)
     return (y, history) if return_history else y
 
@@ -285,7 +310,8 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
 @callers_kind
 def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None, length=None,
          tol=None, return_history=False, n_fft=None, hop_length=None, win_length=None,
-         window="hann", center=True, pad_mode="constant", rng=None, *, unstable_momentum=False, backend=None):
+         window="hann", center=True, pad_mode="constant", rng=None, *, precision=None, unstable_momentum=False,
+         backend=None):
     """Multiple input spectrogram inversion (Gunawan & Sen 2010).
 
     Each iteration gives every source its target magnitude with its current phase, inverts it, and
@@ -311,8 +337,10 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
         Default ``1 / J`` each.
     length : int, optional
         The mixture is trimmed or zero-padded to ``length`` first; default ``samples``.
-    tol, return_history, rng, unstable_momentum
-        As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item).
+    tol, return_history, rng, precision, unstable_momentum
+        As in :func:`griffin_lim` (the spectral convergence is taken over all sources of an item;
+        ``precision=None`` iterates in ``x_mix``'s: 32 float32 iterations over 2 x 4 stems of
+        8 s ran in 1.3 s against 2.5 s in float64 on the cpu backend, both reaching 0.02078).
     n_fft, hop_length, win_length, window, center, pad_mode
         As in :func:`stft`; ``n_fft`` defaults to ``2 * (F - 1)``.
 
@@ -348,6 +376,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
             f"has {plan.n_frames(x_mix.shape[-1])}"
         )
     plan.check_invertible()
+    iteration_plan = _iteration_plan(plan, precision)
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
@@ -356,5 +385,6 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)
     check_same_device(S_sources=S, init=None if isinstance(angles, RandomAngles) else angles)
-    sources, history = chosen.misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=return_history)
+    sources, history = chosen.misi(iteration_plan, x_mix, S, n_iter, momentum, angles, weights, tol,
+                                   history=return_history)
     return (sources, history) if return_history else sources

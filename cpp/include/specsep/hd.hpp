@@ -29,4 +29,10 @@ namespace specsep {
 // platform (`long` is 32 bits on Windows, where a spectrum over 2^31 elements would wrap silently).
 using index_t = long long;
 static_assert(sizeof(index_t) == 8, "specsep indexes arrays with 64-bit integers");
+
+// The smallest normal number (std::numeric_limits<T>::min(), which NVRTC lacks): keeps c / |c|
+// finite where c is exactly zero, and bounds the envelopes that divide.
+template <typename T> SPECSEP_HD SPECSEP_INLINE T tiny_normal();
+template <> SPECSEP_HD SPECSEP_INLINE float tiny_normal<float>() { return 1.17549435082228750797e-38f; }
+template <> SPECSEP_HD SPECSEP_INLINE double tiny_normal<double>() { return 2.22507385850720138309e-308; }
 }  // namespace specsep

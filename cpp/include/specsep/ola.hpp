@@ -34,4 +34,12 @@ SPECSEP_HD SPECSEP_INLINE T window_sum_square_at(const T* SPECSEP_RESTRICT windo
   return acc;
 }
 
+// What an overlap-added sample is divided by: the window-sum-square envelope, or 1 where it is
+// below the smallest normal number (samples no window reaches are left as they are, as librosa
+// does; python/specsep/_reference/transforms.py's istft writes the same).
+template <typename T>
+SPECSEP_HD SPECSEP_INLINE T envelope_divisor(T envelope) {
+  return envelope > tiny_normal<T>() ? envelope : T(1);
+}
+
 }  // namespace specsep

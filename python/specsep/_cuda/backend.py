@@ -2,8 +2,8 @@
 NumPy under the emulator) and a launcher (launcher.py).
 
 Launch geometry, shared-memory sizes and the exact scalar types of every kernel argument live
-here. Note [phase retrieval precision] of _cpu_backend.py holds here too: Griffin-Lim and MISI
-iterate in float64 and return the input's precision.
+here. Griffin-Lim and MISI iterate in ``plan``'s precision (Note [phase retrieval precision] in
+specsep/api.py) and return the input's.
 
 Griffin-Lim and MISI stop items on ``tol`` on the device (kernel ``convergence``); the host looks
 at the device's active flags every ``CHECK_EVERY`` iterations only, so that the loop runs without
@@ -257,35 +257,41 @@ class CudaBackend:
 
     # ---- phase retrieval ---------------------------------------------------------------------
     def _retrieve(self, plan, S, angles, sources, mixture, weights, n_iter, momentum, length, tol, track):
-        """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), in float64."""
-        xp = self.xp
-        plan = plan.with_dtype(np.float64)
+        """GLA (sources == 1, mixture None) or MISI over S (items * sources, F, T), iterating in
+        ``plan``'s precision."""
+        xp, real = self.xp, plan.dtype
         c = self._constants(plan)
         signals, F, n_frames = S.shape
         items = signals // sources
         if signals == 0:  # an empty batch: nothing to launch (a grid dimension of 0 is no valid launch)
-            return xp.empty((0, length)), xp.empty((0, 0))
-        epsilon = np.float64(np.finfo(S.dtype).eps)  # of the data (Note [vanishing bins])
-        S = xp.ascontiguousarray(S, dtype=np.float64)
-        norm = xp.sqrt(xp.sum(S.reshape(items, -1) ** 2, axis=-1))  # (its temporary S**2 comes before the state)
+            return xp.empty((0, length), dtype=real), xp.empty((0, 0))
+        # of the coarser of the data's and the iteration's precision (Note [vanishing bins])
+        epsilon = real.type(max(np.finfo(S.dtype).eps, np.finfo(real).eps))
+        squares = S.reshape(items, -1).astype(np.float64)  # (this temporary comes before the state)
+        squares *= squares
+        norm = xp.sqrt(xp.sum(squares, axis=-1))
+        del squares
+        S = xp.ascontiguousarray(S, dtype=real)
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
         # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
-        angles = xp.array(angles.swapaxes(-1, -2), dtype=np.complex128, order="C", copy=True)
-        previous = xp.zeros_like(angles)
+        angles = xp.array(angles.swapaxes(-1, -2), dtype=COMPLEX_OF[real], order="C", copy=True)
         active = xp.ones(items, dtype=np.int32)
         best = xp.full(items, -1.0)
         history = xp.full((items, n_iter), np.nan)
         frame_error = xp.empty((signals, n_frames))
-        y = xp.empty((signals, length))
+        current = xp.empty((signals, length), dtype=real)  # x_k
+        # x_(k-1), zero before the first iteration (librosa's rebuilt = 0): the momentum's state
+        # (Note [momentum by linearity] in specsep/phase.hpp)
+        previous = xp.zeros((signals, length), dtype=real)
         threads = _threads(plan.n_fft)
-        update_work = self._work("stft_phase_update", plan, plan.n_freqs * 16 + threads * 8)
+        update_work = self._update_work(plan)
         pad = plan.padding
         ms = (_long(F * n_frames), _long(1), _long(n_frames))
-        alpha = np.float64(momentum / (1.0 + momentum))
+        alpha = real.type(momentum / (1.0 + momentum))
 
         signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
 
-        def invert():
+        def invert(y):
             self._istft_rows(plan, angles, S, 1, length, y)
             if mixture is not None:
                 for first, last in item_ranges:
@@ -296,43 +302,51 @@ class CudaBackend:
         for iteration in range(n_iter):
             if iteration and iteration % CHECK_EVERY == 0 and not bool(active.any()):
                 break
-            invert()
+            invert(current)
             for first, last in signal_ranges:
                 self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
-                    y[first:last], _long(length), c["window"], c["roots"], c["factors"], _int(plan.n_fft),
-                    _int(plan.hop_length), _int(pad), _int(plan.pad_mode_code), _long(n_frames),
-                    S[first:last], *ms, angles[first:last], previous[first:last], active[first // sources:],
-                    _int(sources), alpha, epsilon,
+                    current[first:last], previous[first:last], _long(length), c["window"], c["roots"],
+                    c["factors"], _int(plan.n_fft), _int(plan.hop_length), _int(pad),
+                    _int(plan.pad_mode_code), _long(n_frames), S[first:last], *ms, angles[first:last],
+                    active[first // sources:], _int(sources), alpha, epsilon, _int(track),
                     frame_error[first:last]), update_work)
+            current, previous = previous, current  # x_(k-1)'s buffer takes x_(k+1)
             if track:  # else nothing is measured: no history asked for, no tol
                 for first, last in item_ranges:
                     self._launch("convergence", plan, (1, last - first), (256,), (
                         frame_error[first * sources:last * sources], _long(sources * n_frames), norm[first:last],
                         np.float64(-1.0 if tol is None else tol), active[first:last], best[first:last],
                         history[first:last], _long(iteration), _long(n_iter)), 256 * 8)
-        invert()
+        invert(current)
         recorded = xp.any(~xp.isnan(history), axis=0)
         iterations = int(xp.nonzero(recorded)[0].max()) + 1 if bool(recorded.any()) else 0
-        return y, history[:, :iterations]
+        return current, history[:, :iterations]
 
     @staticmethod
     def _retrieval_bytes(plan, signals, n_frames, length, n_iter, out_itemsize, mixture):
-        """Device memory of one item in a _retrieve call (``signals``: its sources), and what the
-        whole call holds per item beside the groups (its output and history)."""
+        """Device memory of one item in a _retrieve call (``signals``: its sources) iterating in
+        ``plan``'s precision, and what the whole call holds per item beside the groups (its output
+        and history)."""
         bins = signals * plan.n_freqs * n_frames
-        workspace = (bins * (16 + 8 + 16 + 16)              # initial angles, S in float64, angles, previous
-                     + signals * n_frames * 8               # frame errors
-                     + signals * length * (8 + out_itemsize)  # signals in float64, then their cast
-                     + (n_iter + 3) * 8                     # history, stopping state
-                     + (length * 8 if mixture else 0))      # MISI's mixture in float64
+        real = plan.dtype.itemsize
+        workspace = (bins * (16 + 3 * real)                   # initial complex128 angles, S, angles
+                     + signals * n_frames * 8                 # frame errors
+                     + signals * length * (2 * real + out_itemsize)  # signals x_k, x_(k-1), their cast
+                     + (n_iter + 3) * 8                       # history, stopping state
+                     + (length * real if mixture else 0))     # MISI's mixture
         held = signals * length * out_itemsize + n_iter * 8
         return workspace, held
+
+    def _update_work(self, plan):
+        """stft_phase_update's work buffers: the FFT's, the rebuilt frame and one double per thread."""
+        return self._work("stft_phase_update", plan,
+                          plan.n_freqs * COMPLEX_OF[plan.dtype].itemsize + _threads(plan.n_fft) * 8)
 
     def _scratch_bytes(self, plan, signals, n_frames, length):
         """The largest global scratch array one item's iteration allocates (for an FFT too big for
         shared memory; 0 where its work fits there), ``signals`` its sources."""
         itemsize = COMPLEX_OF[plan.dtype].itemsize
-        place, size = self._work("stft_phase_update", plan, plan.n_freqs * 16 + _threads(plan.n_fft) * 8)
+        place, size = self._update_work(plan)
         update = n_frames * signals * size * itemsize if place == "global" else 0
         segment, (place, size) = self._segment(plan)
         inverse = -(-length // segment) * signals * size * itemsize if place == "global" else 0
@@ -343,7 +357,7 @@ class CudaBackend:
         device, or the turns of RandomAngles) whose workspace fits the device."""
         items, n_frames = parts[0].shape[0], parts[-1].shape[-1]
         workspace, held = self._retrieval_bytes(plan, sources, n_frames, length, n_iter, dtype.itemsize, mixture)
-        workspace += self._scratch_bytes(plan.with_dtype(np.float64), sources, n_frames, length)
+        workspace += self._scratch_bytes(plan, sources, n_frames, length)
         per_group = self._groups_that_fit(what, workspace, items, items * held)
         return by_item_groups(run, parts, dtype, per_group, self.xp)
 
@@ -367,14 +381,14 @@ class CudaBackend:
     def misi(self, plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
         xp = self.xp
         length, n_sources = x_mix.shape[-1], S.shape[-3]
-        weights = xp.asarray(weights, dtype=np.float64)
+        weights = xp.asarray(weights, dtype=plan.dtype)
         random = isinstance(angles, RandomAngles)
         initial = angles.turns if random else angles
         parts = [items_of(x_mix, 1), items_of(S, 3), items_of(namespace(initial).broadcast_to(initial, S.shape), 3)]
         track = history or tol is not None
 
         def run(x_items, S_items, initial_items):
-            mixture = xp.ascontiguousarray(x_items, dtype=np.float64)
+            mixture = xp.ascontiguousarray(x_items, dtype=plan.dtype)
             y, history = self._retrieve(plan, S_items, self._group_angles(initial_items, random), n_sources, mixture,
                                         weights, n_iter, momentum, length, tol, track)
             return y.reshape((x_items.shape[0], n_sources, length)), history

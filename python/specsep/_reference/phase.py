@@ -1,10 +1,16 @@
 """Phase retrieval, defined in plain NumPy: fast Griffin-Lim and MISI.
 
-Both share one iteration (``_project``): from complex estimates, go to the time domain and back,
-then take the new phase with momentum (Perraudin, Balazs & Sondergaard 2013), exactly as librosa
-and torchaudio do: ``c = rebuilt - momentum / (1 + momentum) * rebuilt_prev``, ``angles = c / |c|``;
+Both share one iteration: from complex estimates, go to the time domain and back, then take the
+new phase with momentum (Perraudin, Balazs & Sondergaard 2013) as librosa and torchaudio do,
+``c = rebuilt - alpha * rebuilt_prev`` with ``alpha = momentum / (1 + momentum)``, ``angles = c / |c|``,
+where ``c`` is formed as every backend forms it, ``STFT(x_k - alpha * x_(k-1))`` of the signals of
+this iteration and the previous one (Note [momentum by linearity] in ``cpp/include/specsep/phase.hpp``);
 where ``c`` is at the rounding level of its frame, the angle is 1 (Note [vanishing bins] in
 ``cpp/include/specsep/phase.hpp``), where librosa takes the phase of the rounding noise.
+
+The iteration runs in ``plan.dtype`` (the API's ``precision``): the magnitudes, angles, signals
+and spectra are held in it, each transform rounds its result to it (``transforms.py``); the
+spectral convergence is measured in float64. The result has the input's dtype.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._random_angles import complex_angles
+from .._validate import COMPLEX_OF
 from .transforms import istft, stft
 
 # librosa's guard against dividing a zero bin by its zero modulus
@@ -24,7 +31,7 @@ _NOISE_ULPS = 64
 def frame_energy(plan, signal: np.ndarray) -> np.ndarray:
     """``sum_j (w_j x_pad[t*hop + j])**2`` of every frame ``t`` of ``signal (..., L)``: shape
     ``(..., frames)``, the squared norm that sets the rounding noise of the frame's bins."""
-    squares = signal ** 2
+    squares = signal.astype(np.float64) ** 2
     if plan.center:
         pad = plan.n_fft // 2
         widths = [(0, 0)] * (signal.ndim - 1) + [(pad, pad)]
@@ -42,32 +49,38 @@ def _frame_norm(plan, energy):
 
 def spectral_convergence(rebuilt: np.ndarray, S: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """``|| |rebuilt| - S || / ||S||`` over ``axes`` (0 where ``S`` is all zeros)."""
-    error = np.sqrt(np.sum((np.abs(rebuilt) - S) ** 2, axis=axes))
-    scale = np.sqrt(np.sum(S ** 2, axis=axes))
+    error = np.sqrt(np.sum((np.abs(rebuilt).astype(np.float64) - S) ** 2, axis=axes))
+    scale = np.sqrt(np.sum(S.astype(np.float64) ** 2, axis=axes))
     return error / np.maximum(scale, _EPS)
 
 
 class _Iteration:
     """Bookkeeping shared by GLA and MISI: momentum, per-item stopping, history."""
 
-    def __init__(self, batch_shape, momentum, tol, dtype):
-        self.epsilon = np.finfo(dtype).eps  # of the data's precision (Note [vanishing bins])
+    def __init__(self, batch_shape, momentum, tol, data_dtype, dtype):
+        # of the coarser of the data's and the iteration's precision (Note [vanishing bins])
+        self.epsilon = max(np.finfo(data_dtype).eps, np.finfo(dtype).eps)
+        self.tiny = np.finfo(dtype).tiny
         self.active = np.ones(batch_shape, dtype=bool)
         self.previous_sc = np.full(batch_shape, np.inf)
-        self.rebuilt = 0.0
+        self.previous = 0.0  # x_(k-1), zero before the first iteration (librosa's rebuilt_prev = 0)
         self.alpha = momentum / (1.0 + momentum)
         self.tol = tol
         self.history = []
 
-    def update(self, angles, rebuilt, norm, sc, item_axes):
-        """New unit-modulus angles for the active items; frozen angles for the stopped ones.
-        ``norm (..., frames)``: the frame norms of the signal ``rebuilt`` is the STFT of; ``sc``
-        is None when nothing is measured (no history asked for, no tol)."""
-        accelerated = rebuilt - self.alpha * self.rebuilt
-        self.rebuilt = rebuilt
+    def extrapolated(self, plan, signal):
+        """``c = STFT(x_k - alpha * x_(k-1))`` for the signals ``x_k`` of this iteration."""
+        c = stft(plan, signal - self.alpha * self.previous)
+        self.previous = signal
+        return c
+
+    def update(self, angles, accelerated, norm, sc, item_axes):
+        """New unit-modulus angles ``c / |c|`` from ``accelerated`` (:meth:`extrapolated`) for the
+        active items; frozen angles for the stopped ones. ``norm (..., frames)``: the frame norms of
+        ``x_k``; ``sc`` is None when nothing is measured (no history asked for, no tol)."""
         modulus = np.abs(accelerated)
         floor = _NOISE_ULPS * self.epsilon * (1.0 + self.alpha) * norm[..., None, :]
-        accelerated = np.where(modulus > floor, accelerated / (modulus + _EPS), 1.0)
+        accelerated = np.where(modulus > floor, accelerated / (modulus + self.tiny), 1.0)
         if sc is None:
             return accelerated
         # the items active in this iteration take its update, including those it stops
@@ -98,17 +111,17 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
     is a modulus per bin per iteration).
     """
     track = history or tol is not None
-    magnitude = S.astype(np.float64)
-    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=np.complex128)
+    magnitude = S.astype(plan.dtype)
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
     batch_shape = S.shape[:-2]
-    state = _Iteration(batch_shape, momentum, tol, S.dtype)
+    state = _Iteration(batch_shape, momentum, tol, S.dtype, plan.dtype)
     for _ in range(n_iter):
         if not state.active.any():
             break
         signal = istft(plan, magnitude * angles, length)
-        rebuilt = stft(plan, signal)
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-2, -1)) if track else None
-        angles = state.update(angles, rebuilt, _frame_norm(plan, frame_energy(plan, signal)), sc, item_axes=2)
+        sc = spectral_convergence(stft(plan, signal), magnitude, axes=(-2, -1)) if track else None
+        c = state.extrapolated(plan, signal)
+        angles = state.update(angles, c, _frame_norm(plan, frame_energy(plan, signal)), sc, item_axes=2)
     signal = istft(plan, magnitude * angles, length)
     return signal.astype(S.dtype), state.history_array(batch_shape)
 
@@ -124,24 +137,23 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
     """
     track = history or tol is not None
     length = x_mix.shape[-1]
-    magnitude = S.astype(np.float64)
-    mixture = x_mix.astype(np.float64)[..., None, :]
-    share = np.asarray(weights, dtype=np.float64)[:, None]
-    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=np.complex128)
+    magnitude = S.astype(plan.dtype)
+    mixture = x_mix.astype(plan.dtype)[..., None, :]
+    share = np.asarray(weights, dtype=plan.dtype)[:, None]
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
     batch_shape = S.shape[:-3]
 
     def consistent_sources(angles):
         sources = istft(plan, magnitude * angles, length)
         return sources + share * (mixture - sources.sum(axis=-2, keepdims=True))
 
-    state = _Iteration(batch_shape, momentum, tol, S.dtype)
+    state = _Iteration(batch_shape, momentum, tol, S.dtype, plan.dtype)
     for _ in range(n_iter):
         if not state.active.any():
             break
         sources = consistent_sources(angles)
-        rebuilt = stft(plan, sources)
-        sc = spectral_convergence(rebuilt, magnitude, axes=(-3, -2, -1)) if track else None
+        sc = spectral_convergence(stft(plan, sources), magnitude, axes=(-3, -2, -1)) if track else None
         # every source carries noise at the item's scale (the mixture error is spread over them)
         norm = _frame_norm(plan, frame_energy(plan, sources).sum(axis=-2, keepdims=True))
-        angles = state.update(angles, rebuilt, norm, sc, item_axes=3)
+        angles = state.update(angles, state.extrapolated(plan, sources), norm, sc, item_axes=3)
     return consistent_sources(angles).astype(x_mix.dtype), state.history_array(batch_shape)

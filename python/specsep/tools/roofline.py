@@ -72,16 +72,18 @@ def istft_costs(signals, samples, n_fft, hop, real_bytes=4):
 
 
 def griffin_lim_costs(signals, samples, n_fft, hop, iterations):
-    """Per call. specsep iterates in float64 (Note [phase retrieval precision]); torchaudio's
-    algorithm in float32 torch ops."""
+    """Per call. specsep iterates in the input's precision, float32 here (Note [phase retrieval
+    precision] in specsep/api.py), unmeasured (no history, no tol); torchaudio's algorithm in
+    float32 torch ops."""
     frames = 1 + samples // hop
     bins = signals * frames * (n_fft // 2 + 1)
     fft = signals * frames * 2 * _fft_flops(n_fft)
-    # istft kernel: angles (16) + S (8) in, y (8) out; stft + update: y (8), S (8), previous (16)
-    # in, previous (16) + angles (16) out; convergence: one double per frame.
-    per_iteration = bins * (16 + 8 + 8 + 16 + 16 + 16) + signals * samples * 16
-    ours = Cost("specsep GL (2 fused kernels + convergence, float64)", iterations * per_iteration,
-                iterations * (fft + 20 * bins), 3 * iterations, fp64=True)
+    # istft kernel: angles (8) + S (4) per bin in, x_k (4) per sample out; stft + update: x_k and
+    # x_(k-1) (4 + 4) per sample in (Note [momentum by linearity] in specsep/phase.hpp), angles (8)
+    # per bin out.
+    per_iteration = bins * (8 + 4 + 8) + signals * samples * 12
+    ours = Cost("specsep GL (2 fused kernels, float32)", iterations * per_iteration,
+                iterations * (fft + 20 * bins), 2 * iterations)
     _, stft = stft_costs(signals, samples, n_fft, hop)
     _, istft = istft_costs(signals, samples, n_fft, hop)
     # angle update: rebuilt - a * prev (2 reads, 1 write), abs (1 read, half write), divide
