@@ -129,7 +129,7 @@ def steps(out: Path, budget: float) -> list[dict]:
 
 def measured_against_predicted(bench_json: Path) -> list[dict]:
     """Per workload: specsep cuda's measured seconds, the model's predicted ones, and their ratio."""
-    from specsep._bench import predictions, workloads
+    from specsep.tools.bench import predictions, workloads
 
     if not bench_json.is_file():
         return []

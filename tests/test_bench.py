@@ -1,4 +1,4 @@
-"""The benchmark harness (specsep._bench, bench/run.py, specsep bench) on tiny sizes: structure of
+"""The benchmark harness (specsep.tools.bench, bench/run.py, specsep bench) on tiny sizes: structure of
 its report, JSON and plot, every implementation present, and its output checks."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from specsep import _bench
-from specsep._bench import harness, peers, signals, workloads
-from specsep.cli import main as specsep_main
+from specsep.tools import bench as _bench
+from specsep.tools.bench import harness, peers, signals, workloads
+from specsep.tools.cli import main as specsep_main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--quick", "--repeats", "1", "--warmup", "0", "--threads", "1", "--quiet"]

@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 import specsep
-from specsep import _bench
-from specsep._bench import devices, gpu_peers, harness, peers, predictions, workloads
-from specsep._cuda import roofline
-from specsep.cli import main as specsep_main
+from specsep.tools import bench as _bench
+from specsep.tools.bench import devices, gpu_peers, harness, peers, predictions, workloads
+from specsep.tools import roofline
+from specsep.tools.cli import main as specsep_main
 
 FAST = ["--quick", "--repeats", "1", "--warmup", "0", "--threads", "1", "--quiet"]
 GPU_KEYS = ["specsep-cuda", "torch-cuda", "cupyx-signal"]

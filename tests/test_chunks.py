@@ -92,6 +92,34 @@ def test_separate_chunked_with_one_mask_and_broadcast_batch(backend):
         assert_same_bits(specsep.separate(x, M, **kw, chunk_frames=7), whole, f"separate {M.shape}")
 
 
+def test_separate_with_masks_made_block_by_block(backend):
+    x = _signal((2, 900), np.float32)
+    kw = dict(n_fft=64, hop_length=16, backend=backend)
+    M = np.random.default_rng(4).random((2, 3) + specsep.stft(x, **kw).shape[-2:]).astype(np.float32)
+    asked = []
+
+    def masks_of(first, stop):
+        asked.append((first, stop))
+        return M[..., first:stop]
+
+    whole = specsep.separate(x, M, **kw)
+    assert_same_bits(specsep.separate(x, masks_of, **kw, chunk_frames=7), whole, "separate, masks of blocks")
+    assert max(stop - first for first, stop in asked) <= 7 + 64 // 16 - 1  # the frames of 7 * hop samples
+    assert_same_bits(specsep.separate(x, masks_of, **kw, length=0), whole[..., :0], "separate, length 0")
+    assert_same_bits(specsep.separate(x, masks_of, **kw), whole, "separate, masks of one block")
+    assert asked[-1] == (0, M.shape[-1])
+
+
+@pytest.mark.parametrize("masks_of, exc, match", [
+    (lambda first, stop: np.ones((2, 3, 33, stop - first + 1), np.float32), ValueError, "M of shape .* does not broadcast"),
+    (lambda first, stop: np.full((2, 3, 33, stop - first), np.nan, np.float32), ValueError, "M contains NaN or Inf"),
+    (lambda first, stop: np.ones((2, 3, 33, stop - first)), TypeError, "M .*float64.*float32|precision"),
+])
+def test_separate_checks_the_masks_of_every_block(masks_of, exc, match):
+    with pytest.raises(exc, match=match):
+        specsep.separate(_signal((2, 900), np.float32), masks_of, n_fft=64, hop_length=16, chunk_frames=7)
+
+
 # ---- out= ------------------------------------------------------------------------------------
 
 

@@ -12,8 +12,8 @@ import pytest
 
 import specsep
 from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
-from specsep import _demo, _progress
-from specsep.cli import main
+from specsep.tools import demo_clip, progress
+from specsep.tools.cli import main
 
 LABELS = ("ideal binary mask", "ideal ratio mask", "phase-sensitive mask", "Griffin-Lim", "MISI")
 KEYS = ("ibm", "irm", "psm", "griffinlim", "misi")
@@ -36,7 +36,7 @@ def _audio_suffix():
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     completed = subprocess.run(
-        [sys.executable, "-m", "specsep.cli", "demo", "--out", str(out), "--seconds", "2", "--n-iter", "4"],
+        [sys.executable, "-m", "specsep.tools.cli", "demo", "--out", str(out), "--seconds", "2", "--n-iter", "4"],
         capture_output=True, text=True, env=subprocess_env(), stdin=subprocess.DEVNULL, timeout=300,
     )
     return completed, out
@@ -52,7 +52,7 @@ def test_demo_prints_every_method_and_stem(demo_run):
     stdout = completed.stdout
     for label in LABELS:
         assert label in stdout
-    for name in _demo.STEM_NAMES:
+    for name in demo_clip.STEM_NAMES:
         assert name in stdout
     backends = [b for b in specsep.available_backends() if b != "cuda-emu"]  # the demo's default
     lines = stdout.splitlines()
@@ -69,7 +69,7 @@ def test_demo_writes_files(demo_run):
     _, out = demo_run
     suffix = _audio_suffix()
     assert (out / f"mix{suffix}").is_file()
-    for name in _demo.STEM_NAMES:
+    for name in demo_clip.STEM_NAMES:
         assert (out / "stems" / f"{name}{suffix}").is_file()
         for key in KEYS:
             assert (out / "estimates" / key / f"{name}{suffix}").is_file()
@@ -80,7 +80,7 @@ def test_demo_writes_files(demo_run):
 def test_demo_ratio_mask_quality(demo_run):
     _, out = demo_run
     results = json.loads((out / "results.json").read_text())
-    assert results["stems"] == list(_demo.STEM_NAMES)
+    assert results["stems"] == list(demo_clip.STEM_NAMES)
     backends = [b for b in specsep.available_backends() if b != "cuda-emu"]
     assert sorted((m["key"], m["backend"]) for m in results["methods"]) == sorted(
         (key, backend) for key in KEYS for backend in backends)
@@ -93,9 +93,9 @@ def test_demo_audio_round_trips(demo_run):
     """The synthetic mixture and stems are written bit-exactly (16-bit grid)."""
     sf = pytest.importorskip("soundfile")
     _, out = demo_run
-    mix, stems = _demo.synthesize(2.0)
+    mix, stems = demo_clip.synthesize(2.0)
     written, sr = sf.read(out / "mix.wav", dtype="float32")
-    assert sr == _demo.SAMPLE_RATE
+    assert sr == demo_clip.SAMPLE_RATE
     np.testing.assert_array_equal(written, mix)
     drums, _ = sf.read(out / "stems" / "drums.wav", dtype="float32")
     np.testing.assert_array_equal(drums, stems[0])
@@ -143,8 +143,8 @@ def test_out_must_be_a_folder(capsys, tmp_path):
 # --input MIX.wav --stems DIR
 
 
-def _write_clip(sf, folder, seconds=1.0, sr=_demo.SAMPLE_RATE, stereo=True):
-    mix, stems = _demo.synthesize(seconds)
+def _write_clip(sf, folder, seconds=1.0, sr=demo_clip.SAMPLE_RATE, stereo=True):
+    mix, stems = demo_clip.synthesize(seconds)
     if stereo:  # a second channel: the same clip, stems panned differently
         gains = np.array([0.5, 1.0, 0.75, 0.25], dtype=np.float32)[:, None]
         stems = np.stack([stems, np.round(stems * gains * 2**15) / 2**15])  # (2, J, L)
@@ -153,7 +153,7 @@ def _write_clip(sf, folder, seconds=1.0, sr=_demo.SAMPLE_RATE, stereo=True):
         stems, mix = stems[None], mix[None]
     folder.mkdir(parents=True, exist_ok=True)
     sf.write(folder / "mixture.wav", mix.T, sr, subtype="PCM_16")
-    for j, name in enumerate(_demo.STEM_NAMES):
+    for j, name in enumerate(demo_clip.STEM_NAMES):
         sf.write(folder / f"{name}.wav", stems[:, j].T, sr, subtype="PCM_16")
     return folder / "mixture.wav"
 
@@ -169,12 +169,12 @@ def test_input_and_stems(tmp_path, capsys):
     for label in LABELS:
         assert label in stdout
     results = json.loads((out / "results.json").read_text())
-    assert results["stems"] == sorted(_demo.STEM_NAMES)  # every *.wav but the mixture, by name
+    assert results["stems"] == sorted(demo_clip.STEM_NAMES)  # every *.wav but the mixture, by name
     assert results["channels"] == 2
     irm = next(m for m in results["methods"] if m["key"] == "irm")
     assert irm["mean_si_sdr"] > IRM_MEAN_SI_SDR_DB
     estimate, sr = sf.read(out / "estimates" / "irm" / "bass.wav", always_2d=True)
-    assert sr == _demo.SAMPLE_RATE and estimate.shape == (_demo.SAMPLE_RATE, 2)
+    assert sr == demo_clip.SAMPLE_RATE and estimate.shape == (demo_clip.SAMPLE_RATE, 2)
     assert not (out / "mix.wav").exists()  # the user's own files are not copied
 
 
@@ -185,7 +185,7 @@ def test_input_seconds_cuts(tmp_path, capsys):
                  "--out", str(tmp_path / "out"), "--n-iter", "0"]) == 0
     capsys.readouterr()
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert results["samples"] == _demo.SAMPLE_RATE // 2
+    assert results["samples"] == demo_clip.SAMPLE_RATE // 2
 
 
 def test_sample_rate_mismatch_names_the_files(tmp_path, capsys):
@@ -231,21 +231,21 @@ def test_missing_input_file(tmp_path, capsys):
 
 
 def test_synthesize_is_deterministic_and_exact():
-    mix, stems = _demo.synthesize(1.5)
-    again_mix, again_stems = _demo.synthesize(1.5)
+    mix, stems = demo_clip.synthesize(1.5)
+    again_mix, again_stems = demo_clip.synthesize(1.5)
     assert mix.dtype == stems.dtype == np.float32
-    assert stems.shape == (len(_demo.STEM_NAMES), round(1.5 * _demo.SAMPLE_RATE))
+    assert stems.shape == (len(demo_clip.STEM_NAMES), round(1.5 * demo_clip.SAMPLE_RATE))
     assert mix.tobytes() == again_mix.tobytes() and stems.tobytes() == again_stems.tobytes()
     np.testing.assert_array_equal(stems.astype(np.float64).sum(axis=0), mix)  # exact sum
     np.testing.assert_array_equal(np.round(stems * 2.0 ** 15), stems * 2.0 ** 15)  # 16-bit grid
     assert np.max(np.abs(mix)) < 1.0
     assert np.all(np.sqrt(np.mean(stems ** 2, axis=-1)) > 0.01)  # every stem sounds
-    assert not np.array_equal(_demo.synthesize(1.5, seed=1)[0], mix)
+    assert not np.array_equal(demo_clip.synthesize(1.5, seed=1)[0], mix)
 
 
 def test_text_bar_draws_and_clears():
     stream = io.StringIO()
-    with _progress.TextBar(3, "work", file=stream, disable=False, delay=0.0) as bar:
+    with progress.TextBar(3, "work", file=stream, disable=False, delay=0.0) as bar:
         bar.update()
         bar.set_postfix_str("step two")
         bar.update(2)
@@ -256,16 +256,16 @@ def test_text_bar_draws_and_clears():
 
 def test_text_bar_quiet_off_a_terminal_and_before_its_delay():
     stream = io.StringIO()  # not a terminal
-    with _progress.TextBar(2, "work", file=stream) as bar:
+    with progress.TextBar(2, "work", file=stream) as bar:
         bar.update(2)
-    with _progress.TextBar(2, "work", file=stream, disable=False, delay=60.0) as bar:
+    with progress.TextBar(2, "work", file=stream, disable=False, delay=60.0) as bar:
         bar.update(2)
     assert stream.getvalue() == ""
 
 
 def test_progress_quiet_off_a_terminal():
     stream = io.StringIO()
-    with _progress.progress(2, "work", file=stream) as bar:
+    with progress.progress(2, "work", file=stream) as bar:
         bar.set_postfix_str("x")
         bar.update(2)
     assert stream.getvalue() == ""
@@ -300,7 +300,7 @@ def test_demo_on_music_piece(music_piece, tmp_path, capsys):
 
 def test_progress_draws_when_asked():
     stream = io.StringIO()
-    with _progress.progress(2, "work", file=stream, disable=False, delay=0.0) as bar:
+    with progress.progress(2, "work", file=stream, disable=False, delay=0.0) as bar:
         bar.set_postfix_str("first")
         bar.update()
         bar.set_postfix_str("second")

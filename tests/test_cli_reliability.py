@@ -16,11 +16,11 @@ import pytest
 
 from conftest import has_module, subprocess_env
 from specsep import oracle
-from specsep._commands import demo as demo_command
-from specsep._commands import oracle as oracle_command
-from specsep._commands import phase
-from specsep._bench import harness
-from specsep.cli import main
+from specsep.tools.commands import demo as demo_command
+from specsep.tools.commands import oracle as oracle_command
+from specsep.tools.commands import phase
+from specsep.tools.bench import harness
+from specsep.tools.cli import main
 
 sf = pytest.importorskip("soundfile")
 
@@ -326,7 +326,7 @@ def test_ctrl_c_in_a_terminal(tmp_path):
     interrupt lands between iterations."""
     track = _write_track(tmp_path / "t", seed=1, seconds=2.0)
     process = subprocess.Popen(
-        [sys.executable, "-m", "specsep.cli", "griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav"),
+        [sys.executable, "-m", "specsep.tools.cli", "griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav"),
          "--backend", "numpy", "--n-iter", "1000000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), stdin=subprocess.DEVNULL)
     try:

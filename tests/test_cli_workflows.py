@@ -14,8 +14,9 @@ import pytest
 
 import specsep
 from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
-from specsep import _progress, oracle
-from specsep.cli import main
+from specsep import oracle
+from specsep.tools import progress as _progress
+from specsep.tools.cli import main
 
 sf = pytest.importorskip("soundfile")
 
@@ -183,13 +184,13 @@ def test_one_track_folder_is_a_dataset(irm_run, dataset, tmp_path):
 
 def test_batch_equals_one_at_a_time(irm_run, dataset, tmp_path, monkeypatch):
     calls = []
-    separate_frames = oracle._chunks.separate_frames  # the block-by-block separation of a batch
+    separate = oracle.separate  # specsep.separate, block by block, of a batch
 
-    def counting(plan, x, *args, **kwargs):
+    def counting(x, *args, **kwargs):
         calls.append(x.shape)
-        return separate_frames(plan, x, *args, **kwargs)
+        return separate(x, *args, **kwargs)
 
-    monkeypatch.setattr(oracle._chunks, "separate_frames", counting)
+    monkeypatch.setattr(oracle, "separate", counting)
     code, _, stderr = _run(["oracle", str(dataset), "--batch", "3", "--out", str(tmp_path)])
     assert code == 0, stderr
     assert calls == [(2, 2, 16000), (1, 1, 12000)]  # a and b stacked; c alone (another shape)
@@ -237,7 +238,7 @@ def test_write_stems_and_plot(dataset, tmp_path):
 
 
 def test_progress_bar_shows_throughput(dataset, tmp_path, monkeypatch):
-    from specsep._commands import oracle as command
+    from specsep.tools.commands import oracle as command
 
     stream = io.StringIO()
     monkeypatch.setattr(command, "progress", lambda total, desc: _progress.TextBar(
@@ -333,7 +334,7 @@ def test_oracle_dataset_without_tracks_exits_2(tmp_path):
 
 
 def test_oracle_without_fast_bss_eval(dataset, tmp_path, monkeypatch):
-    from specsep._commands import scores
+    from specsep.tools.commands import scores
 
     monkeypatch.setattr(scores, "bss_eval_available", lambda: False)
     code, stdout, _ = _run(["oracle", str(dataset / "c_mono"), "--out", str(tmp_path)])
@@ -351,7 +352,7 @@ def test_scheduler_without_distributed_exits_2(dataset, tmp_path, monkeypatch):
 
 def test_oracle_as_a_user_runs_it(irm_run, dataset, tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "specsep.cli", "oracle", str(dataset), "--batch", "2", "--out", str(tmp_path)],
+        [sys.executable, "-m", "specsep.tools.cli", "oracle", str(dataset), "--batch", "2", "--out", str(tmp_path)],
         capture_output=True, text=True, env=subprocess_env(), stdin=subprocess.DEVNULL, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert "# specsep oracle: ideal ratio mask" in completed.stdout

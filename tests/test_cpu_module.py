@@ -43,3 +43,16 @@ def test_window_sum_square_strided_and_integer_input():
 def test_window_sum_square_errors(args, message):
     with pytest.raises(ValueError, match=message):
         _cpu.window_sum_square(*args)
+
+
+@pytest.mark.parametrize("padding, frames, message", [
+    (-1, 1, r"padding must be in \[0, n_fft // 2\]"),
+    (5, 1, r"padding must be in \[0, n_fft // 2\]"),
+    (4, 0, "frames must be >= 1 and lie within the padded signal"),
+    (4, 6, "frames must be >= 1 and lie within the padded signal"),  # 16 + 2 * 4 samples hold 5
+    (0, 4, "frames must be >= 1 and lie within the padded signal"),  # 16 samples hold 3
+])
+def test_plan_checks_the_padding_and_frame_count_it_is_given(padding, frames, message):
+    """The module takes the padding and the frame count from the Python plan and only checks them."""
+    with pytest.raises(ValueError, match=message):
+        _cpu.PlanFloat64(np.hanning(8), 4, padding, 0, False).stft(np.ones((1, 16)), frames)

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 import specsep
-from specsep._cuda import source
+from specsep import cuda_source as source
 
 
 @pytest.fixture

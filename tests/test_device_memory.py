@@ -16,7 +16,7 @@ import specsep
 from specsep import _backends
 from specsep._cuda.backend import HEADROOM
 from specsep._cuda.launcher import EMULATED_DEVICE_MEMORY as EMULATED
-from specsep._initial_angles import RandomAngles
+from specsep._random_angles import RandomAngles
 
 pytestmark = pytest.mark.skipif("cuda-emu" not in specsep.available_backends(), reason="cuda-emu not built")
 
@@ -132,12 +132,13 @@ def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
         fixed + 2 * per_item) or groups(what, per_item, items, fixed))
     calls = {
         "stft": lambda: emulator.stft(plan, x),
-        "istft": lambda: emulator.istft(plan, X, None),
+        "istft": lambda: emulator.istft(plan, X, plan.istft_length(X.shape[-1])),
         "separate": lambda: emulator.separate(plan, x, M, 3000),
-        "griffin_lim": lambda: emulator.griffin_lim(plan, S, 4, 0.99, draws, None, None),
+        "griffin_lim": lambda: emulator.griffin_lim(plan, S, 4, 0.99, draws, plan.istft_length(S.shape[-1]), None),
         "misi": lambda: emulator.misi(plan, x, S_sources, 4, 0.5, source_draws, weights, None),
         # iterating in the other precision (the precision= argument)
-        "griffin_lim, other precision": lambda: emulator.griffin_lim(other, S, 4, 0.99, draws, None, None),
+        "griffin_lim, other precision": lambda: emulator.griffin_lim(other, S, 4, 0.99, draws, plan.istft_length(S.shape[-1]),
+                                                                      None),
         "misi, other precision": lambda: emulator.misi(other, x, S_sources, 4, 0.5, source_draws, weights, None),
     }
     for name, call in calls.items():
@@ -167,7 +168,7 @@ def test_global_scratch_of_phase_retrieval_is_counted(emulator, monkeypatch):
         fixed + per_item) or groups(what, per_item, items, fixed))
     with emulated_device("T4"):
         assert emulator._scratch_bytes(plan, 1, S.shape[-1], 8192) > 0  # the global path
-        call = lambda: emulator.griffin_lim(plan, S, 2, 0.99, draws, None, None)  # noqa: E731
+        call = lambda: emulator.griffin_lim(plan, S, 2, 0.99, draws, plan.istft_length(S.shape[-1]), None)  # noqa: E731
         call()
         memory = int(counted[-1] / (1 - HEADROOM)) + 1  # one item at a time
         monkeypatch.setattr(emulator.launcher, "device_memory", memory)

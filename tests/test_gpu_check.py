@@ -76,7 +76,7 @@ def test_steps_share_the_budget_in_order(kit, monkeypatch, tmp_path):
 
 
 def test_report_puts_measured_beside_predicted(kit, tmp_path):
-    from specsep._bench import predictions, workloads
+    from specsep.tools.bench import predictions, workloads
 
     first = workloads.WORKLOADS[0]
     predicted = predictions.costs(first)[0].seconds()

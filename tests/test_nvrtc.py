@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("cupy", reason="the NVRTC check compiles through CuPy (pip install cupy-cuda13x)")
 
-from specsep._cuda import resources, source  # noqa: E402
+from specsep import cuda_source as source  # noqa: E402
+from specsep.tools import kernel_resources as resources  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "kernel-resources.md"
 
@@ -65,7 +66,7 @@ def test_resource_table_is_current(compiled):
     for arch, (mapping, log) in compiled.items():
         rows += resources.parse_ptxas(log, {m: n for n, m in mapping.items()}, arch)
     table = resources.markdown(sorted(rows, key=lambda r: (r.kernel, r.arch)))
-    assert table == documented, "regenerate: python -m specsep._cuda.resources > docs/kernel-resources.md"
+    assert table == documented, "regenerate: python -m specsep.tools.kernel_resources > docs/kernel-resources.md"
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not on PATH")

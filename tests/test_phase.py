@@ -204,7 +204,7 @@ def test_random_init_with_generator_equals_librosa(rng):
 
 @pytest.mark.parametrize("backend", ["cpu", "cuda-emu"])
 def test_random_init_angles_within_an_ulp_of_numpy(backend):
-    # the cpu backend makes exp(2 pi i u) in C++ from the draws u (cpp/cpu/initial_angles.hpp);
+    # the cpu backend makes exp(2 pi i u) in C++ from the draws u (cpp/cpu/load_state.hpp);
     # with n_iter=0 the output is the iSTFT of S times those angles, linear in them
     S = np.random.default_rng(0).random((3, 257, 403))
     kw = dict(n_iter=0, n_fft=512, hop_length=128, rng=11)

@@ -77,16 +77,23 @@ class KernelRun {
 template <typename T>
 class Plan {
  public:
-  Plan(array<T> window, index_t hop, bool center, int pad_mode, bool normalized)
-      : plan_(std::vector<T>(window.data(), window.data() + window.size()), hop, center, pad_mode, normalized) {}
+  Plan(array<T> window, index_t hop, index_t pad, int pad_mode, bool normalized)
+      : plan_(checked_window(window, pad), hop, pad, pad_mode, normalized) {}
 
-  index_t n_frames(index_t n_samples) const { return plan_.n_frames(n_samples); }
+  static std::vector<T> checked_window(const array<T>& window, index_t pad) {
+    require(window.ndim() == 1 && window.size() >= 2, "window must be 1-d with n_fft >= 2 points");
+    require(pad >= 0 && pad <= static_cast<index_t>(window.size()) / 2, "padding must be in [0, n_fft // 2]");
+    return std::vector<T>(window.data(), window.data() + window.size());
+  }
 
-  // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major.
-  py::array stft(array<T> x) const {
+  // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major; the
+  // frame count is the Python plan's (STFT.n_frames), checked to lie in the padded signal.
+  py::array stft(array<T> x, index_t frames) const {
     require(unit_rows(x), "x must be (batch, samples) with unit sample stride");
     const index_t batch = static_cast<index_t>(x.shape(0)), n = static_cast<index_t>(x.shape(1));
-    const index_t frames = plan_.n_frames(n), F = plan_.n_freqs();
+    require(frames >= 1 && (frames - 1) * plan_.hop + plan_.n_fft <= n + 2 * plan_.pad,
+            "frames must be >= 1 and lie within the padded signal");
+    const index_t F = plan_.n_freqs();
     auto out = output<std::complex<T>>({batch, frames, F});
     specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
     const T* data = x.data();
@@ -97,20 +104,20 @@ class Plan {
   }
 
   // X: (batch, freq, frames) complex, any strides -> (batch, length).
-  py::array istft(array<std::complex<T>> X, index_t length, index_t start) const {
+  py::array istft(array<std::complex<T>> X, index_t length) const {
     auto view = spectrogram_view<const cplx<T>>(X, "X");
     require(X.shape(1) == plan_.n_freqs(), "X has the wrong number of frequency bins");
     const index_t batch = static_cast<index_t>(X.shape(0)), frames = static_cast<index_t>(X.shape(2));
     auto out = output<T>({batch, length});
     T* y = out.mutable_data();
     KernelRun run;
-    specsep::run_istft(plan_, batch, frames, start, length, y, length, specsep::SpectrumReader<T>{view});
+    specsep::run_istft(plan_, batch, frames, plan_.pad, length, y, length, specsep::SpectrumReader<T>{view});
     return std::move(out);
   }
 
   // X: (batch, freq, frames) mixture, M: (batch * sources, freq, frames) masks, any strides
   // -> (batch * sources, length).
-  py::array separate(array<std::complex<T>> X, array<T> M, index_t length, index_t start) const {
+  py::array separate(array<std::complex<T>> X, array<T> M, index_t length) const {
     auto mixture = spectrogram_view<const cplx<T>>(X, "X");
     auto masks = spectrogram_view<const T>(M, "M");
     require(M.shape(0) % std::max<py::ssize_t>(X.shape(0), 1) == 0 && M.shape(1) == X.shape(1) &&
@@ -120,31 +127,31 @@ class Plan {
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     KernelRun run;
-    specsep::run_istft(plan_, signals, frames, start, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
+    specsep::run_istft(plan_, signals, frames, plan_.pad, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
     return std::move(out);
   }
 
   // S: (batch, freq, frames) magnitudes, float32 or float64; angles: the same shape, complex of
   // unit modulus, or the turns u of angles exp(2 pi i u) as T (load_state.hpp).
   py::tuple griffin_lim(py::array S, py::array angles, index_t n_iter, double momentum, index_t length,
-                        index_t start, double tol, bool track) const {
-    return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, start, tol, track);
+                        double tol, bool track) const {
+    return iterate(S, angles, 1, nullptr, 0, {}, n_iter, momentum, length, tol, track);
   }
 
   // x_mix: (batch, length); S and angles: (batch * sources, freq, frames); weights: (sources,).
   py::tuple misi(array<T> x_mix, py::array S, py::array angles, array<double> weights, index_t n_iter,
-                 double momentum, index_t start, double tol, bool track) const {
+                 double momentum, double tol, bool track) const {
     require(unit_rows(x_mix), "x_mix must be (batch, samples), unit stride");
     const index_t J = static_cast<index_t>(weights.size());
     require(J >= 1 && S.ndim() == 3 && S.shape(0) == x_mix.shape(0) * J, "S must be (batch * sources, freq, frames)");
     std::vector<T> w(weights.data(), weights.data() + J);
     return iterate(S, angles, J, x_mix.data(), stride<T>(x_mix, 0), w, n_iter, momentum,
-                   static_cast<index_t>(x_mix.shape(1)), start, tol, track);
+                   static_cast<index_t>(x_mix.shape(1)), tol, track);
   }
 
  private:
   py::tuple iterate(py::array& S, py::array& angles, index_t J, const T* mixture, std::ptrdiff_t mixture_stride,
-                    const std::vector<T>& weights, index_t n_iter, double momentum, index_t length, index_t start, double tol,
+                    const std::vector<T>& weights, index_t n_iter, double momentum, index_t length, double tol,
                     bool track) const {
     require(S.ndim() == 3 && S.shape(1) == plan_.n_freqs() && angles.ndim() == 3 && angles.shape(0) == S.shape(0) &&
                 angles.shape(1) == S.shape(1) && angles.shape(2) == S.shape(2),
@@ -175,7 +182,7 @@ class Plan {
       else
         specsep::load_initial_angles(plan_, phase, signals, specsep::GivenAngles<T>{angle_view});
       specsep::retrieve_phase(plan_, phase, items, J, mixture, mixture_stride, weights, n_iter, momentum, length,
-                              start, y, state,
+                              plan_.pad, y, state,
                               single ? T(specsep::epsilon<float>()) : specsep::epsilon<T>());
     }
     array<double> history({items, state.iterations()});
@@ -253,16 +260,15 @@ py::tuple fft_plan_arrays(index_t n) {
 template <typename T>
 void bind_dtype(py::module_& m, const char* plan_name) {
   py::class_<Plan<T>>(m, plan_name)
-      .def(py::init<array<T>, index_t, bool, int, bool>(), py::arg("window"), py::arg("hop_length"),
-           py::arg("center"), py::arg("pad_mode"), py::arg("normalized"))
-      .def("n_frames", &Plan<T>::n_frames)
-      .def("stft", &Plan<T>::stft, py::arg("x"))
-      .def("istft", &Plan<T>::istft, py::arg("X"), py::arg("length"), py::arg("start"))
-      .def("separate", &Plan<T>::separate, py::arg("X"), py::arg("M"), py::arg("length"), py::arg("start"))
+      .def(py::init<array<T>, index_t, index_t, int, bool>(), py::arg("window"), py::arg("hop_length"),
+           py::arg("padding"), py::arg("pad_mode"), py::arg("normalized"))
+      .def("stft", &Plan<T>::stft, py::arg("x"), py::arg("frames"))
+      .def("istft", &Plan<T>::istft, py::arg("X"), py::arg("length"))
+      .def("separate", &Plan<T>::separate, py::arg("X"), py::arg("M"), py::arg("length"))
       .def("griffin_lim", &Plan<T>::griffin_lim, py::arg("S"), py::arg("angles"), py::arg("n_iter"),
-           py::arg("momentum"), py::arg("length"), py::arg("start"), py::arg("tol"), py::arg("track"))
+           py::arg("momentum"), py::arg("length"), py::arg("tol"), py::arg("track"))
       .def("misi", &Plan<T>::misi, py::arg("x_mix"), py::arg("S"), py::arg("angles"), py::arg("weights"),
-           py::arg("n_iter"), py::arg("momentum"), py::arg("start"), py::arg("tol"), py::arg("track"));
+           py::arg("n_iter"), py::arg("momentum"), py::arg("tol"), py::arg("track"));
   m.def("rfft", &rfft<T>, py::arg("x"), py::arg("radix8") = false,
         "Real FFT of each row through the frame code (radix8: the GPU plans' factorisation).");
   m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"), py::arg("radix8") = false);

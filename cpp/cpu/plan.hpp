@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "fft_plan.hpp"
+#include "specsep/fft/host_plan.hpp"
 #include "specsep/ola.hpp"
 
 namespace specsep {
@@ -21,11 +21,13 @@ struct View3 {
 template <typename T>
 class CpuPlan {
  public:
-  CpuPlan(std::vector<T> window, index_t hop, bool center, int pad_mode, bool normalized)
+  // pad: the centre padding, and pad_mode its enum PadMode code, as the Python plan derived them
+  // (STFT.padding, STFT.pad_mode_code); nothing is derived from them again here.
+  CpuPlan(std::vector<T> window, index_t hop, index_t pad, int pad_mode, bool normalized)
       : window(std::move(window)),
         n_fft(static_cast<index_t>(this->window.size())),
         hop(hop),
-        pad(center ? n_fft / 2 : 0),
+        pad(pad),
         pad_mode(pad_mode),
         forward_scale(normalized ? T(1) / std::sqrt(T(n_fft)) : T(1)),
         fft(n_fft) {
@@ -60,7 +62,6 @@ class CpuPlan {
   }
 
   index_t n_freqs() const { return n_fft / 2 + 1; }
-  index_t n_frames(index_t n_samples) const { return 1 + (n_samples + 2 * pad - n_fft) / hop; }
 
   const std::vector<T> window;
   const index_t n_fft, hop, pad;

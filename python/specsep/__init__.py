@@ -4,13 +4,18 @@ Batched STFT and inverse STFT, time-frequency masks, and phase retrieval (Griffi
 Griffin-Lim, MISI) on interchangeable backends that compute the same function.
 """
 
-from . import masks, metrics, oracle
+import importlib
+
+from . import masks, metrics
 from ._backends import available as available_backends
+from ._backends import check_backend
 from ._caches import clear_caches
+from ._cpu_backend import cpu_kernels
 from ._plan import STFT
 from ._threads import get_num_threads, set_num_threads
 from ._windows import check_cola, check_nola, get_window
 from .api import apply_mask, griffin_lim, istft, misi, separate, stft
+from ._version import __version__
 from .features import (
     amplitude_to_db,
     magnitude,
@@ -20,16 +25,16 @@ from .features import (
     power_to_db,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
     "STFT",
     "amplitude_to_db",
     "apply_mask",
     "available_backends",
+    "check_backend",
     "check_cola",
     "check_nola",
     "clear_caches",
+    "cpu_kernels",
     "get_num_threads",
     "get_window",
     "griffin_lim",
@@ -47,3 +52,11 @@ __all__ = [
     "set_num_threads",
     "stft",
 ]
+
+
+def __getattr__(name):
+    # specsep.oracle is application code (specsep.tools.oracle): loaded on first use, so that
+    # ``import specsep`` loads no tool module
+    if name == "oracle":
+        return importlib.import_module("specsep.oracle")
+    raise AttributeError(f"module 'specsep' has no attribute {name!r}")

@@ -4,34 +4,20 @@
 backend is used as asked, or refused with an error that says why (not available here, or the
 array lives on the other side of the PCIe bus). There is no silent fallback.
 
-A backend is an object with the methods of :class:`NumpyBackend`, taking validated arrays of its
-own kind and a plan.
+A backend is an object with the methods of :class:`NumpyBackend` (``_reference/backend.py``; the
+others: ``_cpu_backend.py``, ``_cuda/backend.py``), taking validated arrays of its own kind and a plan.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import _reference
 from ._arrays import on_device
 from ._cpu_backend import CpuBackend
+from ._reference.backend import NumpyBackend
 
 BACKEND_NAMES = ("numpy", "cpu", "cuda", "cuda-emu")
 DEVICE_BACKENDS = ("cuda",)
-
-
-class NumpyBackend:
-    """The reference: plain NumPy, float64 inside."""
-
-    name = "numpy"
-    stft = staticmethod(_reference.stft)
-    istft = staticmethod(_reference.istft)
-    apply_mask = staticmethod(_reference.apply_mask)
-    griffin_lim = staticmethod(_reference.griffin_lim)
-    misi = staticmethod(_reference.misi)
-
-    def separate(self, plan, x_mix, M, length):
-        return self.istft(plan, self.apply_mask(self.stft(plan, x_mix), M), length)
 
 
 def _emulated_cuda():
@@ -93,10 +79,42 @@ def loaded() -> tuple:
     return tuple(_REGISTRY.values())
 
 
-def available() -> tuple[str, ...]:
-    """Names of the backends this installation can run."""
+def available(arrays=None) -> tuple[str, ...]:
+    """Names of the backends this installation can run.
+
+    Parameters
+    ----------
+    arrays : {None, "numpy", "cuda"}
+        Only the backends that take this kind of array: NumPy arrays (``numpy``, ``cpu``,
+        ``cuda-emu``) or CUDA arrays (``cuda``); ``None``: all of them.
+
+    Returns
+    -------
+    tuple of str
+    """
+    if arrays not in (None, "numpy", "cuda"):
+        raise ValueError(f"arrays={arrays!r} is not one of None, 'numpy', 'cuda'")
+    kinds = {None: BACKEND_NAMES, "cuda": DEVICE_BACKENDS}
+    wanted = kinds.get(arrays, tuple(name for name in BACKEND_NAMES if name not in DEVICE_BACKENDS))
     return tuple(name for name in BACKEND_NAMES
-                 if name in _REGISTRY or _FACTORIES[name][1]() is None)
+                 if name in wanted and (name in _REGISTRY or _FACTORIES[name][1]() is None))
+
+
+def check_backend(name: str) -> None:
+    """Raise when the backend ``name`` cannot run here.
+
+    Parameters
+    ----------
+    name : str
+        A backend name.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` is not a backend name, or says why that backend is not available (no CuPy,
+        no CUDA device, no emulator in this build).
+    """
+    select(name)
 
 
 def select(backend: str | None, array=None):

@@ -19,42 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _plan
 from . import _validate as v
-from ._arrays import as_array, check_same_device, namespace
-
-#: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
-DEFAULT_CHUNK_FRAMES = 1024
-
-
-def check_chunk_frames(chunk_frames, out):
-    """``chunk_frames`` as an int (``None`` without ``out``: no blocks)."""
-    if chunk_frames is None:
-        return DEFAULT_CHUNK_FRAMES if out is not None else None
-    return v.check_int("chunk_frames", chunk_frames, minimum=1)
-
-
-def check_out(out, shape, dtype, data):
-    """``out`` as an array of ``data``'s kind that the result of ``shape`` and ``dtype`` can be written into."""
-    out = as_array(out)
-    if namespace(out) is not namespace(data):
-        raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
-                        f"got {type(out).__name__}")
-    check_same_device(input=data, out=out)
-    if tuple(out.shape) != tuple(shape):
-        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
-    if out.dtype != dtype:
-        raise TypeError(f"out has dtype {out.dtype}, the result is {np.dtype(dtype).name}")
-    if isinstance(out, np.ndarray) and not out.flags.writeable:
-        raise ValueError("out is read-only")
-    return out
-
-
-def _uncentred(plan):
-    """``plan`` without centre padding: what every block is computed with."""
-    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, False, "constant",
-                     plan.normalized, plan.dtype)
-
+from ._arrays import namespace
 
 def _source_index(positions, n, pad_mode):
     """Signal index read at each (unpadded) position, ``-1`` where padding reads a zero."""
@@ -86,7 +52,7 @@ def padded_segment(plan, x, lo, hi):
 def stft_frames(plan, x, first, stop, backend):
     """Frames ``[first, stop)`` of the STFT of ``x``, shape ``(..., F, stop - first)``."""
     segment = padded_segment(plan, x, first * plan.hop_length, (stop - 1) * plan.hop_length + plan.n_fft)
-    return backend.stft(_uncentred(plan), segment)
+    return backend.stft(plan.uncentred(), segment)
 
 
 def _overlaps(out, data):
@@ -133,16 +99,21 @@ def _blocks(plan, n_frames, covered, chunk_frames):
         yield s0, s1, first, stop
 
 
-def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert):
+def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert, allocate=None):
     """Fill ``out[..., :length]`` block by block; ``invert(first, stop, n)`` returns the uncentred
-    inverse of frames ``[first, stop)``, ``n`` samples from the first frame's start."""
+    inverse of frames ``[first, stop)``, ``n`` samples from the first frame's start. ``out=None``:
+    ``allocate(batch_shape)`` makes it once the first block's result gives its batch shape."""
     covered = _covered(plan, n_frames, length)
-    out[..., covered:] = 0
     pad, hop = plan.padding, plan.hop_length
     for s0, s1, first, stop in _blocks(plan, n_frames, covered, chunk_frames):
         offset = first * hop - pad  # output sample of the block result's sample 0
         y = invert(first, stop, s1 - offset)
+        if out is None:
+            out = allocate(y.shape[:-1])
         out[..., s0:s1] = y[..., s0 - offset:]
+    if out is None:  # no output sample (length 0): one block's result gives the shape
+        out = allocate(invert(0, min(chunk_frames, n_frames), plan.n_fft).shape[:-1])
+    out[..., covered:] = 0
     return out
 
 
@@ -154,32 +125,23 @@ def istft(plan, X, length, chunk_frames, out, backend):
     n_frames = X.shape[-1]
     if out is None:
         out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])
-    uncentred = _uncentred(plan)
+    uncentred = plan.uncentred()
     return _inverse_blocks(plan, n_frames, length, chunk_frames, out,
                            lambda first, stop, n: backend.istft(uncentred, X[..., first:stop], n))
 
 
-def separate(plan, x_mix, M, length, chunk_frames, backend):
-    """``backend.separate`` block by block: each block's frames from a slice of the mixture."""
-    return separate_frames(plan, x_mix, lambda first, stop: M[..., first:stop], M.shape, length, chunk_frames,
-                           backend)
-
-
-def separate_frames(plan, x_mix, masks_of, mask_shape, length, chunk_frames, backend):
-    """:func:`separate` with the masks made block by block: ``masks_of(first, stop)`` returns the
-    masks of frames ``[first, stop)`` (``mask_shape`` with that many frames), so that not even the
-    masks of the whole signal need to exist (``specsep oracle`` computes them from the sources'
-    STFT of the same frames)."""
+def separate(plan, x_mix, masks_of, n_frames, length, chunk_frames, backend):
+    """``backend.separate`` block by block, each block's frames from a slice of the mixture:
+    ``masks_of(first, stop)`` returns the masks of frames ``[first, stop)`` (a slice of the whole
+    masks, or masks made block by block, so that not even the masks of the whole signal exist)."""
     n_fft, hop = plan.n_fft, plan.hop_length
-    n_frames = mask_shape[-1]
-    single = len(mask_shape) == x_mix.ndim + 1  # one mask, or J of them
-    mask_batch = mask_shape[:-2] if single else mask_shape[:-3]
-    batch = np.broadcast_shapes(x_mix.shape[:-1], mask_batch)
-    out = namespace(x_mix).empty(batch + tuple(mask_shape[len(mask_batch):-2]) + (length,), x_mix.dtype)
-    uncentred = _uncentred(plan)
+    uncentred = plan.uncentred()
 
     def invert(first, stop, n):
         segment = padded_segment(plan, x_mix, first * hop, (stop - 1) * hop + n_fft)
         return backend.separate(uncentred, segment, masks_of(first, stop), n)
 
-    return _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert)
+    def allocate(batch_shape):
+        return namespace(x_mix).empty(batch_shape + (length,), x_mix.dtype)
+
+    return _inverse_blocks(plan, n_frames, length, chunk_frames, None, invert, allocate)

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from . import _cpu, _environment
-from ._initial_angles import RandomAngles
+from ._random_angles import RandomAngles
 from ._item_groups import by_item_groups, items_of
 from ._reference import apply_mask as _numpy_apply_mask
 from ._validate import COMPLEX_OF
@@ -43,15 +43,25 @@ def _configure(kernels):
 
 
 kernels_module = _configure(_load_kernels())
-_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
+
+
+def cpu_kernels() -> str:
+    """The instruction set of the ``cpu`` backend's kernels on this machine.
+
+    Returns
+    -------
+    str
+        ``"avx2"`` where the CPU has AVX2, else ``"baseline"``; both compute the same bits.
+    """
+    return kernels_module.isa
 _PLAN_CLASSES = {np.dtype(np.float32): kernels_module.PlanFloat32, np.dtype(np.float64): kernels_module.PlanFloat64}
 
 
 @functools.lru_cache(maxsize=64)
 def _kernels(plan):
     """The C++ plan (window, root table, factorisation) for an STFT plan."""
-    return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.center,
-                                     _PAD_MODES[plan.pad_mode], plan.normalized)
+    return _PLAN_CLASSES[plan.dtype](plan.window, plan.hop_length, plan.padding, plan.pad_mode_code,
+                                     plan.normalized)
 
 
 def _rows(x):
@@ -69,10 +79,6 @@ def _spectrograms(X, batch):
     return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
 
 
-def _length(plan, length, n_frames):
-    return plan.istft_length(n_frames) if length is None else length
-
-
 class CpuBackend:
     """C++ kernels on the CPU threads (see :func:`specsep.set_num_threads`)."""
 
@@ -80,13 +86,12 @@ class CpuBackend:
 
     @staticmethod
     def stft(plan, x):
-        out = _kernels(plan).stft(_rows(x))
+        out = _kernels(plan).stft(_rows(x), plan.n_frames(x.shape[-1]))
         return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
 
     @staticmethod
     def istft(plan, X, length):
-        length = _length(plan, length, X.shape[-1])
-        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length, plan.padding)
+        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length)
         return y.reshape(X.shape[:-2] + (length,))
 
     apply_mask = staticmethod(_numpy_apply_mask)
@@ -97,19 +102,17 @@ class CpuBackend:
         batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
         X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = np.broadcast_to(masks, batch + masks.shape[-3:])
-        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length,
-                                    plan.padding)
+        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length)
         y = y.reshape(masks.shape[:-2] + (length,))
         return y[..., 0, :] if single else y
 
     @staticmethod
     def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
-        length = _length(plan, length, S.shape[-1])
         kernels = _kernels(plan)
 
         def run(S_items, angles_items):
             return kernels.griffin_lim(S_items, _in_precision(angles_items, plan), n_iter, momentum, length,
-                                       plan.padding, -1.0 if tol is None else tol, history)
+                                       -1.0 if tol is None else tol, history)
 
         parts = [items_of(S, 2), items_of(np.broadcast_to(_initial(angles), S.shape), 2)]
         y, history = by_item_groups(run, parts, S.dtype, _items_per_group(parts[-1], plan), np)
@@ -123,7 +126,7 @@ class CpuBackend:
         def run(x_items, S_items, angles_items):
             sources, measured = kernels.misi(
                 np.ascontiguousarray(x_items, dtype=plan.dtype), S_items, _in_precision(angles_items, plan),
-                np.asarray(weights, dtype=np.float64), n_iter, momentum, plan.padding,
+                np.asarray(weights, dtype=np.float64), n_iter, momentum,
                 -1.0 if tol is None else tol, history)
             return sources.reshape((x_items.shape[0], n_sources) + sources.shape[-1:]), measured
 

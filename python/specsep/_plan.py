@@ -7,7 +7,9 @@ import math
 
 import numpy as np
 
+from . import _transforms
 from . import _validate as v
+from ._arrays import callers_kind
 from ._windows import _named_window, check_nola
 
 
@@ -178,6 +180,23 @@ class STFT:
         """The power of two the inverse scales the window down by (Note [scaled synthesis])."""
         return synthesis_scale(self._window64)
 
+    @property
+    def pad_mode_code(self) -> int:
+        """``pad_mode`` as the kernels number it: ``enum PadMode`` of
+        cpp/include/specsep/framing.hpp (constant 0, reflect 1, edge 2, the order of PAD_MODES)."""
+        return v.PAD_MODES.index(self.pad_mode)
+
+    def with_dtype(self, dtype) -> STFT:
+        """This plan in another real precision (phase retrieval iterates in float64)."""
+        return get(self.n_fft, self.hop_length, self.win_length, self.window_spec, self.center, self.pad_mode,
+                   self.normalized, dtype)
+
+    def uncentred(self) -> STFT:
+        """This plan without centre padding: what the blocks of chunked calls are computed with
+        (each block's padding is gathered by :mod:`specsep._chunks`)."""
+        return get(self.n_fft, self.hop_length, self.win_length, self.window_spec, False, "constant",
+                   self.normalized, self.dtype)
+
     def check_invertible(self) -> None:
         if not self.invertible:
             raise ValueError(_nola_message(self))
@@ -185,17 +204,11 @@ class STFT:
     # ---- transforms -------------------------------------------------------------------------
     def forward(self, x, *, backend=None, chunk_frames=None, out=None):
         """STFT of ``x``; see :func:`specsep.stft`."""
-        from ._arrays import callers_kind
-        from .api import _stft_with_plan
-
-        return callers_kind(lambda data, out: _stft_with_plan(self, data, backend, chunk_frames, out))(x, out=out)
+        return callers_kind(lambda data, out: _transforms.stft(self, data, backend, chunk_frames, out))(x, out=out)
 
     def inverse(self, X, length=None, *, backend=None, chunk_frames=None, out=None):
         """Inverse STFT of ``X``; see :func:`specsep.istft`."""
-        from ._arrays import callers_kind
-        from .api import _istft_with_plan
-
-        return callers_kind(lambda data, out: _istft_with_plan(self, data, length, backend, chunk_frames, out))(X, out=out)
+        return callers_kind(lambda data, out: _transforms.istft(self, data, length, backend, chunk_frames, out))(X, out=out)
 
 
 def synthesis_scale(window: np.ndarray) -> float:

@@ -10,12 +10,14 @@ import numbers
 import os
 import sys
 import warnings
+from typing import Literal, get_args
 
 import numpy as np
 
-from ._arrays import as_array, namespace
-from ._windows import WINDOW_NAMES
+from ._arrays import as_array, check_same_device, namespace
 
+WindowName = Literal["hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular"]
+WINDOW_NAMES: tuple[str, ...] = get_args(WindowName)
 PAD_MODES = ("constant", "reflect", "edge")
 REAL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 COMPLEX_OF = {np.dtype(np.float32): np.dtype(np.complex64), np.dtype(np.float64): np.dtype(np.complex128)}
@@ -167,3 +169,154 @@ def warn_if_shorter_than_frame(name: str, x, n_fft: int) -> None:
         message += (f"; {name} has shape {tuple(x.shape)}: specsep takes signals as (..., samples), so if axis "
                     f"{longest} holds the samples (audio files read as (samples, channels)), pass {name}.T")
     warn(message)
+
+
+# ---- arguments checked against a plan or the mixture ---------------------------------------------
+
+
+def check_samples(name, x):
+    """A signal needs one sample on its last axis."""
+    if x.shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one sample on its last axis, got shape {x.shape}")
+
+
+def check_spectrogram(plan, X, name="X"):
+    """``X (..., F, T)`` on ``plan``'s frequency grid, with at least one frame."""
+    if X.shape[-2] != plan.n_freqs:
+        implied = 2 * (X.shape[-2] - 1)
+        raise ValueError(
+            f"{name} has {X.shape[-2]} frequency bins, which implies n_fft={implied} or {implied + 1}, "
+            f"not n_fft={plan.n_fft} ({plan.n_freqs} bins)"
+        )
+    if X.shape[-1] < 1:
+        raise ValueError(f"{name} must have at least one frame, got shape {X.shape}")
+
+
+def check_optional_length(length):
+    """The ``length`` argument: None (the default length) or an output length."""
+    return None if length is None else check_length("length", length)
+
+
+def check_masks(M, X_shape, real_dtype, name="M"):
+    """Masks ``(..., F, T)`` or ``(..., J, F, T)`` for a mixture spectrogram of ``X_shape``."""
+    M = as_real_array(name, M, min_ndim=2)
+    check_same_precision(name, M, real_dtype, "the mixture")
+    if M.ndim not in (len(X_shape), len(X_shape) + 1):
+        raise ValueError(
+            f"{name} must have shape (..., F, T) or (..., J, F, T) for a mixture of shape {X_shape}, got {M.shape}"
+        )
+    mixture_shape = X_shape if M.ndim == len(X_shape) else X_shape[:-2] + (1,) + X_shape[-2:]
+    try:
+        np.broadcast_shapes(mixture_shape, M.shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {M.shape} does not broadcast against the mixture of shape {X_shape}") from None
+    if M.shape[-2:] != X_shape[-2:]:
+        raise ValueError(f"{name} has (freq, frames) = {M.shape[-2:]}, the mixture {X_shape[-2:]}")
+    check_finite(name, M, "but masks must be finite (a mask scales the mixture's magnitude)")
+    return M
+
+
+def check_masks_of(X_name, X, M, X_shape=None):
+    """:func:`check_masks` of ``M`` for the mixture ``X`` (its spectrogram's shape ``X_shape``)."""
+    M = check_masks(M, X.shape if X_shape is None else X_shape, REAL_OF.get(X.dtype, X.dtype))
+    check_same_device(**{X_name: X, "M": M})
+    return M
+
+
+def checking_block_masks(masks_of, x_mix, n_freqs):
+    """``masks_of(first, stop)`` whose every result is checked as masks of frames ``[first, stop)``
+    of the mixture ``x_mix`` (:func:`check_masks_of`)."""
+    def checked(first, stop):
+        return check_masks_of("x_mix", x_mix, masks_of(first, stop), x_mix.shape[:-1] + (n_freqs, stop - first))
+
+    return checked
+
+
+def check_precision(precision):
+    """The ``precision`` argument of phase retrieval as a real dtype; None: the data's."""
+    if precision is None:
+        return None
+    return np.dtype(check_choice("precision", precision, ("float32", "float64")))
+
+
+def check_iteration(n_iter, momentum, tol, unstable_momentum):
+    """The iteration arguments of phase retrieval: ``(n_iter, momentum, tol)``."""
+    n_iter = check_int("n_iter", n_iter, minimum=0)
+    unstable_momentum = check_bool("unstable_momentum", unstable_momentum)
+    momentum = check_float("momentum", momentum, minimum=0.0)
+    if momentum >= 1.0 and not unstable_momentum:
+        raise ValueError(f"momentum={momentum} must be < 1: from 1 on, fast Griffin-Lim's extrapolation "
+                         "usually diverges (pass unstable_momentum=True to run it anyway)")
+    tol = None if tol is None else check_float("tol", tol, minimum=0.0)
+    return n_iter, momentum, tol
+
+
+def _frames_of(plan, n_samples):
+    """STFT frames of an ``n_samples``-sample signal; 0 where it has none."""
+    try:
+        return plan.n_frames(n_samples)
+    except ValueError:
+        return 0
+
+
+def check_iterated_length(plan, length, n_frames):
+    """Each iteration takes the STFT of the estimate, which must have ``n_frames`` frames again
+    (with one frame, centre padding and an even ``n_fft``, the default length is 0 samples)."""
+    target = plan.istft_length(n_frames) if length is None else length
+    if _frames_of(plan, target) == n_frames:
+        return
+    # the lengths with n_frames frames are hop_length consecutive ones from the default on
+    default = plan.istft_length(n_frames)
+    fits = [n for n in range(max(default, 1), default + plan.hop_length) if _frames_of(plan, n) == n_frames]
+    given = f"length={length}" if length is not None else f"the default length ({default} samples)"
+    hint = f"e.g. length={fits[0]}" if fits else "no length does; use hop_length > 1 or center=False"
+    raise ValueError(f"{given} gives {_frames_of(plan, target)} STFT frames but S has {n_frames}; with "
+                     f"n_iter > 0 the length must give S's frame count ({hint})")
+
+
+def check_magnitudes(name, S, min_ndim):
+    """Finite, non-negative target magnitudes."""
+    S = as_real_array(name, S, min_ndim=min_ndim)
+    check_finite(name, S)
+    if bool((S < 0).any()):
+        raise ValueError(f"{name} must be non-negative magnitudes")
+    return S
+
+
+def check_weights(weights, n_sources):
+    """MISI's share of the mixture error per source: ``1 / J`` each by default."""
+    if weights is None:
+        return np.full(n_sources, 1.0 / n_sources)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+        raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
+    return weights
+
+
+# ---- chunk_frames= and out= ------------------------------------------------------------------
+
+#: Frames per block when ``out=`` is given without ``chunk_frames``: a few MiB per batch item.
+DEFAULT_CHUNK_FRAMES = 1024
+
+
+def check_chunk_frames(chunk_frames, out):
+    """``chunk_frames`` as an int (``None`` without ``out``: no blocks)."""
+    if chunk_frames is None:
+        return DEFAULT_CHUNK_FRAMES if out is not None else None
+    return check_int("chunk_frames", chunk_frames, minimum=1)
+
+
+def check_out(out, shape, dtype, data):
+    """``out`` as an array of ``data``'s kind that the result of ``shape`` and ``dtype`` can be written into."""
+    out = as_array(out)
+    if namespace(out) is not namespace(data):
+        raise TypeError(f"out must be the same kind of array as the input ({type(data).__name__}), "
+                        f"got {type(out).__name__}")
+    check_same_device(input=data, out=out)
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, the result has shape {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, the result is {np.dtype(dtype).name}")
+    if isinstance(out, np.ndarray) and not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out

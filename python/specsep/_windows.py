@@ -7,12 +7,9 @@ point. A window of one point is ``[1.0]``, as in scipy.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 import numpy as np
 
-WindowName = Literal["hann", "sqrt_hann", "hamming", "blackman", "triangle", "rectangular"]
-WINDOW_NAMES: tuple[str, ...] = get_args(WindowName)
+from ._validate import WINDOW_NAMES, check_int, check_window_array, check_window_name
 
 
 def _cosine_sum(coefficients: tuple[float, ...], n: int) -> np.ndarray:
@@ -70,8 +67,6 @@ def get_window(name: str, n: int) -> np.ndarray:
     window : np.ndarray, shape (n,), float64
         Equal to ``scipy.signal.get_window(name, n, fftbins=True)``.
     """
-    from ._validate import check_int, check_window_name
-
     check_window_name(name)
     check_int("n", n, minimum=1)
     return _named_window(name, int(n))
@@ -86,8 +81,6 @@ def _folded_sums(values: np.ndarray, hop_length: int) -> np.ndarray:
 
 
 def _window_array(window, hop_length, win_length) -> np.ndarray:
-    from ._validate import check_int, check_window_array, check_window_name
-
     check_int("hop_length", hop_length, minimum=1)
     if isinstance(window, str):
         check_window_name(window)

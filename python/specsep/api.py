@@ -5,64 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backends
-from . import _chunks
 from . import _plan
+from . import _transforms
 from . import _validate as v
 from ._arrays import as_array, callers_kind, check_same_device, namespace
-from ._initial_angles import RandomAngles
+from ._random_angles import RandomAngles
 
 # ---------------------------------------------------------------------------------------------
 # STFT / iSTFT
-
-
-def _stft_with_plan(plan, x, backend, chunk_frames=None, out=None):
-    x = v.as_real_array("x", x)
-    v.check_same_precision("x", x, plan.dtype, "the plan")
-    _check_samples("x", x)
-    n_frames = plan.n_frames(x.shape[-1])  # raises when the signal is too short
-    v.warn_if_shorter_than_frame("x", x, plan.n_fft)
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
-    if out is not None:
-        out = _chunks.check_out(out, x.shape[:-1] + (plan.n_freqs, n_frames), v.COMPLEX_OF[x.dtype], x)
-    chosen = _backends.select(backend, x)
-    if chunk_frames is None:
-        return chosen.stft(plan, x)
-    return _chunks.stft(plan, x, chunk_frames, out, chosen)
-
-
-def _check_samples(name, x):
-    if x.shape[-1] < 1:
-        raise ValueError(f"{name} must have at least one sample on its last axis, got shape {x.shape}")
-
-
-def _check_spectrogram(plan, X, name="X"):
-    if X.shape[-2] != plan.n_freqs:
-        implied = 2 * (X.shape[-2] - 1)
-        raise ValueError(
-            f"{name} has {X.shape[-2]} frequency bins, which implies n_fft={implied} or {implied + 1}, "
-            f"not n_fft={plan.n_fft} ({plan.n_freqs} bins)"
-        )
-    if X.shape[-1] < 1:
-        raise ValueError(f"{name} must have at least one frame, got shape {X.shape}")
-
-
-def _check_length(length):
-    return None if length is None else v.check_length("length", length)
-
-
-def _istft_with_plan(plan, X, length, backend, chunk_frames=None, out=None):
-    X = v.as_complex_array("X", X)
-    v.check_same_precision("X", X, plan.dtype, "the plan")
-    _check_spectrogram(plan, X)
-    length = plan.istft_length(X.shape[-1]) if length is None else _check_length(length)
-    plan.check_invertible()
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, out)
-    if out is not None:
-        out = _chunks.check_out(out, X.shape[:-2] + (length,), plan.dtype, X)
-    chosen = _backends.select(backend, X)
-    if chunk_frames is None:
-        return chosen.istft(plan, X, length)
-    return _chunks.istft(plan, X, length, chunk_frames, out, chosen)
 
 
 @callers_kind
@@ -109,7 +59,7 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
     """
     x = v.as_real_array("x", x)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x.dtype)
-    return _stft_with_plan(plan, x, backend, chunk_frames, out)
+    return _transforms.stft(plan, x, backend, chunk_frames, out)
 
 
 @callers_kind
@@ -153,37 +103,11 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, "constant", normalized,
                      v.REAL_OF[X.dtype])
-    return _istft_with_plan(plan, X, length, backend, chunk_frames, out)
+    return _transforms.istft(plan, X, length, backend, chunk_frames, out)
 
 
 # ---------------------------------------------------------------------------------------------
 # Masks applied to a mixture
-
-
-def _check_masks(M, X_shape, real_dtype, name="M"):
-    """Masks ``(..., F, T)`` or ``(..., J, F, T)`` for a mixture spectrogram of ``X_shape``."""
-    M = v.as_real_array(name, M, min_ndim=2)
-    v.check_same_precision(name, M, real_dtype, "the mixture")
-    if M.ndim not in (len(X_shape), len(X_shape) + 1):
-        raise ValueError(
-            f"{name} must have shape (..., F, T) or (..., J, F, T) for a mixture of shape {X_shape}, got {M.shape}"
-        )
-    mixture_shape = X_shape if M.ndim == len(X_shape) else X_shape[:-2] + (1,) + X_shape[-2:]
-    try:
-        np.broadcast_shapes(mixture_shape, M.shape)
-    except ValueError:
-        raise ValueError(f"{name} of shape {M.shape} does not broadcast against the mixture of shape {X_shape}") from None
-    if M.shape[-2:] != X_shape[-2:]:
-        raise ValueError(f"{name} has (freq, frames) = {M.shape[-2:]}, the mixture {X_shape[-2:]}")
-    v.check_finite(name, M, "but masks must be finite (a mask scales the mixture's magnitude)")
-    return M
-
-
-def _check_masks_of(X_name, X, M, X_shape=None):
-    """:func:`_check_masks` of ``M`` for the mixture ``X`` (its spectrogram's shape ``X_shape``)."""
-    M = _check_masks(M, X.shape if X_shape is None else X_shape, v.REAL_OF.get(X.dtype, X.dtype))
-    check_same_device(**{X_name: X, "M": M})
-    return M
 
 
 @callers_kind
@@ -204,7 +128,7 @@ def apply_mask(X_mix, M, *, backend=None):
     np.ndarray, shape of the broadcast, complex of ``X_mix``'s dtype
     """
     X_mix = v.as_complex_array("X_mix", X_mix)
-    M = _check_masks_of("X_mix", X_mix, M)
+    M = v.check_masks_of("X_mix", X_mix, M)
     return _backends.select(backend, X_mix).apply_mask(X_mix, M)
 
 
@@ -217,9 +141,13 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     ----------
     x_mix : np.ndarray, shape (..., samples), float32 or float64
         Mixtures.
-    M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``
+    M : np.ndarray, shape (..., J, F, T) or (..., F, T), same precision as ``x_mix``; or a callable
         Finite masks on the mixture's STFT grid (``F = n_fft // 2 + 1``, ``T`` its frame count),
-        as in :func:`apply_mask`.
+        as in :func:`apply_mask`. A callable ``M(first, stop)`` returns the masks of frames
+        ``[first, stop)`` only (``stop - first`` frames on the last axis): the frames that cover
+        one output block (at most ``chunk_frames + ceil(n_fft / hop_length) - 1``), so that the
+        masks of the whole signal never exist (e.g. masks made from the sources' STFT of the same
+        frames). Every block's masks are checked as an array ``M`` is.
     n_fft, hop_length, win_length, window, center, pad_mode, normalized
         As in :func:`stft`.
     length : int, optional
@@ -234,18 +162,18 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     np.ndarray, shape (..., J, length) (or (..., length) for one mask), float of ``x_mix``'s dtype
     """
     x_mix = v.as_real_array("x_mix", x_mix)
-    _check_samples("x_mix", x_mix)
+    v.check_samples("x_mix", x_mix)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized, x_mix.dtype)
-    X_shape = x_mix.shape[:-1] + (plan.n_freqs, plan.n_frames(x_mix.shape[-1]))
+    n_frames = plan.n_frames(x_mix.shape[-1])
     v.warn_if_shorter_than_frame("x_mix", x_mix, plan.n_fft)
-    M = _check_masks_of("x_mix", x_mix, M, X_shape)
-    length = x_mix.shape[-1] if length is None else _check_length(length)
+    if callable(M):
+        M = v.checking_block_masks(M, x_mix, plan.n_freqs)
+    else:
+        M = v.check_masks_of("x_mix", x_mix, M, x_mix.shape[:-1] + (plan.n_freqs, n_frames))
+    length = x_mix.shape[-1] if length is None else v.check_optional_length(length)
     plan.check_invertible()
-    chunk_frames = _chunks.check_chunk_frames(chunk_frames, None)
-    chosen = _backends.select(backend, x_mix)
-    if chunk_frames is None:
-        return chosen.separate(plan, x_mix, M, length)
-    return _chunks.separate(plan, x_mix, M, length, chunk_frames, chosen)
+    chunk_frames = v.check_chunk_frames(chunk_frames, None)
+    return _transforms.separate(plan, x_mix, M, n_frames, length, backend, chunk_frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,26 +208,6 @@ def _initial_angles(init, shape, rng, phase_of_mixture=None):
     return xp.where(modulus > 0, values / xp.where(modulus > 0, modulus, 1.0), 1.0).astype(np.complex128)
 
 
-def _vanishing_bins_to_one(plan, X, x, backend):
-    """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
-    noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
-    The floor is 64 ulps of the frame's norm ``||w x||``, from its bins by Parseval."""
-    xp = namespace(X)
-    norm = xp.sqrt(2 * xp.sum(X.real ** 2 + X.imag ** 2, axis=-2, keepdims=True) / plan.n_fft)
-    return xp.where(xp.abs(X) > 64 * np.finfo(plan.dtype).eps * norm, X, X.dtype.type(1))
-
-
-def _check_iteration(n_iter, momentum, tol, unstable_momentum):
-    n_iter = v.check_int("n_iter", n_iter, minimum=0)
-    unstable_momentum = v.check_bool("unstable_momentum", unstable_momentum)
-    momentum = v.check_float("momentum", momentum, minimum=0.0)
-    if momentum >= 1.0 and not unstable_momentum:
-        raise ValueError(f"momentum={momentum} must be < 1: from 1 on, fast Griffin-Lim's extrapolation "
-                         "usually diverges (pass unstable_momentum=True to run it anyway)")
-    tol = None if tol is None else v.check_float("tol", tol, minimum=0.0)
-    return n_iter, momentum, tol
-
-
 # Note [phase retrieval precision]: Griffin-Lim and MISI iterate in the input's precision by
 # default, as librosa and torchaudio do; precision="float64" iterates in float64 whatever the input
 # (the definition the tests compare sample by sample). The float32 iterates part from the float64
@@ -310,48 +218,20 @@ def _check_iteration(n_iter, momentum, tol, unstable_momentum):
 # ../shared/music's stems (2 x 4 x 8 s, n_fft 2048) GLA 0.06180 and MISI 0.02078 either way, while
 # the cpu backend's float32 loop took 0.32 s against 0.57 s (W4), 1.0 s against 1.9 s (GLA) and
 # 1.3 s against 2.5 s (MISI) on the 2 shared cores of the development machine.
-_PRECISIONS = {"float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
-
-
 def _iteration_plan(plan, precision):
     """``plan`` in the precision Griffin-Lim and MISI iterate in: the data's for ``None`` (Note
     [phase retrieval precision])."""
-    if precision is None:
-        return plan
-    dtype = _PRECISIONS[v.check_choice("precision", precision, tuple(_PRECISIONS))]
-    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, plan.center, plan.pad_mode,
-                     plan.normalized, dtype)
+    dtype = v.check_precision(precision)
+    return plan if dtype is None else plan.with_dtype(dtype)
 
 
-def _frames_of(plan, n_samples):
-    """STFT frames of an ``n_samples``-sample signal; 0 where it has none."""
-    try:
-        return plan.n_frames(n_samples)
-    except ValueError:
-        return 0
-
-
-def _check_iterated_length(plan, length, n_frames):
-    """Each iteration takes the STFT of the estimate, which must have ``n_frames`` frames again
-    (with one frame, centre padding and an even ``n_fft``, the default length is 0 samples)."""
-    target = plan.istft_length(n_frames) if length is None else length
-    if _frames_of(plan, target) == n_frames:
-        return
-    # the lengths with n_frames frames are hop_length consecutive ones from the default on
-    default = plan.istft_length(n_frames)
-    fits = [n for n in range(max(default, 1), default + plan.hop_length) if _frames_of(plan, n) == n_frames]
-    given = f"length={length}" if length is not None else f"the default length ({default} samples)"
-    hint = f"e.g. length={fits[0]}" if fits else "no length does; use hop_length > 1 or center=False"
-    raise ValueError(f"{given} gives {_frames_of(plan, target)} STFT frames but S has {n_frames}; with "
-                     f"n_iter > 0 the length must give S's frame count ({hint})")
-
-
-def _check_magnitudes(name, S, min_ndim):
-    S = v.as_real_array(name, S, min_ndim=min_ndim)
-    v.check_finite(name, S)
-    if bool((S < 0).any()):
-        raise ValueError(f"{name} must be non-negative magnitudes")
-    return S
+def _vanishing_bins_to_one(plan, X):
+    """``X = STFT(x)`` with 1 in the bins at the rounding level of their frame: their phase is
+    noise, different on every backend (Note [vanishing bins] in cpp/include/specsep/phase.hpp).
+    The floor is 64 ulps of the frame's norm ``||w x||``, from its bins by Parseval."""
+    xp = namespace(X)
+    norm = xp.sqrt(2 * xp.sum(X.real ** 2 + X.imag ** 2, axis=-2, keepdims=True) / plan.n_fft)
+    return xp.where(xp.abs(X) > 64 * np.finfo(plan.dtype).eps * norm, X, X.dtype.type(1))
 
 
 @callers_kind
@@ -407,16 +287,17 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     history : np.ndarray, shape (..., iterations), float64
         Only with ``return_history``; entries after an item stopped are NaN.
     """
-    S = _check_magnitudes("S", S, min_ndim=2)
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
+    S = v.check_magnitudes("S", S, min_ndim=2)
+    n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
     iteration_plan = _iteration_plan(plan, precision)
-    _check_spectrogram(plan, S, "S")
-    length = _check_length(length)
+    v.check_spectrogram(plan, S, "S")
+    length = v.check_optional_length(length)
     if n_iter > 0:
-        _check_iterated_length(plan, length, S.shape[-1])
+        v.check_iterated_length(plan, length, S.shape[-1])
+    length = plan.istft_length(S.shape[-1]) if length is None else length
     plan.check_invertible()
     v.check_bool("return_history", return_history)
     angles = _initial_angles(init, S.shape, rng)
@@ -471,32 +352,24 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     """
     x_mix = v.as_real_array("x_mix", x_mix)
     v.check_finite("x_mix", x_mix)
-    S = _check_magnitudes("S_sources", S_sources, min_ndim=3)
+    S = v.check_magnitudes("S_sources", S_sources, min_ndim=3)
     v.check_same_precision("S_sources", S, x_mix.dtype, "x_mix")
     check_same_device(x_mix=x_mix, S_sources=S)
-    n_iter, momentum, tol = _check_iteration(n_iter, momentum, tol, unstable_momentum)
+    n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
     if S.shape[:-3] != x_mix.shape[:-1]:
         raise ValueError(
             f"S_sources has batch shape {S.shape[:-3]} but x_mix has {x_mix.shape[:-1]}; "
             "S_sources must be (..., J, F, T) for x_mix (..., samples)"
         )
-    length = _check_length(length)
-    if length is not None and length != x_mix.shape[-1]:
-        fitted = namespace(x_mix).zeros(x_mix.shape[:-1] + (length,), dtype=x_mix.dtype)
-        fitted[..., : min(length, x_mix.shape[-1])] = x_mix[..., :length]
-        x_mix = fitted
-    n_sources = S.shape[-3]
-    if weights is None:
-        weights = np.full(n_sources, 1.0 / n_sources)
-    else:
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-            raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
+    length = v.check_optional_length(length)
+    if length is not None:
+        x_mix = _transforms.fit_length(x_mix, length)
+    weights = v.check_weights(weights, S.shape[-3])
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, x_mix.dtype)
-    _check_spectrogram(plan, S, "S_sources")
+    v.check_spectrogram(plan, S, "S_sources")
     if S.shape[-1] != plan.n_frames(x_mix.shape[-1]):
         raise ValueError(
             f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({x_mix.shape[-1]} samples) "
@@ -507,7 +380,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():
-        X = _vanishing_bins_to_one(plan, chosen.stft(plan, x_mix), x_mix, chosen)
+        X = _vanishing_bins_to_one(plan, _transforms.stft(plan, x_mix, backend))
         return _initial_angles(np.expand_dims(X, -3), S.shape, None)
 
     angles = _initial_angles(init, S.shape, rng, phase_of_mixture)

@@ -110,7 +110,7 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     if n_fft is None:
         n_fft = 2 * (X.shape[-2] - 1)
     plan = _plan_of("X", n_fft, hop_length, win_length, window, center, "constant", normalized, v.REAL_OF[X.dtype])
-    api._check_spectrogram(plan, X)
+    v.check_spectrogram(plan, X)
     plan.check_invertible()
     length = plan.istft_length(X.shape[-1]) if length is None else v.check_length("length", length)
     batch = _batch_indices(X.ndim - 2)

@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "fft_plan.hpp"  // cpp/cpu: the host-side factorisation and root table the kernels read
+#include "specsep/fft/host_plan.hpp"  // the host-side factorisation and root table the kernels read
 #include "smoke.hpp"
 
 using specsep::cplx;

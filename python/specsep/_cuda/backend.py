@@ -24,14 +24,14 @@ import functools
 import numpy as np
 
 from .._arrays import namespace
-from .._initial_angles import RandomAngles
+from .._random_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
-from . import source
+from .. import cuda_source
+from . import fft_plan
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
-_PAD_MODES = {"constant": 0, "reflect": 1, "edge": 2}
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
 HEADROOM = 1 / 16
@@ -82,10 +82,8 @@ class CudaBackend:
 
     def _make_constants(self, plan, device):
         """The constants of ``plan``, made on the current device (``device`` names it: the cache key)."""
-        from .. import _cpu
-
         to_device, real = self.launcher.constant, plan.dtype
-        factors, roots = _cpu.fft_plan_arrays(plan.n_fft)
+        factors, roots = fft_plan.plan_arrays(plan.n_fft)
         backward = (plan.n_fft ** 0.5 if plan.normalized else 1.0) / plan.n_fft
         window = plan.window64.astype(real)
         c = real.type(plan.synthesis_scale)  # Note [scaled synthesis] in specsep/_plan.py
@@ -105,7 +103,7 @@ class CudaBackend:
         kernel's ``_global`` variant)."""
         n, itemsize = plan.n_fft, COMPLEX_OF[plan.dtype].itemsize
         dynamic = 2 * (n // 2 + 1 if n % 2 == 0 else n) * itemsize + extra_bytes
-        static = self.launcher.static_shared_memory(source.name_expression(kernel, plan.dtype))
+        static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype))
         return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
 
     def _launch_work(self, kernel, plan, grid, block, args, work):
@@ -158,7 +156,7 @@ class CudaBackend:
             raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
                              f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
                              "shorter signals or the cpu backend")
-        self.launcher.launch(source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
+        self.launcher.launch(cuda_source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
 
     def _grid_rows(self, rows, group=1):
         """Ranges ``[first, last)`` of ``rows`` (signals or items: gridDim.y of every launch) that
@@ -182,7 +180,7 @@ class CudaBackend:
             self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(_PAD_MODES[plan.pad_mode]), c["scale"], _long(n_frames), out[first:last]), work)
+                _int(plan.pad_mode_code), c["scale"], _long(n_frames), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -227,7 +225,6 @@ class CudaBackend:
 
     def istft(self, plan, X, length):
         xp = self.xp
-        length = plan.istft_length(X.shape[-1]) if length is None else length
         signals = X.size // max(X.shape[-1] * X.shape[-2], 1)
         self._reserve("istft", _copy_bytes(X, X.swapaxes(-1, -2).flags.c_contiguous)
                       + signals * length * plan.dtype.itemsize)
@@ -310,7 +307,7 @@ class CudaBackend:
                 self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
                     current[first:last], previous[first:last], _long(length), c["window"], c["roots"],
                     c["factors"], _int(plan.n_fft), _int(plan.hop_length), _int(pad),
-                    _int(_PAD_MODES[plan.pad_mode]), _long(n_frames), S[first:last], *ms, angles[first:last],
+                    _int(plan.pad_mode_code), _long(n_frames), S[first:last], *ms, angles[first:last],
                     active[first // sources:], _int(sources), alpha, epsilon, _int(track),
                     frame_error[first:last]), update_work)
             current, previous = previous, current  # x_(k-1)'s buffer takes x_(k+1)
@@ -370,7 +367,6 @@ class CudaBackend:
 
     def griffin_lim(self, plan, S, n_iter, momentum, angles, length, tol, history=True):
         xp = self.xp
-        length = plan.istft_length(S.shape[-1]) if length is None else length
         random = isinstance(angles, RandomAngles)
         initial = angles.turns if random else angles  # host draws or angles: each group moves its own part
         parts = [items_of(S, 2), items_of(namespace(initial).broadcast_to(initial, S.shape), 2)]

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from . import source
+from .. import cuda_source
 
 # Dynamic shared memory a block may use without opting in.
 DEFAULT_SHARED_MEMORY = 48 * 1024
@@ -125,9 +125,9 @@ class CupyLauncher:
 
     @functools.lru_cache(maxsize=None)  # noqa: B019 - one module per device, kept for the process
     def _module(self, device_id):  # device_id: the key; RawModule loads on the current device
-        return self._cupy.RawModule(code=source.kernel_source(),
-                                    options=source.NVRTC_OPTIONS + source.include_options(),
-                                    name_expressions=source.name_expressions())
+        return self._cupy.RawModule(code=cuda_source.kernel_source(),
+                                    options=cuda_source.NVRTC_OPTIONS + cuda_source.include_options(),
+                                    name_expressions=cuda_source.name_expressions())
 
     def _kernel(self, name):
         return self._module(self.device_id()).get_function(name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._initial_angles import as_array
+from .._random_angles import complex_angles
 from .._validate import COMPLEX_OF
 from .transforms import istft, stft
 
@@ -112,7 +112,7 @@ def griffin_lim(plan, S, n_iter, momentum, angles, length, tol, history=True):
     """
     track = history or tol is not None
     magnitude = S.astype(plan.dtype)
-    angles = np.array(np.broadcast_to(as_array(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
     batch_shape = S.shape[:-2]
     state = _Iteration(batch_shape, momentum, tol, S.dtype, plan.dtype)
     for _ in range(n_iter):
@@ -140,7 +140,7 @@ def misi(plan, x_mix, S, n_iter, momentum, angles, weights, tol, history=True):
     magnitude = S.astype(plan.dtype)
     mixture = x_mix.astype(plan.dtype)[..., None, :]
     share = np.asarray(weights, dtype=plan.dtype)[:, None]
-    angles = np.array(np.broadcast_to(as_array(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
+    angles = np.array(np.broadcast_to(complex_angles(angles), S.shape), dtype=COMPLEX_OF[plan.dtype])
     batch_shape = S.shape[:-3]
 
     def consistent_sources(angles):

@@ -42,7 +42,7 @@ def overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
     return out[..., : n + hop_length * (n_frames - 1)]
 
 
-def istft(plan, X: np.ndarray, length: int | None) -> np.ndarray:
+def istft(plan, X: np.ndarray, length: int) -> np.ndarray:
     """Least-squares inverse of :func:`stft` (Griffin & Lim 1984): inverse DFT of each frame,
     window, overlap-add, divide by the window-sum-square envelope, trim.
 
@@ -62,8 +62,6 @@ def istft(plan, X: np.ndarray, length: int | None) -> np.ndarray:
     covered = envelope > float(np.finfo(plan.dtype).tiny) * plan.synthesis_scale ** 2
     signal[..., covered] /= envelope[covered]
     start = plan.padding
-    if length is None:
-        length = plan.istft_length(n_frames)
     out = np.zeros(X.shape[:-2] + (length,), dtype=REAL_OF[X.dtype])
     kept = signal[..., start:start + length]
     out[..., : kept.shape[-1]] = kept

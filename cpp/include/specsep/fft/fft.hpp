@@ -7,7 +7,7 @@ namespace fft {
 
 constexpr int kMaxFactors = 40;  // 2^40 points: more than any STFT frame
 
-// The factorisation of a transform length: built on the host (cpp/cpu/fft_plan.hpp), read by
+// The factorisation of a transform length: built on the host (specsep/fft/host_plan.hpp), read by
 // every backend. Passes run in the order of `factors`.
 struct Factors {
   index_t n;

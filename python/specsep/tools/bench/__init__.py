@@ -15,8 +15,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from .._argtypes import int_at_least
-from .._commands import outputs
+from ..argtypes import int_at_least
+from ..commands import outputs
 from . import gpu_peers, harness, peers, report, workloads
 
 

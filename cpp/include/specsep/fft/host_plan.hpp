@@ -1,5 +1,7 @@
 // Host-side FFT plan: factorisation and the root table, built once per frame length and read
-// by the kernels of every backend.
+// by the kernels of every backend. Host code only (std::vector, exceptions): the CPU drivers and
+// the emulator's smoke launchers include it, the CUDA kernels never do (the cuda backend builds
+// the same arrays in NumPy, python/specsep/_cuda/fft_plan.py, checked bit for bit against these).
 #pragma once
 #include <cmath>
 #include <stdexcept>

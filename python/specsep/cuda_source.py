@@ -1,4 +1,10 @@
-"""Where the kernel source lives, which instantiations exist, and how NVRTC compiles them."""
+"""The CUDA source the ``cuda`` backend compiles: where it lives, which instantiations exist, and
+how NVRTC compiles them.
+
+Public so that tools which compile the kernels themselves (the kernel-resource table of
+``python -m specsep.tools.kernel_resources``, compute-sanitizer runs) compile exactly what the
+backend compiles.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from ._version import __version__
 
 # C++ spelling of each real dtype, for name expressions (one place, like cupyx's helper).
 CPP_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
@@ -37,8 +45,6 @@ def kernel_source() -> str:
     Its first line names specsep's version and a hash of every kernel and header file: CuPy's
     on-disk cache keys on the source text, never on included files, so an edited header (a
     checkout, an upgrade in place) must change this text to get compiled again."""
-    from .. import __version__
-
     return f"// specsep {__version__} sources {sources_hash()}\n#include \"kernels.cu\"\n"
 
 
@@ -53,6 +59,7 @@ def sources_hash() -> str:
 
 
 def include_options() -> tuple[str, ...]:
+    """NVRTC's ``-I`` options for the kernel and include folders."""
     kernels, include = source_dirs()
     return (f"-I{kernels}", f"-I{include}")
 
@@ -65,8 +72,10 @@ def instantiations() -> tuple[tuple[str, str], ...]:
 
 
 def name_expression(kernel: str, dtype) -> str:
+    """The name expression of ``kernel`` instantiated for the real ``dtype``."""
     return f"specsep::cuda::{kernel}<{CPP_TYPE[np.dtype(dtype)]}>"
 
 
 def name_expressions() -> tuple[str, ...]:
+    """The name expressions of every instantiation, in the order of instantiations.inc."""
     return tuple(f"specsep::cuda::{kernel}<{cpp}>" for kernel, cpp in instantiations())

@@ -9,7 +9,7 @@ import platform
 from dataclasses import asdict
 from pathlib import Path
 
-from .._commands import outputs
+from ..commands import outputs
 
 
 def _version(distribution):
@@ -47,7 +47,6 @@ def _memory_gib():
 def machine(threads) -> dict:
     """The machine and the software versions of a run."""
     import specsep
-    from specsep._cpu_backend import kernels_module
 
     try:
         usable = len(os.sched_getaffinity(0))
@@ -65,7 +64,7 @@ def machine(threads) -> dict:
         "versions": {
             "python": platform.python_version(),
             "specsep": specsep.__version__,
-            "specsep_kernels": kernels_module.__name__.rsplit(".", 1)[-1],
+            "specsep_kernels": specsep.cpu_kernels(),
             "numpy": _version("numpy"),
             "scipy": _version("scipy"),
             "librosa": _version("librosa"),
@@ -174,7 +173,7 @@ def agreement_table(workloads, cells) -> str:
         lines.append(f"| {label} | " + " | ".join(row) + " |")
     if any(c.interior and c.error is not None for c in cells):
         lines += ["", "‡ without the first and last n_fft samples, where the implementation's framing "
-                  "convention differs at the signal ends (see specsep/_bench/peers.py)."]
+                  "convention differs at the signal ends (see specsep/tools/bench/peers.py)."]
     return "\n".join(lines)
 
 

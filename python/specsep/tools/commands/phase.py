@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._argtypes import int_at_least, non_negative_float
-from ..api import griffin_lim, misi, stft
+from specsep import griffin_lim, misi, stft
+
+from ..argtypes import int_at_least, non_negative_float
 from . import audio, figures, options, outputs, scores
 
 _BLOCK = 8  # iterations per printed line, doubled and so on while there would be more than 16 lines

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from . import devices, peers
+from .signals import GL_SEED
 
 
 def ideal_ratio_xp(X, xp):
@@ -56,25 +57,17 @@ class SpecsepCuda(peers.Specsep):
         return (devices.cuda_missing() if self.backend == "cuda" else None) or super().available()
 
     def initial_angles(self, shape):
-        from specsep._initial_angles import as_array
-        from specsep.api import _initial_angles
-
-        from .workloads import GL_SEED
-
-        return as_array(_initial_angles("random", shape, GL_SEED))  # what specsep.griffin_lim draws
-
-    def ideal_ratio(self, X):
-        return ideal_ratio_xp(X, self._xp())
+        """The phases ``init="random", rng=GL_SEED`` draws (the formula of :func:`specsep.griffin_lim`),
+        as phase angles: given as ``init=``, they make the same unit-modulus angles bit for bit."""
+        return 2 * np.pi * np.random.default_rng(GL_SEED).random(shape)
 
     def griffinlim(self, w, S, angles=None):
-        from specsep import _backends, _plan
+        import specsep
 
-        if angles is None:  # on the host (cuda-emu): drawn in the call, as the public function does
-            angles = self.initial_angles(S.shape)
-        plan = _plan.get(w.n_fft, w.hop, None, w.window, w.center, w.pad_mode, False, S.dtype)
-        y, _ = _backends.select(self.backend, S).griffin_lim(plan, S, w.n_iter, w.momentum, angles, w.samples,
-                                                             None, history=False)
-        return y
+        init = {"init": "random", "rng": GL_SEED} if angles is None else {"init": angles}
+        return specsep.griffin_lim(S, w.n_iter, hop_length=w.hop, n_fft=w.n_fft, window=w.window, center=w.center,
+                                   pad_mode=w.pad_mode, length=w.samples, momentum=w.momentum, backend=self.backend,
+                                   **init)
 
 
 class CupyxSignal(peers.Implementation):

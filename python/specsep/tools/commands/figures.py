@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features import amplitude_to_db
+from specsep import amplitude_to_db
+
 from . import outputs
 
 _DB_RANGE = 80.0  # every dB panel shows the same 80 dB below the figure's loudest bin

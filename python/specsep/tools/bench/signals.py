@@ -21,6 +21,8 @@ _HARMONICS = {"bass": 6, "keys": 10, "lead": 8}
 _NOISE_FLOOR = 1e-3
 _TABLE = 4096  # wavetable length of one period
 
+GL_SEED = 7  # seed of the random initial phases of Griffin-Lim, shared by every implementation
+
 
 def _envelope(n, sr, rng):
     """Linear attack of 2-20 ms, then an exponential decay over the note."""

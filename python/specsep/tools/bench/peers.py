@@ -24,6 +24,7 @@ import importlib.util
 import numpy as np
 
 from . import devices
+from .signals import GL_SEED
 
 _TORCH_PAD = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
 _SCIPY_PAD = {"constant": "zeros", "reflect": "even", "edge": "edge"}
@@ -50,8 +51,6 @@ def _layout(X, layout):
 
 def _initial_angles(shape, dtype=np.complex64):
     """The random initial phases every Griffin-Lim here starts from (librosa's formula and seed)."""
-    from .workloads import GL_SEED
-
     return np.exp(2j * np.pi * np.random.default_rng(GL_SEED).random(shape)).astype(dtype)
 
 
@@ -165,7 +164,6 @@ class Specsep(Implementation):
         return specsep.istft(X, **w.stft_args, length=length, backend=self.backend)
 
     def griffinlim(self, w, S):
-        from .workloads import GL_SEED
         import specsep
 
         return specsep.griffin_lim(S, w.n_iter, **w.stft_args, pad_mode=w.pad_mode, length=w.samples,
@@ -237,8 +235,6 @@ class Librosa(Implementation):
 
     def griffinlim(self, w, S):
         import librosa
-
-        from .workloads import GL_SEED
 
         with self._workers_ctx():
             return librosa.griffinlim(S, n_iter=w.n_iter, hop_length=w.hop, n_fft=w.n_fft, window=self._window(w),
@@ -542,8 +538,6 @@ class Torch(Implementation):
         """The shared initial phases made by torch, on its threads: the same draws as
         :func:`_initial_angles`, ``torch.polar`` in float32 (within 1e-6 of its complex64 angles)."""
         import torch
-
-        from .workloads import GL_SEED
 
         turns = torch.from_numpy(np.random.default_rng(GL_SEED).random(shape)).to(torch.float32)
         return torch.polar(torch.ones_like(turns), turns.mul_(2 * np.pi))

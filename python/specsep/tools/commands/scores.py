@@ -11,7 +11,8 @@ import contextlib
 
 import numpy as np
 
-from .. import metrics
+from specsep import metrics
+
 
 
 def end_to_end(signals: np.ndarray) -> np.ndarray:

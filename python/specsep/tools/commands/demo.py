@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _demo, masks
-from .._argtypes import int_at_least, positive_float
-from .._progress import progress
-from ..api import griffin_lim, misi, separate, stft
+from specsep import griffin_lim, masks, misi, separate, stft
+
+from .. import demo_clip
+from ..argtypes import int_at_least, positive_float
+from ..progress import progress
 from . import audio, figures, options, outputs, scores
 
 _METHODS = (  # key (folder name), label
@@ -99,8 +100,8 @@ def run(args) -> int:
         if args.seconds is not None and args.seconds > _MAX_SYNTHETIC_SECONDS:
             error(f"argument --seconds: the synthetic clip is at most {_MAX_SYNTHETIC_SECONDS:g} s, not "
                   f"{args.seconds:g} (give --input and --stems for longer material)")
-        mix, stems = _demo.synthesize(6.0 if args.seconds is None else args.seconds)
-        material = audio.Recording(mix[None], stems[None], _demo.STEM_NAMES, _demo.SAMPLE_RATE)
+        mix, stems = demo_clip.synthesize(6.0 if args.seconds is None else args.seconds)
+        material = audio.Recording(mix[None], stems[None], demo_clip.STEM_NAMES, demo_clip.SAMPLE_RATE)
         description = "synthetic clip"
     elif args.input is None or args.stems is None:
         error("arguments --input and --stems go together: give both, or neither for the synthetic clip")
@@ -209,7 +210,7 @@ def _separate(material, n_fft, hop, n_iter, backend, bar):
         start = time.perf_counter()
         parts.append(griffin_lim(
             S_stems[:, j], n_iter=n_iter, hop_length=hop, n_fft=n_fft, length=n_samples,
-            momentum=_GL_MOMENTUM, rng=_demo.SEED + j, backend=backend))
+            momentum=_GL_MOMENTUM, rng=demo_clip.SEED + j, backend=backend))
         seconds += time.perf_counter() - start
         bar.update()
     record("griffinlim", seconds, np.stack(parts, axis=1))

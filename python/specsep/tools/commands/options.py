@@ -6,23 +6,24 @@ import argparse
 
 import numpy as np
 
-from .. import _backends
-from .._argtypes import int_at_least, int_between
-from .._plan import STFT
+import specsep
+from specsep import STFT
+
+from ..argtypes import int_at_least, int_between
 
 
 def host_backends() -> tuple:
     """The installed backends that take NumPy arrays (the commands read files into NumPy arrays)."""
-    return tuple(name for name in _backends.available() if name not in _backends.DEVICE_BACKENDS)
+    return specsep.available_backends(arrays="numpy")
 
 
 def check_backend(parser: argparse.ArgumentParser, name: str) -> None:
     """Exit through ``parser.error`` unless ``name`` is an installed backend taking NumPy arrays."""
     try:
-        _backends.select(name)
+        specsep.check_backend(name)
     except ValueError as exc:
-        parser.error(f"argument --backend: {exc} (available here: {', '.join(_backends.available())})")
-    if name in _backends.DEVICE_BACKENDS:
+        parser.error(f"argument --backend: {exc} (available here: {', '.join(specsep.available_backends())})")
+    if name not in host_backends():
         parser.error(f"argument --backend: backend={name!r} takes CUDA arrays, and this command works on "
                      f"NumPy arrays read from files; choose one of {', '.join(host_backends())}")
 

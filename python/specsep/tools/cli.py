@@ -1,7 +1,7 @@
 """The ``specsep`` command line: the parser, ``main`` and the dispatch to the commands.
 
-Each command lives in its own module of :mod:`specsep._commands` (``bench`` in
-:mod:`specsep._bench`):
+Each command lives in its own module of :mod:`specsep.tools.commands` (``bench`` in
+:mod:`specsep.tools.bench`):
 
 - ``specsep demo``: a synthetic four-instrument clip (or your own mixture and stems) separated
   with oracle masks and phase retrieval, the quality of every method and its time;
@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__, _bench
-from ._commands import demo, oracle, phase
+from specsep import __version__
+
+from . import bench as _bench
+from .commands import demo, oracle, phase
 
 _PROG = "specsep"
 

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from .. import oracle
-from .._argtypes import int_at_least, non_negative_float
-from .._progress import progress
+from ..argtypes import int_at_least, non_negative_float
+from ..progress import progress
 from . import audio, figures, options, oracle_report, outputs, scores
 
 _DESCRIPTION = """\

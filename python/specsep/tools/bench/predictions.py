@@ -1,5 +1,5 @@
 """Predicted H100 times of the benchmark workloads: the roofline on paper of
-``specsep/_cuda/roofline.py`` (bytes moved, flops, launches of specsep's kernels and of torch's
+``specsep/tools/roofline.py`` (bytes moved, flops, launches of specsep's kernels and of torch's
 unfused path) applied to each workload's own sizes, so that a ``--quick`` run is predicted at its
 quick sizes. No GPU is needed.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .._cuda import roofline
+from .. import roofline
 
 MASK_LAUNCHES = 4  # |X|^2, the sum over sources, the division, the silent-bin select
 
@@ -88,7 +88,7 @@ def _ms(seconds):
 def table(workloads) -> str:
     """The markdown table of predictions for ``workloads``."""
     lines = [
-        f"Predicted H100 times (the roofline on paper, specsep/_cuda/roofline.py: "
+        f"Predicted H100 times (the roofline on paper, specsep/tools/roofline.py: "
         f"{roofline.H100_BANDWIDTH / 1e12:g} TB/s, {roofline.H100_FP32 / 1e12:g} TFLOP/s fp32, "
         f"{roofline.H100_FP64 / 1e12:g} fp64, {roofline.LAUNCH_OVERHEAD * 1e6:g} us per launch; "
         f"predictions, not measurements):",

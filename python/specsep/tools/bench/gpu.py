@@ -47,7 +47,7 @@ def speedup_table(workloads, summary, device_name) -> str:
 
 
 def run(args, command, workloads, implementations, threads, finish) -> int:
-    """The GPU run of ``workloads``; ``finish`` (``specsep._bench._finish``) writes the requested
+    """The GPU run of ``workloads``; ``finish`` (``specsep.tools.bench._finish``) writes the requested
     files (markdown, JSON, plot) and returns the exit status."""
     info = report.machine(threads)
     missing = devices.cuda_missing()

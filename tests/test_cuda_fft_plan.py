@@ -1,0 +1,33 @@
+"""The CUDA kernels' host FFT plan (specsep._cuda.fft_plan, NumPy) is the C++ one
+(cpp/include/specsep/fft/host_plan.hpp, through the cpu module): same factor lists, same root bits."""
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from specsep._cuda import fft_plan
+
+_cpu = pytest.importorskip("specsep._cpu", reason="the C++ plan to compare with is in the cpu module")
+
+# small, odd, prime, powers of 2 and 3, mixed radices, the audio sizes
+LENGTHS = [*range(1, 130), 255, 256, 257, 441, 1000, 1023, 1024, 1025, 2048, 2187, 3000, 4096, 4097, 6561,
+           8192, 11025, 16384, 65536, 65537]
+
+
+@pytest.mark.parametrize("n", LENGTHS)
+def test_plan_arrays_are_the_cpp_ones(n):
+    factors, roots = fft_plan.plan_arrays(n)
+    cpp_factors, cpp_roots = _cpu.fft_plan_arrays(n)
+    np.testing.assert_array_equal(factors, cpp_factors)
+    assert factors.dtype == np.int32
+    assert roots.dtype == cpp_roots.dtype == np.complex128
+    assert roots.tobytes() == cpp_roots.tobytes()  # the bits, signed zeros included
+
+
+def test_the_cuda_backend_does_not_import_the_cpu_module():
+    for path in Path(fft_plan.__file__).parent.glob("*.py"):
+        imported = {alias.name for node in ast.walk(ast.parse(path.read_text()))
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+        assert not imported & {"_cpu", "_cpu_avx2", "specsep._cpu"}, path.name
