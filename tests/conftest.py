@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import math
 import os
 import site
@@ -147,3 +150,19 @@ def subprocess_env():
     if root not in installed:
         env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     return env
+
+
+def run_cli(argv):
+    """The ``specsep`` command ``argv`` in this process: ``(exit status, stdout, stderr)``."""
+    from specsep.tools.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def results_rows(out):
+    """The rows of ``out/results.csv`` (specsep oracle) as dicts."""
+    with open(out / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))

@@ -3,9 +3,6 @@ output paths that cannot be written, reruns into an earlier run's folder, and Ct
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import signal
 import subprocess
 import sys
@@ -14,13 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from conftest import has_module, subprocess_env
+from conftest import results_rows, run_cli, has_module, subprocess_env
 from specsep import oracle
 from specsep.tools.commands import demo as demo_command
 from specsep.tools.commands import oracle as oracle_command
 from specsep.tools.commands import phase
 from specsep.tools.bench import harness
-from specsep.tools.cli import main
 
 sf = pytest.importorskip("soundfile")
 
@@ -45,17 +41,6 @@ def _write_track(folder, seed, seconds=0.5, names=FILES, peak=None):
     return folder
 
 
-def _run(argv):
-    """``main(argv)`` in this process: ``(exit status, stdout, stderr)``."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _rows(out):
-    with open(out / "results.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def _forbid(monkeypatch, owner, name):
@@ -80,7 +65,7 @@ def test_stem_names_differing_in_case_are_refused(tmp_path, monkeypatch, command
     argv = {"misi": ["misi", str(track / "mix.wav"), str(track), str(out)],
             "oracle": ["oracle", str(tmp_path / "data"), "--out", str(out), "--write-stems"],
             "demo": ["demo", "--input", str(track / "mix.wav"), "--stems", str(track), "--out", str(out)]}[command]
-    code, _, stderr = _run(argv)
+    code, _, stderr = run_cli(argv)
     assert code == 2
     assert f"{track / 'bass.WAV'} and {track / 'bass.wav'} have the same source name but for case" in stderr
     assert not out.exists()
@@ -118,11 +103,11 @@ def overflowing(tmp_path_factory):
     not has_module("matplotlib"), reason="matplotlib is not installed"))], ids=["blocks", "plot"])
 def test_an_overflowing_track_fails_alone(overflowing, tmp_path, plot):
     out = tmp_path / "out"
-    code, stdout, stderr = _run(["oracle", str(overflowing), "--batch", "3", "--out", str(out)]
+    code, stdout, stderr = run_cli(["oracle", str(overflowing), "--batch", "3", "--out", str(out)]
                                 + ["--plot"] * plot)
     assert code == 0, stderr
     assert "specsep oracle: b: failed: " in stderr and ("not finite" in stderr or "NaN or Inf" in stderr)
-    rows = _rows(out)
+    rows = results_rows(out)
     assert [(r["track"], r["error"] != "") for r in rows] == [("a", False)] * 3 + [("b", True)] + [("c", False)] * 3
     healthy = oracle.evaluate([t for t in oracle.find_tracks(overflowing) if t.name != "b"], bss_eval=False)
     for result in healthy:
@@ -141,7 +126,7 @@ def test_nan_samples_fail_their_track(tmp_path):
     data, _ = sf.read(bad / "drums.wav", always_2d=True)
     data[5, 1] = np.nan
     sf.write(bad / "drums.wav", data, SR, subtype="FLOAT")
-    code, _, stderr = _run(["oracle", str(tmp_path), "--out", str(tmp_path / "out")])
+    code, _, stderr = run_cli(["oracle", str(tmp_path), "--out", str(tmp_path / "out")])
     assert code == 0
     assert f"b: failed: {bad / 'drums.wav'} holds NaN or infinite samples" in stderr
 
@@ -179,7 +164,7 @@ def test_unwritable_outputs_are_refused_first(tmp_path, monkeypatch, command, op
         argv += [option, str(bad)]
     else:
         argv[-1] = str(bad)
-    code, _, stderr = _run(argv)
+    code, _, stderr = run_cli(argv)
     assert code == 2, stderr
     assert f"argument {option}: cannot write" in stderr and str(blocker) in stderr
 
@@ -197,7 +182,7 @@ def test_unwritable_outputs_are_refused_first(tmp_path, monkeypatch, command, op
 ])
 def test_numbers_out_of_range_exit_2(tmp_path, argv, message):
     track = _write_track(tmp_path / "t", seed=1)
-    code, _, stderr = _run([a.format(t=track, out=tmp_path / "out") for a in argv])
+    code, _, stderr = run_cli([a.format(t=track, out=tmp_path / "out") for a in argv])
     assert code == 2 and message in stderr, stderr
     assert not (tmp_path / "out").exists()
 
@@ -215,15 +200,15 @@ def small_dataset(tmp_path):
 
 def test_oracle_refuses_an_earlier_run_unless_overwrite(small_dataset, tmp_path, monkeypatch):
     out = tmp_path / "out"
-    assert _run(["oracle", str(small_dataset), "--out", str(out), "--write-stems"])[0] == 0
+    assert run_cli(["oracle", str(small_dataset), "--out", str(out), "--write-stems"])[0] == 0
     before = (out / "results.csv").read_bytes()
     _forbid(monkeypatch, oracle_command.oracle, "evaluate")
-    code, _, stderr = _run(["oracle", str(small_dataset), "--out", str(out), "--mask", "ibm"])
+    code, _, stderr = run_cli(["oracle", str(small_dataset), "--out", str(out), "--mask", "ibm"])
     assert code == 2
     assert f"argument --out: {out} holds the results of an earlier run (results.csv, summary.md, estimates/)" in stderr
     assert "--overwrite" in stderr and (out / "results.csv").read_bytes() == before
     monkeypatch.undo()
-    code, _, stderr = _run(["oracle", str(small_dataset), "--out", str(out), "--mask", "ibm", "--overwrite"])
+    code, _, stderr = run_cli(["oracle", str(small_dataset), "--out", str(out), "--mask", "ibm", "--overwrite"])
     assert code == 0, stderr
     assert sorted(p.name for p in out.iterdir()) == ["results.csv", "summary.md"]  # the old estimates are gone
     assert "ideal binary mask" in (out / "summary.md").read_text()
@@ -238,15 +223,15 @@ def test_an_interrupted_oracle_run_stays_marked(small_dataset, tmp_path, monkeyp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(oracle_command.oracle, "evaluate", interrupted)
-    code, _, stderr = _run(["oracle", str(small_dataset), "--out", str(out), "--write-stems"])
+    code, _, stderr = run_cli(["oracle", str(small_dataset), "--out", str(out), "--write-stems"])
     assert (code, stderr.splitlines()[-1]) == (130, "specsep: interrupted")
     assert "Traceback" not in stderr
     assert (out / "specsep-unfinished.txt").is_file() and (out / "estimates" / "a").is_dir()
     assert not (out / "results.csv").exists()
     monkeypatch.undo()
-    code, _, stderr = _run(["oracle", str(small_dataset), "--out", str(out)])
+    code, _, stderr = run_cli(["oracle", str(small_dataset), "--out", str(out)])
     assert code == 2 and "holds the results of an unfinished run" in stderr
-    assert _run(["oracle", str(small_dataset), "--out", str(out), "--overwrite"])[0] == 0
+    assert run_cli(["oracle", str(small_dataset), "--out", str(out), "--overwrite"])[0] == 0
     assert sorted(p.name for p in out.iterdir()) == ["results.csv", "summary.md"]
 
 
@@ -255,10 +240,10 @@ def test_demo_refuses_an_earlier_run_and_never_deletes_its_inputs(tmp_path, monk
     out = tmp_path / "out"
     out.mkdir()
     (out / "results.json").write_text("{}")
-    code, _, stderr = _run(["demo", "--seconds", "0.5", "--out", str(out)])
+    code, _, stderr = run_cli(["demo", "--seconds", "0.5", "--out", str(out)])
     assert code == 2 and "holds the results of an earlier run (results.json)" in stderr
     track = _write_track(out / "estimates", seed=1)  # the user's stems inside --out
-    code, _, stderr = _run(["demo", "--input", str(track / "mix.wav"), "--stems", str(track), "--out", str(out),
+    code, _, stderr = run_cli(["demo", "--input", str(track / "mix.wav"), "--stems", str(track), "--out", str(out),
                             "--overwrite"])
     assert code == 2 and "--overwrite would delete it" in stderr
     assert (track / "bass.wav").is_file()
@@ -268,17 +253,17 @@ def test_misi_never_writes_over_its_inputs(tmp_path, monkeypatch):
     track = _write_track(tmp_path / "t", seed=1)
     before = (track / "bass.wav").read_bytes()
     _forbid(monkeypatch, phase, "stft")
-    code, _, stderr = _run(["misi", str(track / "mix.wav"), str(track), str(track)])
+    code, _, stderr = run_cli(["misi", str(track / "mix.wav"), str(track), str(track)])
     assert code == 2 and f"argument OUT_DIR: the rebuilt stems would replace the input {track / 'bass.wav'}" in stderr
     assert (track / "bass.wav").read_bytes() == before
 
 
 def test_oracle_out_inside_the_dataset_is_not_a_track(small_dataset, tmp_path):
     out = small_dataset / "results"
-    assert _run(["oracle", str(small_dataset), "--out", str(out)])[0] == 0
-    code, stdout, stderr = _run(["oracle", str(small_dataset), "--out", str(out), "--overwrite"])
+    assert run_cli(["oracle", str(small_dataset), "--out", str(out)])[0] == 0
+    code, stdout, stderr = run_cli(["oracle", str(small_dataset), "--out", str(out), "--overwrite"])
     assert code == 0, stderr
-    assert "2 tracks in" in stdout and [r["track"] for r in _rows(out)] == ["a"] * 3 + ["b"] * 3
+    assert "2 tracks in" in stdout and [r["track"] for r in results_rows(out)] == ["a"] * 3 + ["b"] * 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,7 +277,7 @@ def test_interrupt_exits_130_without_a_file(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(phase, "griffin_lim", interrupted)
-    code, _, stderr = _run(["griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav")])
+    code, _, stderr = run_cli(["griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav")])
     assert (code, stderr) == (130, "specsep: interrupted\n")
     assert not (tmp_path / "o.wav").exists()
 
@@ -314,7 +299,7 @@ def test_a_write_interrupted_halfway_leaves_no_file(tmp_path, monkeypatch):
         write(path, data, *args, **kwargs)
 
     monkeypatch.setattr(sf, "write", interrupted)
-    code, _, _ = _run(["misi", str(track / "mix.wav"), str(track), str(out), "--n-iter", "1"])
+    code, _, _ = run_cli(["misi", str(track / "mix.wav"), str(track), str(out), "--n-iter", "1"])
     assert code == 130
     assert sorted(p.name for p in out.iterdir()) == ["keys.wav"]  # no stem, no temporary file
     assert (out / "keys.wav").read_bytes() == b"an earlier file"

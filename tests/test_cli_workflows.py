@@ -3,8 +3,6 @@ failures, a Dask cluster, real music), ``specsep griffinlim`` and ``specsep misi
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import io
 import subprocess
 import sys
@@ -13,10 +11,9 @@ import numpy as np
 import pytest
 
 import specsep
-from conftest import MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
+from conftest import results_rows, run_cli, MUSIC, PIECE1_IRM_SDR_DB, README_ROUNDING_DB, has_module, subprocess_env
 from specsep import oracle
 from specsep.tools import progress as _progress
-from specsep.tools.cli import main
 
 sf = pytest.importorskip("soundfile")
 
@@ -79,24 +76,13 @@ def dataset(tmp_path_factory):
     return root
 
 
-def _run(argv):
-    """``main(argv)`` in this process: ``(exit status, stdout, stderr)``."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
-
-
-def _rows(out):
-    with open(out / "results.csv", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="module")
 def irm_run(dataset, tmp_path_factory):
     """``specsep oracle DATASET --mask irm``, one track at a time."""
     out = tmp_path_factory.mktemp("irm") / "out"
-    code, stdout, stderr = _run(["oracle", str(dataset), "--mask", "irm", "--out", str(out)])
+    code, stdout, stderr = run_cli(["oracle", str(dataset), "--mask", "irm", "--out", str(out)])
     assert code == 0, stderr
     return out, stdout
 
@@ -129,7 +115,7 @@ def _end_to_end(signals):
 
 def test_oracle_scores_equal_the_api(irm_run, dataset):
     out, _ = irm_run
-    rows = _rows(out)
+    rows = results_rows(out)
     assert [(r["track"], r["source"]) for r in rows] == [
         ("a_musdb", s) for s in SOURCES] + [("b_slakh", s) for s in SLAKH_SOURCES] + [("c_mono", s) for s in SOURCES]
     for name, _, sr, _, seconds in TRACKS:
@@ -152,7 +138,7 @@ def test_oracle_sdr_is_bss_eval(irm_run, dataset):
     import fast_bss_eval
 
     out, _ = irm_run
-    rows = [r for r in _rows(out) if r["track"] == "c_mono"]
+    rows = [r for r in results_rows(out) if r["track"] == "c_mono"]
     _, sources, estimates, _ = _direct(dataset / "c_mono")
     sdr, perm = fast_bss_eval.sdr(_end_to_end(sources).astype(np.float64), _end_to_end(estimates).astype(np.float64),
                                   return_perm=True)
@@ -168,7 +154,7 @@ def test_oracle_summary(irm_run):
     assert "3 tracks: 3 separated, 0 failed" in summary
     for name, *_ in TRACKS:
         assert f"| {name} |" in summary
-    rows = _rows(out)
+    rows = results_rows(out)
     for source in SOURCES:  # bass, drums and keys are in two tracks; mean and median of those
         values = [float(r["si_sdr"]) for r in rows if r["source"] == source]
         assert f"| {source} | 2 | {np.mean(values):.2f} | {np.median(values):.2f} |" in summary
@@ -176,10 +162,10 @@ def test_oracle_summary(irm_run):
 
 
 def test_one_track_folder_is_a_dataset(irm_run, dataset, tmp_path):
-    code, stdout, _ = _run(["oracle", str(dataset / "b_slakh"), "--out", str(tmp_path)])
+    code, stdout, _ = run_cli(["oracle", str(dataset / "b_slakh"), "--out", str(tmp_path)])
     assert code == 0
     assert "1 track in" in stdout
-    assert _rows(tmp_path) == [r for r in _rows(irm_run[0]) if r["track"] == "b_slakh"]
+    assert results_rows(tmp_path) == [r for r in results_rows(irm_run[0]) if r["track"] == "b_slakh"]
 
 
 def test_batch_equals_one_at_a_time(irm_run, dataset, tmp_path, monkeypatch):
@@ -191,10 +177,10 @@ def test_batch_equals_one_at_a_time(irm_run, dataset, tmp_path, monkeypatch):
         return separate(x, *args, **kwargs)
 
     monkeypatch.setattr(oracle, "separate", counting)
-    code, _, stderr = _run(["oracle", str(dataset), "--batch", "3", "--out", str(tmp_path)])
+    code, _, stderr = run_cli(["oracle", str(dataset), "--batch", "3", "--out", str(tmp_path)])
     assert code == 0, stderr
     assert calls == [(2, 2, 16000), (1, 1, 12000)]  # a and b stacked; c alone (another shape)
-    batched, single = _rows(tmp_path), _rows(irm_run[0])
+    batched, single = results_rows(tmp_path), results_rows(irm_run[0])
     assert [(r["track"], r["source"]) for r in batched] == [(r["track"], r["source"]) for r in single]
     for key in ("si_sdr", "snr"):
         np.testing.assert_allclose([float(r[key]) for r in batched], [float(r[key]) for r in single], rtol=0, atol=1e-9)
@@ -224,7 +210,7 @@ def test_blocks_equal_whole_tracks(dataset, mask, monkeypatch):
 def test_write_stems_and_plot(dataset, tmp_path):
     argv = ["oracle", str(dataset / "c_mono"), "--mask", "psm", "--write-stems", "--out", str(tmp_path)]
     plot = has_module("matplotlib")
-    code, stdout, stderr = _run(argv + (["--plot"] if plot else []))
+    code, stdout, stderr = run_cli(argv + (["--plot"] if plot else []))
     assert code == 0, stderr
     names, _, estimates, sr = _direct(dataset / "c_mono", mask="psm")
     for j, name in enumerate(names):
@@ -243,7 +229,7 @@ def test_progress_bar_shows_throughput(dataset, tmp_path, monkeypatch):
     stream = io.StringIO()
     monkeypatch.setattr(command, "progress", lambda total, desc: _progress.TextBar(
         total, desc, file=stream, disable=False, delay=0.0))
-    assert _run(["oracle", str(dataset), "--out", str(tmp_path)])[0] == 0
+    assert run_cli(["oracle", str(dataset), "--out", str(tmp_path)])[0] == 0
     drawn = stream.getvalue()
     assert "specsep oracle: [" in drawn and "3/3" in drawn
     assert "tracks/s, " in drawn and "audio s/s" in drawn
@@ -283,7 +269,7 @@ def test_failed_tracks_are_reported_and_the_others_go_on(dataset, tmp_path):
     (root / "garbage" / "bass.wav").write_bytes(b"nor this")
     (root / "lonely").mkdir()
     sf.write(root / "lonely" / "mix.wav", np.zeros(800, dtype=np.float32), 8000)
-    code, stdout, stderr = _run(["oracle", str(root), "--out", str(tmp_path / "out")])
+    code, stdout, stderr = run_cli(["oracle", str(root), "--out", str(tmp_path / "out")])
     assert code == 0
     reasons = {
         "empty": "no mixture.wav or mix.wav in",
@@ -297,7 +283,7 @@ def test_failed_tracks_are_reported_and_the_others_go_on(dataset, tmp_path):
     summary = (tmp_path / "out" / "summary.md").read_text()
     assert "5 tracks: 1 separated, 4 failed" in summary
     assert "## Failed tracks" in summary and "| rate | sample rates differ" in summary
-    rows = _rows(tmp_path / "out")
+    rows = results_rows(tmp_path / "out")
     assert [r["track"] for r in rows if r["error"]] == ["empty", "garbage", "lonely", "rate"]
     assert [r["source"] for r in rows if r["track"] == "good"] == list(SOURCES)
     assert "1 of 5 tracks separated" in stdout
@@ -305,7 +291,7 @@ def test_failed_tracks_are_reported_and_the_others_go_on(dataset, tmp_path):
 
 def test_every_track_failed_exits_1(tmp_path):
     (tmp_path / "data" / "empty").mkdir(parents=True)
-    code, _, stderr = _run(["oracle", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
+    code, _, stderr = run_cli(["oracle", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert code == 1
     assert "empty: failed: no mixture.wav or mix.wav" in stderr
     assert (tmp_path / "out" / "summary.md").is_file()
@@ -320,16 +306,16 @@ def test_every_track_failed_exits_1(tmp_path):
     (["--n-fft", "1024", "--hop-length", "2048"], "hop_length=2048 violates NOLA"),
 ])
 def test_oracle_bad_arguments_exit_2(dataset, tmp_path, extra, message):
-    code, _, stderr = _run(["oracle", str(dataset), "--out", str(tmp_path / "out")] + extra)
+    code, _, stderr = run_cli(["oracle", str(dataset), "--out", str(tmp_path / "out")] + extra)
     assert code == 2
     assert stderr.startswith("usage: specsep oracle") and message in stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_oracle_dataset_without_tracks_exits_2(tmp_path):
-    code, _, stderr = _run(["oracle", str(tmp_path), "--out", str(tmp_path / "out")])
+    code, _, stderr = run_cli(["oracle", str(tmp_path), "--out", str(tmp_path / "out")])
     assert code == 2 and "holds no mixture.wav or mix.wav and no track folders" in stderr
-    code, _, stderr = _run(["oracle", str(tmp_path / "nowhere")])
+    code, _, stderr = run_cli(["oracle", str(tmp_path / "nowhere")])
     assert code == 2 and "is not a folder" in stderr
 
 
@@ -337,16 +323,16 @@ def test_oracle_without_fast_bss_eval(dataset, tmp_path, monkeypatch):
     from specsep.tools.commands import scores
 
     monkeypatch.setattr(scores, "bss_eval_available", lambda: False)
-    code, stdout, _ = _run(["oracle", str(dataset / "c_mono"), "--out", str(tmp_path)])
+    code, stdout, _ = run_cli(["oracle", str(dataset / "c_mono"), "--out", str(tmp_path)])
     assert code == 0
-    assert all(r["sdr"] == "" for r in _rows(tmp_path))
+    assert all(r["sdr"] == "" for r in results_rows(tmp_path))
     assert "fast_bss_eval is not installed, so the sdr column is empty" in stdout
     assert "SDR not computed" in (tmp_path / "summary.md").read_text()
 
 
 def test_scheduler_without_distributed_exits_2(dataset, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
-    code, _, stderr = _run(["oracle", str(dataset), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path)])
+    code, _, stderr = run_cli(["oracle", str(dataset), "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path)])
     assert code == 2 and "argument --scheduler: needs dask.distributed" in stderr
 
 
@@ -370,7 +356,7 @@ def test_oracle_on_a_dask_cluster(irm_run, dataset, tmp_path, monkeypatch):
         monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        code, stdout, stderr = _run(["oracle", str(dataset), "--scheduler", cluster.scheduler_address,
+        code, stdout, stderr = run_cli(["oracle", str(dataset), "--scheduler", cluster.scheduler_address,
                                      "--batch", "2", "--out", str(tmp_path)])
         on_workers = oracle.evaluate(dataset, "psm", client=client)
     assert code == 0, stderr
@@ -385,9 +371,9 @@ def test_oracle_on_a_dask_cluster(irm_run, dataset, tmp_path, monkeypatch):
 
 
 def test_oracle_on_music_reproduces_the_reference(music_piece, tmp_path):
-    code, _, stderr = _run(["oracle", str(MUSIC), "--mask", "irm", "--out", str(tmp_path)])
+    code, _, stderr = run_cli(["oracle", str(MUSIC), "--mask", "irm", "--out", str(tmp_path)])
     assert code == 0, stderr
-    rows = {r["source"]: float(r["snr"]) for r in _rows(tmp_path) if r["track"] == "piece1"}
+    rows = {r["source"]: float(r["snr"]) for r in results_rows(tmp_path) if r["track"] == "piece1"}
     assert set(rows) == set(PIECE1_IRM_SDR_DB)
     for name, expected in PIECE1_IRM_SDR_DB.items():
         assert abs(rows[name] - expected) <= README_ROUNDING_DB, (name, rows[name])
@@ -413,7 +399,7 @@ def test_griffinlim(dataset, tmp_path):
     source = dataset / "a_musdb" / "mixture.wav"
     argv = ["griffinlim", str(source), str(tmp_path / "out.wav"), "--n-iter", "24", "--seed", "3"]
     plot = has_module("matplotlib")
-    code, stdout, stderr = _run(argv + (["--plot", str(tmp_path / "gl.png")] if plot else []))
+    code, stdout, stderr = run_cli(argv + (["--plot", str(tmp_path / "gl.png")] if plot else []))
     assert code == 0, stderr
     original, sr = sf.read(source, dtype="float32", always_2d=True)
     rebuilt, rate = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
@@ -431,7 +417,7 @@ def test_griffinlim(dataset, tmp_path):
 def test_griffinlim_is_one_call_of_the_api(dataset, tmp_path):
     """The written signal is griffin_lim's, with the seed given."""
     source = dataset / "c_mono" / "mix.wav"
-    assert _run(["griffinlim", str(source), str(tmp_path / "out.wav"), "--n-iter", "5", "--momentum", "0.5"])[0] == 0
+    assert run_cli(["griffinlim", str(source), str(tmp_path / "out.wav"), "--n-iter", "5", "--momentum", "0.5"])[0] == 0
     x, _ = sf.read(source, dtype="float32", always_2d=True)
     S = np.abs(specsep.stft(np.ascontiguousarray(x.T), n_fft=1024, hop_length=256))
     expected = specsep.griffin_lim(S, n_iter=5, n_fft=1024, hop_length=256, length=x.shape[0], momentum=0.5, rng=0)
@@ -439,10 +425,25 @@ def test_griffinlim_is_one_call_of_the_api(dataset, tmp_path):
     np.testing.assert_array_equal(rebuilt.T, expected)
 
 
+@pytest.mark.parametrize("precision", ["float32", "float64"])
+def test_griffinlim_precision(dataset, tmp_path, precision):
+    """--precision chooses the iterations' precision, as griffin_lim's precision= does."""
+    source = dataset / "c_mono" / "mix.wav"
+    argv = ["griffinlim", str(source), str(tmp_path / "out.wav"), "--n-iter", "4", "--precision", precision]
+    code, stdout, _ = run_cli(argv)
+    assert code == 0 and f"{precision} iterations" in stdout.splitlines()[0]
+    x, _ = sf.read(source, dtype="float32", always_2d=True)
+    S = np.abs(specsep.stft(np.ascontiguousarray(x.T), n_fft=1024, hop_length=256))
+    expected = specsep.griffin_lim(S, n_iter=4, n_fft=1024, hop_length=256, length=x.shape[0], rng=0,
+                                   precision=precision)
+    rebuilt, _ = sf.read(tmp_path / "out.wav", dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(rebuilt.T, expected)
+
+
 def test_misi(dataset, tmp_path):
     track = dataset / "a_musdb"
     argv = ["misi", str(track / "mixture.wav"), str(track), str(tmp_path / "out"), "--n-iter", "16"]
-    code, stdout, stderr = _run(argv)
+    code, stdout, stderr = run_cli(argv)
     assert code == 0, stderr
     mix, sr = sf.read(track / "mixture.wav", dtype="float32", always_2d=True)
     rebuilt = [sf.read(tmp_path / "out" / f"{name}.wav", dtype="float32", always_2d=True) for name in SOURCES]
@@ -464,8 +465,9 @@ def test_misi(dataset, tmp_path):
     (["griffinlim", "{a}/mixture.wav", "{out}/x.wav", "--backend", "tpu"], "argument --backend: backend='tpu'"),
     (["misi", "{a}/mixture.wav", "{out}", "{out}/o"], "the stems folder"),
     (["misi", "{a}/mixture.wav", "{a}", "{out}/o", "--init", "noise"], "argument --init: invalid choice"),
+    (["misi", "{a}/mixture.wav", "{a}", "{out}/o", "--precision", "half"], "argument --precision: invalid choice"),
 ])
 def test_phase_bad_arguments_exit_2(dataset, tmp_path, argv, message):
     argv = [a.format(a=dataset / "a_musdb", out=tmp_path / "missing") for a in argv]
-    code, _, stderr = _run(argv)
+    code, _, stderr = run_cli(argv)
     assert code == 2 and message in stderr, stderr

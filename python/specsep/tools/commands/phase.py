@@ -73,6 +73,9 @@ def _add_iteration_options(parser, momentum):
     parser.add_argument("--tol", type=non_negative_float, default=None, metavar="T",
                         help="stop a channel once its spectral convergence improves by less than this "
                              "fraction in one iteration (default: run every iteration)")
+    parser.add_argument("--precision", choices=("float32", "float64"), default=None,
+                        help="iterate in this precision (default: the audio's, float32, as librosa does; "
+                             "float64 is the definition every backend matches sample by sample)")
     options.add_stft_options(parser)
     options.add_backend_option(parser)
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
@@ -130,7 +133,7 @@ def run_griffinlim(args) -> int:
         S = np.abs(stft(x, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, F, T)
         y, history = griffin_lim(
             S, n_iter=args.n_iter, hop_length=hop, n_fft=n_fft, length=x.shape[-1], momentum=args.momentum,
-            rng=args.seed, tol=args.tol, return_history=True, backend=args.backend)
+            rng=args.seed, tol=args.tol, return_history=True, precision=args.precision, backend=args.backend)
         X_out = stft(y, n_fft=n_fft, hop_length=hop, backend=args.backend)
         audio.write_wav(args.output, y, sr)
         curve = _overall(history, _norms(S, axes=(-2, -1)))
@@ -175,7 +178,8 @@ def run_misi(args) -> int:
         S = np.abs(stft(recording.sources, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, J, F, T)
         rebuilt, history = misi(
             recording.mix, S, n_iter=args.n_iter, momentum=args.momentum, init=args.init, tol=args.tol,
-            return_history=True, n_fft=n_fft, hop_length=hop, rng=args.seed, backend=args.backend)
+            return_history=True, n_fft=n_fft, hop_length=hop, rng=args.seed, precision=args.precision,
+            backend=args.backend)
         X_out = stft(rebuilt, n_fft=n_fft, hop_length=hop, backend=args.backend)
         with outputs.replacing_all([args.out / f"{name}.wav" for name in recording.names]) as paths:
             for j, path in enumerate(paths):
@@ -210,7 +214,8 @@ def _print_header(prog, args, what, signal, sr, n_fft, hop):
     channels, n_samples = signal.shape
     print(f"{prog}: {what}, {n_samples / sr:.1f} s at {sr} Hz, {channels} channel{'s' * (channels > 1)}; "
           f"STFT n_fft={n_fft} hop={hop} hann; {args.n_iter} iteration{'s' * (args.n_iter != 1)}, "
-          f"momentum {args.momentum:g}" + (f", tol {args.tol:g}" if args.tol is not None else ""), flush=True)
+          f"momentum {args.momentum:g}" + (f", tol {args.tol:g}" if args.tol is not None else "")
+          + (f", {args.precision} iterations" if args.precision else ""), flush=True)
 
 
 def _norms(S, axes):
