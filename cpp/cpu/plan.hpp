@@ -46,8 +46,9 @@ class CpuPlan {
     // Where every frame that can cover a sample exists, the envelope is periodic in the hop.
     // Summed in the order of window_sum_square_at (increasing frame = decreasing window index),
     // so that both give the same bits.
+    // A hop longer than the window (analysis with gaps) leaves residues r >= n_fft at 0.
     steady_envelope.assign(static_cast<size_t>(hop), T(0));
-    for (index_t r = 0; r < hop; ++r)
+    for (index_t r = 0; r < std::min(hop, n_fft); ++r)
       for (index_t j = r + ((n_fft - 1 - r) / hop) * hop; j >= r; j -= hop)
         steady_envelope[static_cast<size_t>(r)] += envelope_window[j] * envelope_window[j];
   }

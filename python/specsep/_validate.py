@@ -287,7 +287,8 @@ def check_weights(weights, n_sources):
     """MISI's share of the mixture error per source: ``1 / J`` each by default."""
     if weights is None:
         return np.full(n_sources, 1.0 / n_sources)
-    weights = np.asarray(weights, dtype=np.float64)
+    # a copy: aligned (the kernels load whole doubles; np.asarray keeps a caller's unaligned view)
+    weights = np.array(weights, dtype=np.float64)
     if weights.shape != (n_sources,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
         raise ValueError(f"weights must be {n_sources} non-negative numbers summing to 1, got {weights}")
     return weights
