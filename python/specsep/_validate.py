@@ -71,6 +71,16 @@ def check_choice(name: str, value, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_mel_norm(norm):
+    """``norm`` of :func:`specsep.mel_filterbank`: None, "slaney" or a float that names a norm
+    (``librosa.util.normalize``'s: ``inf``, ``-inf``, ``0`` or ``p > 0``)."""
+    if norm is None or isinstance(norm, str) and norm == "slaney":
+        return norm
+    if isinstance(norm, (bool, np.bool_)) or not isinstance(norm, numbers.Real) or not (norm >= 0 or norm == -np.inf):
+        raise ValueError(f"norm={norm!r} must be 'slaney', None, inf, -inf, 0 or a number > 0")
+    return float(norm)
+
+
 def check_window_name(name) -> str:
     return check_choice("window", name, WINDOW_NAMES)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _validate as v
@@ -168,7 +166,7 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     if fmax <= fmin:
         raise ValueError(f"fmax={fmax} must be > fmin={fmin}")
     htk = v.check_bool("htk", htk)
-    norm = _check_norm(norm)
+    norm = v.check_mel_norm(norm)
     dtype = np.dtype(dtype)
     if dtype not in v.REAL_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -191,16 +189,6 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
         length = _row_norms(weights, norm)
         weights /= np.where(length > 0, length, 1.0)
     return weights.astype(dtype)
-
-
-def _check_norm(norm):
-    """``norm`` of :func:`mel_filterbank`: None, "slaney" or a float that names a norm
-    (``librosa.util.normalize``'s: ``inf``, ``-inf``, ``0`` or ``p > 0``)."""
-    if norm is None or isinstance(norm, str) and norm == "slaney":
-        return norm
-    if isinstance(norm, (bool, np.bool_)) or not isinstance(norm, numbers.Real) or not (norm >= 0 or norm == -np.inf):
-        raise ValueError(f"norm={norm!r} must be 'slaney', None, inf, -inf, 0 or a number > 0")
-    return float(norm)
 
 
 def _row_norms(weights, norm):
