@@ -22,7 +22,7 @@ needs_cpu = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason
 
 @pytest.fixture
 def kernels():
-    from specsep._cpu_backend import kernels_module
+    from specsep._backends.cpu import kernels_module
 
     return kernels_module
 
@@ -101,9 +101,9 @@ def test_clear_caches_empties_every_cache(kernels):
     assert kernels.cached_bytes() == kernels.scratch_bytes() == 0
     assert _plan._cached.cache_info().currsize == 0
     assert _plan._envelope_of_q_frames.cache_info().currsize == 0
-    from specsep import _cpu_backend
+    from specsep._backends import cpu as cpu_backend
 
-    assert _cpu_backend._kernels.cache_info().currsize == 0
+    assert cpu_backend._kernels.cache_info().currsize == 0
     if "cuda-emu" in specsep.available_backends():
         from specsep import _backends
 
@@ -141,7 +141,7 @@ def test_buffer_cache_keeps_the_latest_sizes_within_its_budget(kernels, cache_li
 
 def _import_with(variable, value):
     env = {**os.environ, variable: value}
-    code = ("import specsep._cpu_backend as c; "
+    code = ("import specsep._backends.cpu as c; "
             "print(c.kernels_module.buffer_cache_limit(), c.kernels_module.get_num_threads())")
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 

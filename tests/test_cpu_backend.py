@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import specsep
-from specsep import _cpu_backend
+from specsep._backends import cpu as cpu_backend
 from conftest import RTOL, assert_close, assert_same_bits, largest_generic_prime, primes
 
 pytestmark = pytest.mark.skipif("cpu" not in specsep.available_backends(), reason="cpu backend not built")
@@ -225,11 +225,11 @@ def test_baseline_and_avx2_plans_same_bits(dtype, kw):
 @pytest.fixture
 def baseline_backend(monkeypatch):
     """The cpu backend running the baseline module's plans instead of the AVX2 ones."""
-    monkeypatch.setattr(_cpu_backend, "_PLAN_CLASSES",
+    monkeypatch.setattr(cpu_backend, "_PLAN_CLASSES",
                         {F32: _cpu.PlanFloat32, F64: _cpu.PlanFloat64})
-    _cpu_backend._kernels.cache_clear()
+    cpu_backend._kernels.cache_clear()
     yield
-    _cpu_backend._kernels.cache_clear()
+    cpu_backend._kernels.cache_clear()
 
 
 @needs_avx2
@@ -238,7 +238,7 @@ def test_baseline_and_avx2_backends_same_bits(dtype, request):
     """Every entry point (separate, griffin_lim and misi included) through either module."""
     avx2 = _workload(dtype)
     request.getfixturevalue("baseline_backend")
-    assert _cpu_backend._kernels(specsep.STFT(n_fft=16, dtype=dtype)).__class__.__module__.endswith("_cpu")
+    assert cpu_backend._kernels(specsep.STFT(n_fft=16, dtype=dtype)).__class__.__module__.endswith("_cpu")
     baseline = _workload(dtype)
     for name in avx2:
         assert_same_bits(baseline[name], avx2[name], f"{name}, baseline vs avx2")
@@ -509,7 +509,7 @@ def test_threads_change_count_while_others_run(restore_threads):
 
 
 def test_cpu_backend_is_the_default_for_numpy_arrays():
-    assert _cpu_backend.kernels_module.isa == ("avx2" if HAS_AVX2 else "baseline")
+    assert cpu_backend.kernels_module.isa == ("avx2" if HAS_AVX2 else "baseline")
     x = signal(1000, dtype=np.float32)
     np.testing.assert_array_equal(specsep.stft(x, n_fft=64), specsep.stft(x, n_fft=64, backend="cpu"))
 
@@ -533,7 +533,7 @@ def test_phase_retrieval_in_groups_of_items_gives_the_same_bits(monkeypatch):
         sources = np.stack([x, 0.3 * x[..., ::-1]], axis=-2)  # (2, 2, J=2, n)
         S_sources = np.abs(specsep.stft(sources, n_fft=256, hop_length=64))
         whole = (specsep.griffin_lim(S, **kw, backend="cpu"), specsep.misi(x, S_sources, **kw, backend="cpu"))
-        monkeypatch.setattr(_cpu_backend, "PHASE_STATE_BYTES", 1)  # one item per group
+        monkeypatch.setattr(cpu_backend, "PHASE_STATE_BYTES", 1)  # one item per group
         grouped = (specsep.griffin_lim(S, **kw, backend="cpu"), specsep.misi(x, S_sources, **kw, backend="cpu"))
         monkeypatch.undo()
         history = whole[0][1]

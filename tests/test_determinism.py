@@ -1,6 +1,6 @@
 """Determinism on every host backend: the same inputs and seed give identical bits on repeated runs,
 for any ``specsep.set_num_threads``, from 8 Python threads sharing one plan, and in worker
-processes that received the plan by pickle. test_cpu_backend.py checks the cpu backend in depth
+processes that received the plan by pickle. test_backends/cpu.py checks the cpu backend in depth
 (thread counts, instruction sets); this file holds every backend, cuda-emu included (the CUDA
 kernels: block-cooperative loops, shared-memory reductions, device-side convergence), to the same
 rule on a smaller workload.

@@ -14,7 +14,7 @@ from conftest import assert_same_bits
 
 import specsep
 from specsep import _backends
-from specsep._cuda.backend import HEADROOM
+from specsep._backends.cuda import HEADROOM
 from specsep._cuda.launcher import EMULATED_DEVICE_MEMORY as EMULATED
 from specsep._random_angles import RandomAngles
 

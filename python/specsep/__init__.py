@@ -10,7 +10,7 @@ from . import masks, metrics
 from ._backends import available as available_backends
 from ._backends import check_backend
 from ._caches import clear_caches
-from ._cpu_backend import cpu_kernels
+from ._backends.cpu import cpu_kernels
 from ._plan import STFT
 from ._threads import get_num_threads, set_num_threads
 from ._windows import check_cola, check_nola, get_window

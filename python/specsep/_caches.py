@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import _backends, _cpu_backend, _plan
+from . import _backends, _plan
+from ._backends import cpu as cpu_backend
 
 
 def clear_caches() -> int:
@@ -30,9 +31,9 @@ def clear_caches() -> int:
     """
     _plan._cached.cache_clear()
     _plan._envelope_of_q_frames.cache_clear()
-    _cpu_backend._kernels.cache_clear()
+    cpu_backend._kernels.cache_clear()
     for backend in _backends.loaded():
         if hasattr(backend, "clear_constants"):
             backend.clear_constants()
-    kernels = _cpu_backend.kernels_module
+    kernels = cpu_backend.kernels_module
     return int(kernels.clear_buffer_cache()) + int(kernels.clear_scratch())

@@ -7,7 +7,7 @@ iteration runs. Batch items are independent problems, per-item stopping on ``tol
 backend may run a batch as several calls on groups of items: the signals are the same bits, and
 the histories are those of one call once each group's is padded with NaN to the longest (an item
 that stops early has NaN after its last iteration in one call too). The ``cpu`` backend keeps
-each group's state about a last-level cache in size (``_cpu_backend.PHASE_STATE_BYTES``); the
+each group's state about a last-level cache in size (``_backends/cpu.py``: ``PHASE_STATE_BYTES``); the
 ``cuda`` backend sizes groups by the free device memory.
 """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from . import _validate as v
-from ._cpu_backend import kernels_module
+from ._backends.cpu import kernels_module
 
 
 def set_num_threads(n: int) -> None:

@@ -12,11 +12,11 @@ import functools
 
 import numpy as np
 
-from . import _cpu, _environment
-from ._random_angles import RandomAngles
-from ._item_groups import by_item_groups, items_of
-from ._reference import apply_mask as _numpy_apply_mask
-from ._validate import COMPLEX_OF
+from .. import _cpu, _environment
+from .._random_angles import RandomAngles
+from .._item_groups import by_item_groups, items_of
+from .._reference import apply_mask as _numpy_apply_mask
+from .._validate import COMPLEX_OF
 
 
 def _load_kernels():
@@ -25,7 +25,7 @@ def _load_kernels():
     Both compute the same bits (same lane width, no FMA contraction); only the speed differs.
     """
     if _cpu.cpu_has_avx2():
-        from . import _cpu_avx2
+        from .. import _cpu_avx2
 
         return _cpu_avx2
     return _cpu

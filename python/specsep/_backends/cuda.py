@@ -28,7 +28,7 @@ from .._random_angles import RandomAngles
 from .._item_groups import by_item_groups, items_of
 from .._validate import COMPLEX_OF
 from .. import cuda_source
-from . import fft_plan
+from .._cuda import fft_plan
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows

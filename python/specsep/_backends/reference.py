@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import masks, phase, transforms
+from .._reference import masks, phase, transforms
 
 
 class NumpyBackend:

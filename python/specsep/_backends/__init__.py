@@ -4,17 +4,17 @@
 backend is used as asked, or refused with an error that says why (not available here, or the
 array lives on the other side of the PCIe bus). There is no silent fallback.
 
-A backend is an object with the methods of :class:`NumpyBackend` (``_reference/backend.py``; the
-others: ``_cpu_backend.py``, ``_cuda/backend.py``), taking validated arrays of its own kind and a plan.
+A backend is an object with the methods of :class:`NumpyBackend` (``reference.py``; the
+others: ``cpu.py``, ``cuda.py``), taking validated arrays of its own kind and a plan.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import on_device
-from ._cpu_backend import CpuBackend
-from ._reference.backend import NumpyBackend
+from .._arrays import on_device
+from .cpu import CpuBackend
+from .reference import NumpyBackend
 
 BACKEND_NAMES = ("numpy", "cpu", "cuda", "cuda-emu")
 DEVICE_BACKENDS = ("cuda",)
@@ -22,15 +22,15 @@ DEVICE_BACKENDS = ("cuda",)
 
 def _emulated_cuda():
     """The CUDA kernels on NumPy arrays through the emulator (tests: the GPU path without a GPU)."""
-    from ._cuda.backend import CudaBackend
-    from ._cuda.launcher import EmulatorLauncher
+    from .._cuda.launcher import EmulatorLauncher
+    from .cuda import CudaBackend
 
     return CudaBackend("cuda-emu", np, EmulatorLauncher())
 
 
 def _real_cuda():
-    from ._cuda.backend import CudaBackend
-    from ._cuda.launcher import CupyLauncher
+    from .._cuda.launcher import CupyLauncher
+    from .cuda import CudaBackend
 
     import cupy
 
@@ -53,7 +53,7 @@ def _cuda_unavailable() -> str | None:
 
 def _emulator_unavailable() -> str | None:
     try:
-        from . import _emu  # noqa: F401
+        from .. import _emu  # noqa: F401
     except ImportError:
         return "this build has no emulator module (configure with SPECSEP_BUILD_EMU=ON)"
     return None
