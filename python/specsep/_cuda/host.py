@@ -133,8 +133,11 @@ class HostArrays:
         return frames if chunk_frames is None else min(frames, chunk_frames)
 
     def stft(self, plan, x, chunk_frames=None, out=None):
-        """STFT of the host array ``x`` into ``out`` (a host array, allocated when None)."""
+        """STFT of the host array ``x`` into ``out`` (a host array, allocated when None; through
+        a temporary when it overlaps ``x``)."""
         check_host(out=out)
+        if _chunks.overlaps(out, x):
+            return _chunks.through_temporary(out, lambda fresh: self.stft(plan, x, chunk_frames, fresh))
         n_frames = plan.n_frames(x.shape[-1])
         batch, real, cplx = x.shape[:-1], plan.dtype, COMPLEX_OF[plan.dtype]
         signals = int(np.prod(batch))
@@ -159,8 +162,11 @@ class HostArrays:
         return out
 
     def istft(self, plan, X, length, chunk_frames=None, out=None):
-        """Inverse STFT of the host array ``X`` into ``out`` (a host array, allocated when None)."""
+        """Inverse STFT of the host array ``X`` into ``out`` (a host array, allocated when None;
+        through a temporary when it overlaps ``X``)."""
         check_host(out=out)
+        if _chunks.overlaps(out, X):
+            return _chunks.through_temporary(out, lambda fresh: self.istft(plan, X, length, chunk_frames, fresh))
         batch, n_frames = X.shape[:-2], X.shape[-1]
         real = REAL_OF[X.dtype]
         signals = int(np.prod(batch))
@@ -170,8 +176,8 @@ class HostArrays:
                                         signals * plan.n_fft * real.itemsize, chunk_frames)
         uncentred = plan.uncentred()
         blocks = []
-        covered = _chunks._covered(plan, n_frames, length)
-        for s0, s1, first, stop in _chunks._blocks(plan, n_frames, covered, frames):
+        covered = _chunks.covered_samples(plan, n_frames, length)
+        for s0, s1, first, stop in _chunks.sample_blocks(plan, n_frames, covered, frames):
             offset = first * plan.hop_length - plan.padding  # output sample of the block result's sample 0
             n = s1 - offset
 
@@ -211,8 +217,8 @@ class HostArrays:
         frames = self._frames_per_block(per_frame, items * sources * plan.n_fft * real.itemsize, chunk_frames)
         uncentred = plan.uncentred()
         blocks = []
-        covered = _chunks._covered(plan, n_frames, length)
-        for s0, s1, first, stop in _chunks._blocks(plan, n_frames, covered, frames):
+        covered = _chunks.covered_samples(plan, n_frames, length)
+        for s0, s1, first, stop in _chunks.sample_blocks(plan, n_frames, covered, frames):
             offset = first * plan.hop_length - plan.padding
             n = s1 - offset
             lo, hi = first * plan.hop_length, (stop - 1) * plan.hop_length + plan.n_fft
