@@ -5,7 +5,7 @@ emulated GPU path honest is that the two sides are told apart as on a GPU:
 
 - :class:`DeviceArray` (an ``ndarray`` subclass) is an array in the emulated device's memory,
   made by :class:`EmulatedDevice` (the orchestration's ``xp``, CuPy's stand-in) or copied there by
-  the launcher. NumPy keeps the type through views, ufuncs and reductions; a launch refuses any
+  the launcher. NumPy keeps the type through views, ufuncs, reductions and functions; a launch refuses any
   other array (a host array handed to a kernel), and a ``DeviceArray`` records the device it was
   made on. The namespace counts the bytes its arrays own (``in_use``, ``peak``): the emulator's
   device-memory accounting.
@@ -37,6 +37,16 @@ class DeviceArray(np.ndarray):
             result.device_id = self.device_id
             result = self._xp._track(result)
         return result
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions of device arrays return device arrays (as CuPy's do): np.concatenate,
+        np.stack and the like would otherwise hand back host arrays."""
+        result = super().__array_function__(func, types, args, kwargs)
+        if self._xp is None:
+            return result
+        if isinstance(result, (tuple, list)):
+            return type(result)(self._xp._track(part) for part in result)
+        return self._xp._track(result)
 
     def __array_namespace__(self, api_version=None):
         return self._xp
