@@ -44,6 +44,7 @@ def _calls(x):
     return {
         "stft": lambda: specsep.stft(x, **KW, backend="cuda-emu"),
         "istft": lambda: specsep.istft(X, **KW, length=x.shape[-1], backend="cuda-emu"),
+        "apply_mask": lambda: specsep.apply_mask(X, masks, backend="cuda-emu"),
         "separate": lambda: specsep.separate(x, masks, **KW, backend="cuda-emu"),
         "griffin_lim": lambda: specsep.griffin_lim(S, **KW, n_iter=3, rng=2, return_history=True, backend="cuda-emu"),
         "misi": lambda: specsep.misi(x, S_sources, **KW, n_iter=3, tol=1e-4, return_history=True, backend="cuda-emu"),
@@ -55,7 +56,7 @@ def _host(result):
 
 
 @pytest.mark.parametrize("shape", [(1, 9000), (40, 300)], ids=["item larger than a block", "many small items"])
-@pytest.mark.parametrize("method", ["stft", "istft", "separate", "griffin_lim", "misi"])
+@pytest.mark.parametrize("method", ["stft", "istft", "apply_mask", "separate", "griffin_lim", "misi"])
 def test_host_arrays_give_the_bits_of_device_arrays(emulator, small_blocks, method, shape, dtype):
     x = _signals(shape, dtype)
     on_device = _calls(emulator.xp.asarray(x))[method]()
@@ -123,13 +124,15 @@ def test_chunk_frames_bounds_the_blocks(emulator):
 def test_a_device_out_with_host_input_is_refused(emulator):
     x = _signals((2, 3000), np.float32)
     out = emulator.xp.empty((2, 129, 47), np.complex64)
-    with pytest.raises(TypeError, match=r"out must be the same kind of array as the input \(ndarray\), got DeviceArray"):
+    with pytest.raises(TypeError, match=r"out must be the same kind of array as the input \(ndarray\), "
+                                        r"got DeviceArray"):
         specsep.stft(x, **KW, backend="cuda-emu", out=out)
 
 
 def test_a_host_out_with_device_input_is_refused(emulator):
     x = emulator.xp.asarray(_signals((2, 3000), np.float32))
-    with pytest.raises(TypeError, match=r"out must be the same kind of array as the input \(DeviceArray\), got ndarray"):
+    with pytest.raises(TypeError, match=r"out must be the same kind of array as the input \(DeviceArray\), "
+                                        r"got ndarray"):
         specsep.stft(x, **KW, backend="cuda-emu", out=np.empty((2, 129, 47), np.complex64))
 
 
@@ -167,5 +170,6 @@ def test_pinned_memory_unavailable_is_an_error_before_any_copy(emulator, monkeyp
 def test_a_kernel_refuses_host_arrays(emulator):
     """The emulator's check that keeps the pipeline honest: no host array reaches a kernel."""
     plan = specsep.STFT(**KW, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"argument 0 is a host array \(numpy.ndarray\), but a kernel reads device memory"):
+    with pytest.raises(ValueError, match=r"argument 0 is a host array \(numpy.ndarray\), but a kernel reads "
+                                         r"device memory"):
         emulator._stft_rows(plan, np.zeros((1, 2000), np.float32), plan.n_frames(2000))

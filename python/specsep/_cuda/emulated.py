@@ -139,12 +139,16 @@ class EmulatedDevice:
         return np.broadcast_to(a, shape, subok=True)
 
     def __getattr__(self, name):
-        """Every other NumPy function, its array results counted as device memory."""
+        """Every other NumPy function, on device arrays only (as CuPy's), its array results
+        counted as device memory."""
         function = getattr(np, name)
         if not callable(function) or isinstance(function, type):
             return function
 
         def on_device(*args, **kwargs):
+            for arg in (*args, *kwargs.values()):
+                if isinstance(arg, np.ndarray) and not isinstance(arg, DeviceArray):
+                    self._device_only(name, arg)
             result = function(*args, **kwargs)
             if isinstance(result, tuple):
                 return tuple(self._track(part) for part in result)

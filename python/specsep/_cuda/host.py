@@ -194,8 +194,27 @@ class HostArrays:
         return out
 
     def apply_mask(self, X_mix, M):
+        """``X_mix * M`` of host arrays, in blocks of frames."""
         check_host(M=M)
-        return self.device.apply_mask(X_mix, M)
+        mixture = X_mix.shape if M.ndim == X_mix.ndim else X_mix.shape[:-2] + (1,) + X_mix.shape[-2:]
+        shape = np.broadcast_shapes(mixture, M.shape)
+        out = np.empty(shape, X_mix.dtype)
+        per_frame = shape[-2] * int(np.prod(shape[:-2])) * (2 * X_mix.itemsize + M.itemsize)
+        frames = self._frames_per_block(per_frame, 0, None)
+        blocks = []
+        for first in range(0, shape[-1], frames):
+            stop = min(first + frames, shape[-1])
+
+            def sink(product, first=first, stop=stop):
+                out[..., first:stop] = product
+            blocks.append(Block([(X_mix.shape[:-1] + (stop - first,), X_mix.dtype,
+                                  lambda first=first, stop=stop: X_mix[..., first:stop]),
+                                 (M.shape[:-1] + (stop - first,), M.dtype,
+                                  lambda first=first, stop=stop: M[..., first:stop])],
+                                [(shape[:-1] + (stop - first,), X_mix.dtype)],
+                                lambda x, m: (self.device.apply_mask(x, m),), sink))
+        self.run(blocks)
+        return out
 
     def separate(self, plan, x_mix, M, length):
         return self.separate_blocks(plan, x_mix, lambda first, stop: M[..., first:stop], M.shape[-1], length, None)
@@ -269,9 +288,9 @@ class HostArrays:
 
             def sink(y_group, h, first=first, last=last):
                 y[first:last], history[first:last] = y_group, h
-            blocks.append(Block([((last - first,) + p.shape[1:], p.dtype, lambda p=p, a=first, b=last: p[a:b])
-                                 for p in parts], [((last - first,) + y_shape, y_dtype), ((last - first, n_iter), np.float64)],
-                                run, sink))
+            inputs = [((last - first,) + p.shape[1:], p.dtype, lambda p=p, a=first, b=last: p[a:b]) for p in parts]
+            outputs = [((last - first,) + y_shape, y_dtype), ((last - first, n_iter), np.float64)]
+            blocks.append(Block(inputs, outputs, run, sink))
         self.run(blocks)
         recorded = np.nonzero(np.any(~np.isnan(history), axis=0))[0]
         return y, history[:, :recorded.max() + 1 if recorded.size else 0]
