@@ -1,8 +1,9 @@
 """Backend registry: which implementation runs a call.
 
 ``backend=None`` picks by array kind: NumPy arrays go to ``cpu``, CUDA arrays to ``cuda``. A named
-backend is used as asked, or refused with an error that says why (not available here, or the
-array lives on the other side of the PCIe bus). There is no silent fallback.
+backend is used as asked, or refused with an error that says why (not available here, or a
+device array given to a host backend). A device backend named for NumPy arrays takes them through
+``_cuda/host.py`` (blocks staged to the device and back). There is no silent fallback.
 
 A backend is an object with the methods of :class:`NumpyBackend` (``_reference/backend.py``; the
 others: ``_cpu_backend.py``, ``_cuda/backend.py``), taking validated arrays of its own kind and a plan.
@@ -87,8 +88,9 @@ def available(arrays=None) -> tuple[str, ...]:
     Parameters
     ----------
     arrays : {None, "numpy", "cuda"}
-        Only the backends that take this kind of array: NumPy arrays (``numpy``, ``cpu``,
-        ``cuda-emu``) or CUDA arrays (``cuda``); ``None``: all of them.
+        Only the backends whose own arrays are of this kind: NumPy arrays (``numpy``, ``cpu``,
+        ``cuda-emu``) or CUDA arrays (``cuda``, which also takes NumPy arrays when named, moving
+        them to the device in blocks); ``None``: all of them.
 
     Returns
     -------
