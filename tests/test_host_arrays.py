@@ -173,3 +173,15 @@ def test_a_kernel_refuses_host_arrays(emulator):
     with pytest.raises(ValueError, match=r"argument 0 is a host array \(numpy.ndarray\), but a kernel reads "
                                          r"device memory"):
         emulator._stft_rows(plan, np.zeros((1, 2000), np.float32), plan.n_frames(2000))
+
+
+def test_a_block_that_does_not_fit_is_refused_before_any_kernel(emulator, monkeypatch):
+    """Blocks shrink to one frame (one group of one item); what does not fit even so meets the
+    device backend's own memory check, the error of device arrays."""
+    monkeypatch.setattr(emulator.launcher, "device_memory", 10_000)
+    x = _signals((16, 20000), np.float32)  # the spectrum of one frame of 16 signals: 16.5 KB
+    with emulator.launcher.recording() as log, pytest.raises(
+            MemoryError, match=r"^stft on the cuda-emu backend needs [\d,]+ bytes .* of device memory "
+                               r"but 10,000 bytes"):
+        specsep.stft(x, **KW, backend="cuda-emu")
+    assert [op for op, _, _ in log if op == "kernel"] == []
