@@ -1,7 +1,8 @@
 """Device memory on the CUDA path, through cuda-emu (the same orchestration as on a GPU): every
 method sizes its allocations before making any, refuses what does not fit with a MemoryError
 naming both sizes, and Griffin-Lim/MISI split a batch into groups of items that fit, with the
-same bits as one call."""
+same bits as one call. The inputs are in the emulator's device memory (host arrays are staged in
+blocks that fit: tests/test_host_arrays.py)."""
 
 from __future__ import annotations
 
@@ -42,9 +43,9 @@ def _signals(shape, dtype=np.float32, seed=0):
 
 
 def test_transforms_refuse_what_does_not_fit(emulator, no_launches, monkeypatch):
-    x = _signals((4, 20000))
-    X = specsep.stft(x, **KW, backend="cpu")
-    M = np.ones((4, 2) + X.shape[-2:], np.float32)
+    x = emulator.xp.asarray(_signals((4, 20000)))
+    X = emulator.xp.asarray(specsep.stft(_signals((4, 20000)), **KW, backend="cpu"))
+    M = emulator.xp.ones((4, 2) + X.shape[-2:], np.float32)
     monkeypatch.setattr(emulator.launcher, "device_memory", 100_000)
     for name, call in [("stft", lambda: specsep.stft(x, **KW, backend="cuda-emu")),
                        ("istft", lambda: specsep.istft(X, **KW, backend="cuda-emu")),
@@ -60,7 +61,7 @@ def test_transforms_refuse_what_does_not_fit(emulator, no_launches, monkeypatch)
 
 def test_chunk_frames_bound_the_transforms_workspace(emulator, monkeypatch):
     """What whole-signal calls are refused for, blocks of frames fit (the outputs are the caller's)."""
-    x = _signals((2, 60000))
+    x = emulator.xp.asarray(_signals((2, 60000)))
     whole = specsep.stft(x, **KW, backend="cuda-emu")
     y_whole = specsep.istft(whole, **KW, length=60000, backend="cuda-emu")
     monkeypatch.setattr(emulator.launcher, "device_memory", 2**20)  # the spectrogram is 1.8 MiB
@@ -75,9 +76,10 @@ def test_chunk_frames_bound_the_transforms_workspace(emulator, monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_phase_retrieval_runs_in_groups_that_fit(emulator, monkeypatch, dtype):
     x = _signals((5, 3000), dtype)
-    S = np.abs(specsep.stft(x, **KW, backend="cpu"))
+    S = emulator.xp.asarray(np.abs(specsep.stft(x, **KW, backend="cpu")))
     sources = np.stack([x, 0.5 * x[:, ::-1]], axis=1)
-    S_sources = np.abs(specsep.stft(sources, **KW, backend="cpu"))
+    S_sources = emulator.xp.asarray(np.abs(specsep.stft(sources, **KW, backend="cpu")))
+    x = emulator.xp.asarray(x)
     kw = dict(KW, n_iter=6, rng=2, tol=0.05, return_history=True, backend="cuda-emu")
     whole = (specsep.griffin_lim(S, **kw), specsep.misi(x, S_sources, **kw))
     plan = specsep.STFT(**KW, dtype=dtype)  # the iteration's precision: the data's
@@ -116,13 +118,13 @@ def test_allocations_stay_under_the_free_memory(emulator, monkeypatch, dtype):
     """The count each method makes before allocating covers its real peak: with the device memory
     lowered until each method is at the edge of refusing (the transforms) or runs two items at a
     time (phase retrieval), what it allocates stays under that memory."""
-    x = _signals((6, 3000), dtype)
+    x = emulator.xp.asarray(_signals((6, 3000), dtype))
     plan = specsep.STFT(**KW, dtype=dtype)
     other = specsep.STFT(**KW, dtype=np.float64 if dtype == np.float32 else np.float32)
     X = emulator.stft(plan, x)
     S = np.abs(X)
-    S_sources = np.abs(emulator.stft(plan, np.stack([x, x[:, ::-1]], axis=1)))
-    M = np.ones((6, 2) + X.shape[-2:], dtype)
+    S_sources = np.abs(emulator.stft(plan, emulator.xp.stack([x, x[:, ::-1]], axis=1)))
+    M = emulator.xp.ones((6, 2) + X.shape[-2:], dtype)
     draws, source_draws = (RandomAngles(np.random.default_rng(3).random(shape)) for shape in (S.shape, S_sources.shape))
     weights = np.full(2, 0.5)
     counted = []
@@ -159,7 +161,7 @@ def test_global_scratch_of_phase_retrieval_is_counted(emulator, monkeypatch):
 
     kw = dict(n_fft=16384, hop_length=4096)
     x = _signals((2, 8192), np.float64)
-    S = np.abs(specsep.stft(x, **kw, backend="cpu"))
+    S = emulator.xp.asarray(np.abs(specsep.stft(x, **kw, backend="cpu")))
     plan = specsep.STFT(**kw, dtype=np.float64)
     draws = RandomAngles(np.random.default_rng(4).random(S.shape))
     counted = []

@@ -41,15 +41,17 @@ BAD_DTYPES = [np.int16, np.int64, np.bool_, np.float16, np.longdouble, object, n
 ACCEPTED_DTYPES = r"(?:float32 or float64|complex64 or complex128)"
 NOLA_HANN = (r"window='hann' \(win_length=64, n_fft=64\) with hop_length=64 violates NOLA: .*"
              r"hop_length=63 would work")
-# A host (NumPy) array with backend="cuda": refused as a host array where a GPU is usable, and as
-# an unavailable backend elsewhere; the rows assert whichever applies here (test_gpu.py covers the
-# opposite direction, a device array with a host backend, which needs a GPU to produce).
-CUDA_REFUSAL = (r"backend='cuda' takes CUDA arrays, but the input is a host array"
-                if "cuda" in specsep.available_backends() else r"backend='cuda' is not available")
+# A host (NumPy) array with backend="cuda" runs on the GPU where one is usable (staged in blocks:
+# test_host_arrays.py, test_gpu.py) and is refused as an unavailable backend elsewhere: those rows
+# run where no GPU is (test_gpu.py covers a device array with a host backend).
+CUDA_REFUSAL = r"backend='cuda' is not available"
+_GPU_HERE = "cuda" in specsep.available_backends()
 
 
 def case(fn, args, kwargs, exc, match, id):
-    return pytest.param(fn, args, kwargs, exc, match, id=id)
+    marks = pytest.mark.skipif(_GPU_HERE, reason="a GPU is usable: backend='cuda' takes host arrays") \
+        if match is CUDA_REFUSAL else ()
+    return pytest.param(fn, args, kwargs, exc, match, id=id, marks=marks)
 
 
 def dtype_cases(fn, position, make, name, other_args=(), kwargs=None, prefix=None):

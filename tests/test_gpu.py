@@ -71,9 +71,32 @@ def test_torch_cuda_tensor_in(rng):
     assert_close(cupy.asnumpy(cupy.asarray(X)), specsep.stft(x, n_fft=512, backend="numpy"), RTOL[np.dtype(np.float32)])
 
 
-def test_host_array_to_cuda_is_refused(rng):
-    with pytest.raises(ValueError, match="takes CUDA arrays"):
-        specsep.stft(_signals(rng, np.float32), n_fft=512, backend="cuda")
+def test_host_arrays_on_cuda_give_the_bits_of_device_arrays(rng):
+    """NumPy in, NumPy out, staged through page-locked memory on two streams in several blocks."""
+    from specsep._cuda import host
+
+    x = _signals(rng, np.float32, (2, 200_000))
+    M = rng.random((2, 3, 257, 200_000 // 128 + 1)).astype(np.float32)
+    kw = dict(n_fft=512, hop_length=128)
+    previous, host.BLOCK_BYTES = host.BLOCK_BYTES, 2**20
+    try:
+        X = specsep.stft(x, **kw, backend="cuda")
+        y = specsep.istft(X, **kw, length=x.shape[-1], backend="cuda")
+        separated = specsep.separate(x, M, **kw, backend="cuda")
+        out = np.empty_like(X)
+        assert specsep.stft(x, **kw, backend="cuda", out=out, chunk_frames=100) is out
+    finally:
+        host.BLOCK_BYTES = previous
+    assert type(X) is type(y) is type(separated) is np.ndarray
+    cupy.testing.assert_array_equal(X, specsep.stft(cupy.asarray(x), **kw).get())
+    cupy.testing.assert_array_equal(out, X)
+    cupy.testing.assert_array_equal(y, specsep.istft(cupy.asarray(X), **kw, length=x.shape[-1]).get())
+    cupy.testing.assert_array_equal(separated, specsep.separate(cupy.asarray(x), cupy.asarray(M), **kw).get())
+    with pytest.raises(TypeError, match="out must be the same kind of array as the input"):
+        specsep.stft(cupy.asarray(x), **kw, out=np.empty_like(X))
+
+
+def test_device_array_to_a_host_backend_is_refused(rng):
     with pytest.raises(ValueError, match="in CUDA device memory"):
         specsep.stft(cupy.asarray(_signals(rng, np.float32)), n_fft=512, backend="cpu")
 

@@ -1,5 +1,6 @@
 """Array kinds: NumPy on the host; CuPy, ``__cuda_array_interface__`` objects and torch CUDA
-tensors on a CUDA device (taken zero-copy as CuPy arrays)."""
+tensors on a CUDA device (taken zero-copy as CuPy arrays); the emulator's device arrays
+(``_cuda/emulated.py``, marked ``__emulated_device__``) in cuda-emu's device memory."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ def _module_of(x) -> str:
     return type(x).__module__.split(".")[0]
 
 
+def is_emulated(x) -> bool:
+    """Whether ``x`` is an array in the emulator's device memory."""
+    return getattr(type(x), "__emulated_device__", False)
+
+
 def on_device(x) -> bool:
-    """Whether ``x`` lives in CUDA device memory."""
-    if _module_of(x) == "cupy" or hasattr(x, "__cuda_array_interface__"):
+    """Whether ``x`` lives in CUDA device memory (or the emulator's)."""
+    if _module_of(x) == "cupy" or hasattr(x, "__cuda_array_interface__") or is_emulated(x):
         return True
     if _module_of(x) == "torch":
         return bool(x.is_cuda)
@@ -26,6 +32,8 @@ def as_array(x):
     """``x`` as an ndarray of its own device: a CuPy array for device memory (no copy), else NumPy."""
     if not on_device(x):
         return np.asarray(x)
+    if is_emulated(x):
+        return x
     import cupy
 
     return cupy.from_dlpack(x) if _module_of(x) == "torch" else cupy.asarray(x)
@@ -37,6 +45,8 @@ def namespace(array):
         import cupy
 
         return cupy
+    if is_emulated(array):
+        return array.__array_namespace__()
     return np
 
 
@@ -53,6 +63,8 @@ def like(result, original):
 
 def device_of(array):
     """The CUDA device number of an array from :func:`as_array`; None for host memory."""
+    if is_emulated(array):
+        return array.device_id
     return int(array.device.id) if _module_of(array) == "cupy" else None
 
 
@@ -71,7 +83,7 @@ def check_same_device(**arrays) -> None:
 def _callers_device(x):
     """Kernels for device data run on the data's device, on the caller's stream there: torch's
     current stream of the tensor's device, or CuPy's current stream of that device."""
-    if not on_device(x):
+    if not on_device(x) or is_emulated(x):
         yield
         return
     import cupy

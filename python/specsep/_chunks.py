@@ -55,13 +55,13 @@ def stft_frames(plan, x, first, stop, backend):
     return backend.stft(plan.uncentred(), segment)
 
 
-def _overlaps(out, data):
+def overlaps(out, data):
     """Whether ``out`` may share memory with the input: then blocks written into ``out`` would
     change input that later blocks still read."""
     return out is not None and bool(namespace(out).may_share_memory(out, data))
 
 
-def _through_temporary(out, compute):
+def through_temporary(out, compute):
     """``compute(None)`` copied into ``out`` (NumPy's rule for an output overlapping an input)."""
     out[...] = compute(None)
     return out
@@ -70,8 +70,8 @@ def _through_temporary(out, compute):
 def stft(plan, x, chunk_frames, out, backend):
     """STFT of ``x`` in blocks of ``chunk_frames`` frames, into ``out`` (allocated when ``None``;
     through a temporary when it overlaps ``x``)."""
-    if _overlaps(out, x):
-        return _through_temporary(out, lambda fresh: stft(plan, x, chunk_frames, fresh, backend))
+    if overlaps(out, x):
+        return through_temporary(out, lambda fresh: stft(plan, x, chunk_frames, fresh, backend))
     n_frames = plan.n_frames(x.shape[-1])
     if out is None:  # frame-major memory, as the backends return
         out = namespace(x).empty(x.shape[:-1] + (n_frames, plan.n_freqs), v.COMPLEX_OF[x.dtype]).swapaxes(-1, -2)
@@ -81,12 +81,12 @@ def stft(plan, x, chunk_frames, out, backend):
     return out
 
 
-def _covered(plan, n_frames, length):
+def covered_samples(plan, n_frames, length):
     """Output samples ``[0, covered)`` that some frame reaches; the rest are zero."""
     return max(0, min(length, (n_frames - 1) * plan.hop_length + plan.n_fft - plan.padding))
 
 
-def _blocks(plan, n_frames, covered, chunk_frames):
+def sample_blocks(plan, n_frames, covered, chunk_frames):
     """Output blocks ``(s0, s1, first, stop)``: samples ``[s0, s1)`` of ``[0, covered)`` and the
     frames ``[first, stop)`` that cover them."""
     n_fft, hop, pad = plan.n_fft, plan.hop_length, plan.padding
@@ -103,9 +103,9 @@ def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert, allocate=
     """Fill ``out[..., :length]`` block by block; ``invert(first, stop, n)`` returns the uncentred
     inverse of frames ``[first, stop)``, ``n`` samples from the first frame's start. ``out=None``:
     ``allocate(batch_shape)`` makes it once the first block's result gives its batch shape."""
-    covered = _covered(plan, n_frames, length)
+    covered = covered_samples(plan, n_frames, length)
     pad, hop = plan.padding, plan.hop_length
-    for s0, s1, first, stop in _blocks(plan, n_frames, covered, chunk_frames):
+    for s0, s1, first, stop in sample_blocks(plan, n_frames, covered, chunk_frames):
         offset = first * hop - pad  # output sample of the block result's sample 0
         y = invert(first, stop, s1 - offset)
         if out is None:
@@ -120,8 +120,8 @@ def _inverse_blocks(plan, n_frames, length, chunk_frames, out, invert, allocate=
 def istft(plan, X, length, chunk_frames, out, backend):
     """Inverse STFT of ``X`` (``length`` samples) in blocks of ``chunk_frames * hop_length``, into
     ``out`` (allocated when ``None``; through a temporary when it overlaps ``X``)."""
-    if _overlaps(out, X):
-        return _through_temporary(out, lambda fresh: istft(plan, X, length, chunk_frames, fresh, backend))
+    if overlaps(out, X):
+        return through_temporary(out, lambda fresh: istft(plan, X, length, chunk_frames, fresh, backend))
     n_frames = X.shape[-1]
     if out is None:
         out = namespace(X).empty(X.shape[:-2] + (length,), v.REAL_OF[X.dtype])

@@ -21,6 +21,8 @@ def stft(plan, x, backend, chunk_frames=None, out=None):
     if out is not None:
         out = v.check_out(out, x.shape[:-1] + (plan.n_freqs, n_frames), v.COMPLEX_OF[x.dtype], x)
     chosen = _backends.select(backend, x)
+    if getattr(chosen, "stages_host_arrays", False):  # blocks of its own, chunk_frames= bounding them
+        return chosen.stft(plan, x, chunk_frames, out)
     if chunk_frames is None:
         return chosen.stft(plan, x)
     return _chunks.stft(plan, x, chunk_frames, out, chosen)
@@ -37,6 +39,8 @@ def istft(plan, X, length, backend, chunk_frames=None, out=None):
     if out is not None:
         out = v.check_out(out, X.shape[:-2] + (length,), plan.dtype, X)
     chosen = _backends.select(backend, X)
+    if getattr(chosen, "stages_host_arrays", False):
+        return chosen.istft(plan, X, length, chunk_frames, out)
     if chunk_frames is None:
         return chosen.istft(plan, X, length)
     return _chunks.istft(plan, X, length, chunk_frames, out, chosen)
@@ -55,7 +59,9 @@ def separate(plan, x_mix, masks, n_frames, length, backend, chunk_frames):
     """STFT -> masks -> iSTFT of the checked ``x_mix``, whole or in blocks of ``chunk_frames``
     frames; ``masks`` is an array or ``masks(first, stop)`` (always in blocks, one by default)."""
     chosen = _backends.select(backend, x_mix)
-    if not callable(masks) and chunk_frames is None:
+    if not callable(masks) and chunk_frames is None and not getattr(chosen, "stages_host_arrays", False):
         return chosen.separate(plan, x_mix, masks, length)
     masks_of = masks if callable(masks) else (lambda first, stop: masks[..., first:stop])
+    if getattr(chosen, "stages_host_arrays", False):
+        return chosen.separate_blocks(plan, x_mix, masks_of, n_frames, length, chunk_frames)
     return _chunks.separate(plan, x_mix, masks_of, n_frames, length, chunk_frames or n_frames, chosen)

@@ -10,6 +10,12 @@ is built, with the in-memory functions' errors.
 Needs ``dask[array]`` (``pip install "specsep[dask]"``); runs on any Dask scheduler, a
 ``dask.distributed`` cluster included (the plans and functions pickle).
 
+GPUs: a Dask array whose chunks are CuPy arrays runs each block on the cuda backend of the worker
+that holds it (``backend=None`` picks it by the chunks' kind), and the results' chunks are CuPy
+arrays; NumPy chunks with ``backend="cuda"`` are moved to the worker's GPU in blocks and back.
+One GPU per worker is dask-cuda's convention (``LocalCUDACluster`` sets ``CUDA_VISIBLE_DEVICES``
+of each worker to its own device first): docs/gpu-offline.md has the example.
+
 Examples
 --------
 >>> import dask.array as da
@@ -48,6 +54,11 @@ def _as_dask(name, array, core_axes):
     return array.rechunk({axis: -1 for axis in range(array.ndim - core_axes, array.ndim)})
 
 
+def _meta(array, ndim, dtype):
+    """An empty array of ``array``'s chunk kind (NumPy, CuPy, ...): the meta of a result."""
+    return np.empty_like(array._meta, shape=(0,) * ndim, dtype=dtype)
+
+
 def _batch_indices(ndim):
     return tuple(f"b{i}" for i in range(ndim))
 
@@ -82,7 +93,7 @@ def stft(x, n_fft=2048, hop_length=None, win_length=None, window="hann", center=
     return _dask_array().blockwise(
         functools.partial(_stft_block, plan=plan, backend=backend), batch + ("f", "t"), x, batch + ("n",),
         new_axes={"f": plan.n_freqs, "t": n_frames}, concatenate=True,
-        meta=np.empty((0,) * (x.ndim + 1), v.COMPLEX_OF[x.dtype]))
+        meta=_meta(x, x.ndim + 1, v.COMPLEX_OF[x.dtype]))
 
 
 def _stft_block(x, plan, backend):
@@ -117,7 +128,7 @@ def istft(X, hop_length=None, win_length=None, n_fft=None, window="hann", center
     return _dask_array().blockwise(
         functools.partial(_istft_block, plan=plan, length=length, backend=backend), batch + ("l",),
         X, batch + ("f", "t"), new_axes={"l": length}, concatenate=True,
-        meta=np.empty((0,) * (X.ndim - 1), plan.dtype))
+        meta=_meta(X, X.ndim - 1, plan.dtype))
 
 
 def _istft_block(X, plan, length, backend):
@@ -170,7 +181,7 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     y = da.blockwise(
         functools.partial(_separate_block, plan=plan, length=length, backend=backend), batch + ("j", "l"),
         x_mix, batch + ("n",), M, batch + ("j", "f", "t"), new_axes={"l": length}, concatenate=True,
-        meta=np.empty((0,) * (len(batch_shape) + 2), x_mix.dtype))
+        meta=_meta(x_mix, len(batch_shape) + 2, x_mix.dtype))
     return y[..., 0, :] if single else y
 
 

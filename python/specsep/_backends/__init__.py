@@ -1,8 +1,9 @@
 """Backend registry: which implementation runs a call.
 
 ``backend=None`` picks by array kind: NumPy arrays go to ``cpu``, CUDA arrays to ``cuda``. A named
-backend is used as asked, or refused with an error that says why (not available here, or the
-array lives on the other side of the PCIe bus). There is no silent fallback.
+backend is used as asked, or refused with an error that says why (not available here, or a
+device array given to a host backend). A device backend named for NumPy arrays takes them through
+``_cuda/host.py`` (blocks staged to the device and back). There is no silent fallback.
 
 A backend is an object with the methods of :class:`NumpyBackend` (``reference.py``; the
 others: ``cpu.py``, ``cuda.py``), taking validated arrays of its own kind and a plan.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._arrays import on_device
+from .._arrays import is_emulated, on_device
 from .cpu import CpuBackend
 from .reference import NumpyBackend
 
@@ -25,7 +26,8 @@ def _emulated_cuda():
     from .._cuda.launcher import EmulatorLauncher
     from .cuda import CudaBackend
 
-    return CudaBackend("cuda-emu", np, EmulatorLauncher())
+    launcher = EmulatorLauncher()
+    return CudaBackend("cuda-emu", launcher.xp, launcher)
 
 
 def _real_cuda():
@@ -60,6 +62,7 @@ def _emulator_unavailable() -> str | None:
 
 
 _REGISTRY = {"numpy": NumpyBackend(), "cpu": CpuBackend()}
+_HOST_ARRAYS = {}  # device backend name -> its HostArrays
 _FACTORIES = {"cuda": (_real_cuda, _cuda_unavailable), "cuda-emu": (_emulated_cuda, _emulator_unavailable)}
 
 
@@ -85,8 +88,9 @@ def available(arrays=None) -> tuple[str, ...]:
     Parameters
     ----------
     arrays : {None, "numpy", "cuda"}
-        Only the backends that take this kind of array: NumPy arrays (``numpy``, ``cpu``,
-        ``cuda-emu``) or CUDA arrays (``cuda``); ``None``: all of them.
+        Only the backends whose own arrays are of this kind: NumPy arrays (``numpy``, ``cpu``,
+        ``cuda-emu``) or CUDA arrays (``cuda``, which also takes NumPy arrays when named, moving
+        them to the device in blocks); ``None``: all of them.
 
     Returns
     -------
@@ -117,18 +121,35 @@ def check_backend(name: str) -> None:
     select(name)
 
 
+def _host_arrays(name):
+    """The device backend ``name`` on host arrays (staged through page-locked memory in blocks)."""
+    if name not in _HOST_ARRAYS:
+        from .._cuda.host import HostArrays
+
+        _HOST_ARRAYS[name] = HostArrays(_load(name))
+    return _HOST_ARRAYS[name]
+
+
 def select(backend: str | None, array=None):
-    """The backend object for ``backend`` and an input ``array`` (its kind decides ``None``)."""
+    """The backend object for ``backend`` and an input ``array`` (its kind decides ``None``).
+
+    A device backend named for a host array (NumPy) is opted into: its work runs on the device in
+    blocks, the results come back as host arrays (``_cuda/host.py``). The emulator's device arrays
+    go to ``cuda-emu`` only, CUDA arrays to ``cuda`` only."""
     device = array is not None and on_device(array)
+    emulated = device and is_emulated(array)
     if backend is None:
-        return _load("cuda" if device else "cpu")
+        return _load(("cuda-emu" if emulated else "cuda") if device else "cpu")
     if not isinstance(backend, str) or backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is not one of {', '.join(map(repr, BACKEND_NAMES))}")
     chosen = _load(backend)
-    if device and backend not in DEVICE_BACKENDS:
+    if device and backend not in DEVICE_BACKENDS + ("cuda-emu",):
         raise ValueError(f"backend={backend!r} takes NumPy arrays, but the input is in CUDA device memory: "
                          "use backend='cuda', or copy it to the host first (cupy.asnumpy, tensor.cpu())")
-    if array is not None and not device and backend in DEVICE_BACKENDS:
-        raise ValueError(f"backend={backend!r} takes CUDA arrays (CuPy, torch CUDA tensors), but the input is "
-                         "a host array: move it to the device first (cupy.asarray) or use backend='cpu'")
+    if device and emulated != (backend == "cuda-emu"):
+        where = "the emulator's device memory" if emulated else "CUDA device memory"
+        raise ValueError(f"backend={backend!r} cannot take an array in {where}: the emulator's device arrays go to "
+                         "backend='cuda-emu', CUDA arrays to backend='cuda'")
+    if array is not None and not device and backend in DEVICE_BACKENDS + ("cuda-emu",):
+        return _host_arrays(backend)
     return chosen

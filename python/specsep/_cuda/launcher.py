@@ -6,6 +6,11 @@ for scalars (CuPy passes a Python int as a 64-bit integer), and tell the orchest
 device's limits: ``max_grid`` (x, y, z), ``max_shared_memory`` (static + dynamic shared memory a
 block may have, opted in) and ``static_shared_memory(name)`` (a kernel's static ``__shared__``
 bytes).
+
+Both also move data between host and device for host arrays on the device backend (host.py):
+``stream()``, ``using(stream)`` (copies and kernels issued inside go on it), ``pinned(nbytes)``
+(page-locked host bytes), ``to_device(host)`` and ``to_host(device, host)`` (asynchronous on the
+current stream), ``record()`` (an event at the current stream's tail) and ``wait(event)``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ import weakref
 import numpy as np
 
 from .. import cuda_source
+from .emulated import DeviceArray, EmulatedDevice, Stream
 
 # Dynamic shared memory a block may use without opting in.
 DEFAULT_SHARED_MEMORY = 48 * 1024
 # Device memory the emulator reports free: an 80 GB H100's (tests lower it to exercise the checks).
 EMULATED_DEVICE_MEMORY = 80 * 10**9
+# Page-locked host memory the emulator grants (tests lower it to see the refusal).
+EMULATED_PINNED_MEMORY = 16 * 2**30
+
+
+def _pinned_refusal(nbytes, reason):
+    return MemoryError(f"pinned (page-locked) host memory of {nbytes:,} bytes for the host-array staging buffers is "
+                       f"unavailable ({reason}): free some, lower chunk_frames=, or move the arrays to the device "
+                       "yourself (cupy.asarray) and pass device arrays")
 
 
 @contextlib.contextmanager
@@ -41,34 +55,35 @@ def emulated_device(profile, **limits):
 
 
 class EmulatorLauncher:
-    """Runs the kernels on the CPU through ``specsep._emu`` (NumPy arrays), checked against the
-    emulator's current device profile (emulated_device)."""
+    """Runs the kernels on the CPU through ``specsep._emu``, checked against the emulator's current
+    device profile (emulated_device), on device arrays of ``xp`` (emulated.py): a launch refuses a
+    host array and an array of another device, as a GPU would fail on them."""
 
     def __init__(self):
         from .. import _emu
 
         self._emu = _emu
+        self.xp = EmulatedDevice(self)
         self.device_memory = EMULATED_DEVICE_MEMORY
         self.device = 0  # the emulated current device (tests switch it to check per-device state)
-        self._homes = {}  # id(array) -> (weak reference, device) of the arrays made by constant()
+        self._transfers = _EmulatedTransfers()
 
     def device_id(self):
         """The current device's number."""
         return self.device
 
     def constant(self, array):
-        """``array`` in the current device's memory, as the orchestration keeps it across calls; the
-        emulator remembers that device, so that a launch on another one fails as it would on a GPU."""
-        array = np.array(array)
-        self._homes = {key: home for key, home in self._homes.items() if home[0]() is not None}
-        self._homes[id(array)] = (weakref.ref(array), self.device)
-        return array
+        """``array`` copied into the current device's memory, as the orchestration keeps it across
+        calls (a launch on another device fails, as it would on a GPU)."""
+        return self.xp.array(array)
 
     def _check_devices(self, name, args):
         for i, arg in enumerate(args):
-            ref, device = self._homes.get(id(arg), (None, None))
-            if ref is not None and ref() is arg and device != self.device:
-                raise ValueError(f"{name}: argument {i} lives on device {device}, but the launch runs on device "
+            if isinstance(arg, np.ndarray) and not isinstance(arg, DeviceArray):
+                raise ValueError(f"{name}: argument {i} is a host array (numpy.ndarray), but a kernel reads device "
+                                 "memory: the orchestration must copy it to the device first")
+            if isinstance(arg, DeviceArray) and arg.device_id != self.device:
+                raise ValueError(f"{name}: argument {i} lives on device {arg.device_id}, but the launch runs on device "
                                  f"{self.device}")
 
     @property
@@ -88,7 +103,111 @@ class EmulatorLauncher:
 
     def launch(self, name, grid, block, args, shared_mem):
         self._check_devices(name, args)
+        self._transfers.issue("kernel", name)
         self._emu.launch(name, grid, block, args, shared_mem=shared_mem)
+
+    # ---- streams and host memory (host arrays on the device backend: host.py) --------------------
+    @property
+    def log(self):
+        """``(operation, stream number, what)`` of every copy, kernel and wait issued while
+        ``recording()``; None otherwise."""
+        return self._transfers.log
+
+    def recording(self):
+        """Within the block the issue order is logged (``log``); a list is yielded."""
+        return self._transfers.recording()
+
+    @property
+    def pinned_memory(self):
+        """Page-locked bytes the emulator grants at most (tests lower it)."""
+        return self._transfers.pinned_limit
+
+    @pinned_memory.setter
+    def pinned_memory(self, nbytes):
+        self._transfers.pinned_limit = nbytes
+
+    @property
+    def pinned_peak(self):
+        """The most page-locked bytes held at once since the last ``reset_pinned_peak()``."""
+        return self._transfers.pinned_peak
+
+    def reset_pinned_peak(self):
+        self._transfers.pinned_peak = self._transfers.pinned_in_use
+
+    def stream(self):
+        return self._transfers.stream()
+
+    def using(self, stream):
+        return self._transfers.using(stream)
+
+    def pinned(self, nbytes):
+        return self._transfers.pinned(nbytes)
+
+    def to_device(self, host):
+        self._transfers.issue("h2d", host.nbytes)
+        return self.xp.array(host)
+
+    def to_host(self, device, host):
+        if not isinstance(device, DeviceArray):
+            raise TypeError(f"to_host copies a device array, got {type(device).__name__}")
+        self._transfers.issue("d2h", device.nbytes)
+        np.copyto(host, device.view(np.ndarray))
+
+    def record(self):
+        """An event: the current stream's number (everything issued has run)."""
+        return self._transfers.current.number
+
+    def wait(self, event):
+        self._transfers.issue("wait", event, stream=event)
+
+
+class _EmulatedTransfers:
+    """The emulator's streams (the current one, the issue log) and its page-locked memory count."""
+
+    def __init__(self):
+        self.default = Stream(0)
+        self.current = self.default
+        self.streams = 0
+        self.log = None
+        self.pinned_limit = EMULATED_PINNED_MEMORY
+        self.pinned_in_use = self.pinned_peak = 0
+
+    def issue(self, operation, what, stream=None):
+        if self.log is not None:
+            self.log.append((operation, self.current.number if stream is None else stream, what))
+
+    @contextlib.contextmanager
+    def recording(self):
+        self.log = []
+        try:
+            yield self.log
+        finally:
+            self.log = None
+
+    def stream(self):
+        self.streams += 1
+        return Stream(self.streams)
+
+    @contextlib.contextmanager
+    def using(self, stream):
+        previous, self.current = self.current, stream
+        try:
+            yield stream
+        finally:
+            self.current = previous
+
+    def pinned(self, nbytes):
+        if self.pinned_in_use + nbytes > self.pinned_limit:
+            raise _pinned_refusal(nbytes, f"the emulator grants {self.pinned_limit:,} bytes, "
+                                          f"{self.pinned_in_use:,} are held")
+        buffer = np.empty(nbytes, np.uint8)
+        self.pinned_in_use += nbytes
+        self.pinned_peak = max(self.pinned_peak, self.pinned_in_use)
+        weakref.finalize(buffer, self._release, nbytes)
+        return buffer
+
+    def _release(self, nbytes):
+        self.pinned_in_use -= nbytes
 
 
 class CupyLauncher:
@@ -99,6 +218,7 @@ class CupyLauncher:
         import cupy
 
         self._cupy = cupy
+        self.xp = cupy
 
     def device_id(self):
         """The current device's number (the caller's array's: the API switches to its device)."""
@@ -141,6 +261,39 @@ class CupyLauncher:
         if kernel.shared_size_bytes + shared_mem > DEFAULT_SHARED_MEMORY:
             kernel.max_dynamic_shared_size_bytes = shared_mem
         kernel(grid, block, args, shared_mem=shared_mem)
+
+    # ---- streams and host memory (host arrays on the device backend: host.py) --------------------
+    def stream(self):
+        """A stream that does not synchronise with the legacy default stream."""
+        return self._cupy.cuda.Stream(non_blocking=True)
+
+    def using(self, stream):
+        return stream  # a CuPy stream is the context manager that makes it current
+
+    def pinned(self, nbytes):
+        """``nbytes`` of page-locked host memory as a uint8 NumPy array (it keeps the memory)."""
+        try:
+            memory = self._cupy.cuda.alloc_pinned_memory(nbytes)
+        except (self._cupy.cuda.runtime.CUDARuntimeError, MemoryError) as error:
+            raise _pinned_refusal(nbytes, str(error)) from error
+        return np.frombuffer(memory, np.uint8, nbytes)
+
+    def to_device(self, host):
+        """A device copy of the (pinned) ``host`` array, on the current stream, asynchronous."""
+        device = self._cupy.empty(host.shape, host.dtype)
+        device.set(host, stream=self._cupy.cuda.get_current_stream())
+        return device
+
+    def to_host(self, device, host):
+        """``device`` copied into the (pinned, contiguous) ``host`` array on the current stream,
+        asynchronous: read ``host`` after ``wait`` on an event recorded later."""
+        device.get(stream=self._cupy.cuda.get_current_stream(), out=host, blocking=False)
+
+    def record(self):
+        return self._cupy.cuda.get_current_stream().record()
+
+    def wait(self, event):
+        event.synchronize()
 
 
 @functools.lru_cache(maxsize=None)

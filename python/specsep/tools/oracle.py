@@ -43,7 +43,7 @@ import numpy as np
 
 from specsep import masks, separate, stft
 
-from .commands import audio, figures, outputs, scores
+from .commands import audio, figures, outputs, prefetch, scores
 from .commands.options import stft_size
 
 __all__ = ["MASKS", "Options", "Track", "TrackResult", "evaluate", "find_tracks", "run_track", "run_tracks"]
@@ -229,20 +229,32 @@ def run_tracks(tracks, options: Options) -> list:
         NaN or infinite estimates, a write that fails) has ``error`` set and does not stop the
         others: when a batched call fails, each of its tracks is run again alone.
     """
-    results = {}
-    groups = {}  # (sample rate, mixture shape, sources shape) -> [(index, track, recording)]
+    return _run_read(_read_tracks(tracks), options)
+
+
+def _read_tracks(tracks):
+    """``(count, failed, groups)`` of reading ``tracks``: ``failed`` ``{index: TrackResult}`` of
+    the unreadable ones, ``groups`` ``{(sample rate, mixture shape, sources shape): [(index,
+    track, recording)]}`` of the others (host work: :func:`evaluate` runs it ahead, on a thread)."""
+    failed, groups = {}, {}
     for i, track in enumerate(tracks):
         try:
             mixture, sources = track.files()
             recording = audio.read_recording(mixture, sources)
         except _TRACK_FAILURES as exc:
-            results[i] = _failed(track, exc)
+            failed[i] = _failed(track, exc)
             continue
         key = (recording.sr, recording.mix.shape, recording.sources.shape)
         groups.setdefault(key, []).append((i, track, recording))
+    return len(tracks), failed, groups
+
+
+def _run_read(read, options):
+    """The results of the tracks :func:`_read_tracks` read, in order."""
+    count, results, groups = read
     for group in groups.values():
         results.update(_run_group(group, options))
-    return [results[i] for i in range(len(tracks))]
+    return [results[i] for i in range(count)]
 
 
 def _run_group(group, options):
@@ -281,7 +293,9 @@ def evaluate(dataset, mask="irm", *, power=2.0, n_fft=None, hop_length=None, bac
         STFT size and hop (periodic Hann window, centred, zero padding); default per track by its
         sample rate: 1024 below 32 kHz, 2048 from 32 kHz, hop ``n_fft // 4``.
     backend : str, optional
-        A backend taking NumPy arrays (default: specsep's choice, on each worker with ``client``).
+        Default: specsep's choice for NumPy arrays (``cpu``). ``"cuda"`` moves each batch's audio
+        to the GPU in blocks while the next batch is read on a host thread (with ``client``: on
+        each worker, its GPU).
     batch : int
         Up to ``batch`` tracks of the same shape (sample rate, channels, length, sources) are
         separated in one batched call; the results are those of one track at a time.
@@ -326,8 +340,8 @@ def evaluate(dataset, mask="irm", *, power=2.0, n_fft=None, hop_length=None, bac
                           None if out is None else Path(out).absolute(), bool(write_stems), bool(plot))
     batches = _batches(tracks, int(batch))  # lists of indices into tracks
     groups = [[tracks[k] for k in indices] for indices in batches]
-    if client is None:
-        finished = ((i, run_tracks(group, run_options)) for i, group in enumerate(groups))
+    if client is None:  # the next batch read on a host thread while this one is separated
+        finished = enumerate(_run_read(read, run_options) for read in prefetch.prefetched(groups, _read_tracks))
     else:
         finished = _on_client(client, groups, run_options)
     results = [None] * len(tracks)

@@ -154,6 +154,7 @@ def run(args) -> int:
     print()
     print("SI-SDR: dB against the true stems (higher is better), mean over stems, then per stem;")
     print("seconds: wall time of the method, masks and STFTs included.")
+    print(_throughput(results, names, n_samples / material.sr))
     print("Griffin-Lim sees each stem's magnitude only: the phase it finds is its own, so its")
     print("SI-SDR is low even where it sounds right. MISI also uses the mixture, which pins phases down.")
     for note in [f"note: {n}" for n in material.notes] + [audio_note, figure_note]:
@@ -222,6 +223,16 @@ def _separate(material, n_fft, hop, n_iter, backend, bar):
     record("misi", analysis + time.perf_counter() - start, estimates)
     bar.update()
     return results, X_mix, irm
+
+
+def _throughput(results, names, audio_seconds) -> str:
+    """Seconds of audio per second of each backend's methods together (every method separates
+    the whole clip once)."""
+    rates = []
+    for name in names:
+        mine = [r for r in results if r.backend == name]
+        rates.append(f"{name} {len(mine) * audio_seconds / max(sum(r.seconds for r in mine), 1e-9):.1f}")
+    return "seconds of audio per second, all methods: " + ", ".join(rates)
 
 
 def _format_table(results, names) -> str:

@@ -13,19 +13,17 @@ from ..argtypes import int_at_least, int_between
 
 
 def host_backends() -> tuple:
-    """The installed backends that take NumPy arrays (the commands read files into NumPy arrays)."""
-    return specsep.available_backends(arrays="numpy")
+    """The installed backends, all of which take the NumPy arrays the commands read from files
+    (``cuda``, named, moves them to the device in blocks and the results back)."""
+    return specsep.available_backends()
 
 
 def check_backend(parser: argparse.ArgumentParser, name: str) -> None:
-    """Exit through ``parser.error`` unless ``name`` is an installed backend taking NumPy arrays."""
+    """Exit through ``parser.error`` unless ``name`` is an installed backend."""
     try:
         specsep.check_backend(name)
     except ValueError as exc:
         parser.error(f"argument --backend: {exc} (available here: {', '.join(specsep.available_backends())})")
-    if name not in host_backends():
-        parser.error(f"argument --backend: backend={name!r} takes CUDA arrays, and this command works on "
-                     f"NumPy arrays read from files; choose one of {', '.join(host_backends())}")
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -129,12 +130,14 @@ def run_griffinlim(args) -> int:
     if args.plot is not None:
         _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.input}", x, sr, n_fft, hop)
+    start = time.perf_counter()
     try:
         S = np.abs(stft(x, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, F, T)
         y, history = griffin_lim(
             S, n_iter=args.n_iter, hop_length=hop, n_fft=n_fft, length=x.shape[-1], momentum=args.momentum,
             rng=args.seed, tol=args.tol, return_history=True, precision=args.precision, backend=args.backend)
         X_out = stft(y, n_fft=n_fft, hop_length=hop, backend=args.backend)
+        elapsed = time.perf_counter() - start
         audio.write_wav(args.output, y, sr)
         curve = _overall(history, _norms(S, axes=(-2, -1)))
         if args.plot is not None:
@@ -147,6 +150,7 @@ def run_griffinlim(args) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_throughput(x.shape[-1] / sr, elapsed, args.backend)
     print(f"wrote {args.output}" + (f" and {args.plot}" if args.plot is not None else ""))
     return 0
 
@@ -174,6 +178,7 @@ def run_misi(args) -> int:
         _check_output(parser, "--plot", outputs.check_file, args.plot)
     _print_header(parser.prog, args, f"{args.mix}, {len(recording.names)} stems ({', '.join(recording.names)})",
                   recording.mix, recording.sr, n_fft, hop)
+    start = time.perf_counter()
     try:
         S = np.abs(stft(recording.sources, n_fft=n_fft, hop_length=hop, backend=args.backend))  # (C, J, F, T)
         rebuilt, history = misi(
@@ -181,6 +186,7 @@ def run_misi(args) -> int:
             return_history=True, n_fft=n_fft, hop_length=hop, rng=args.seed, precision=args.precision,
             backend=args.backend)
         X_out = stft(rebuilt, n_fft=n_fft, hop_length=hop, backend=args.backend)
+        elapsed = time.perf_counter() - start
         with outputs.replacing_all([args.out / f"{name}.wav" for name in recording.names]) as paths:
             for j, path in enumerate(paths):
                 audio.write_wav(path, rebuilt[:, j], recording.sr)
@@ -195,6 +201,7 @@ def run_misi(args) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
     _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_throughput(recording.mix.shape[-1] / recording.sr, elapsed, args.backend)
     si_sdr, _ = scores.si_sdr_and_snr(recording.sources, rebuilt)
     width = max(len(name) for name in recording.names)
     print("SI-SDR of each rebuilt stem against the given stem (dB, over all channels):")
@@ -216,6 +223,12 @@ def _print_header(prog, args, what, signal, sr, n_fft, hop):
           f"STFT n_fft={n_fft} hop={hop} hann; {args.n_iter} iteration{'s' * (args.n_iter != 1)}, "
           f"momentum {args.momentum:g}" + (f", tol {args.tol:g}" if args.tol is not None else "")
           + (f", {args.precision} iterations" if args.precision else ""), flush=True)
+
+
+def _print_throughput(audio_seconds, elapsed, backend):
+    """Seconds of audio per second of the work (the STFTs and the iterations, not the files)."""
+    print(f"{audio_seconds:.1f} s of audio in {elapsed:.2f} s on the {backend or 'default'} backend "
+          f"({audio_seconds / max(elapsed, 1e-9):.1f} seconds of audio per second)")
 
 
 def _norms(S, axes):
