@@ -294,7 +294,9 @@ def test_every_track_failed_exits_1(tmp_path):
     code, _, stderr = run_cli(["oracle", str(tmp_path / "data"), "--out", str(tmp_path / "out")])
     assert code == 1
     assert "empty: failed: no mixture.wav or mix.wav" in stderr
-    assert (tmp_path / "out" / "summary.md").is_file()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    stft_line = next(line for line in summary.splitlines() if line.startswith("- STFT:"))
+    assert stft_line.endswith("no size to report, as no track was separated"), stft_line  # never trails off
 
 
 @pytest.mark.parametrize("extra, message", [
