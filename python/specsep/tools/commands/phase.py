@@ -79,8 +79,19 @@ def _add_iteration_options(parser, momentum):
     options.add_stft_options(parser)
     options.add_backend_option(parser)
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                        help="write a figure: the convergence, the target and rebuilt spectrograms "
-                             "(first channel; needs matplotlib)")
+                        help="write a figure: the convergence, the target and rebuilt spectrograms and their "
+                             "difference in dB (first channel; needs matplotlib)")
+    figures.add_freq_axis_option(parser)
+
+
+def _comparison_row(prefix, S, X):
+    """Figure panels of one signal's first channel: the target magnitude ``S``, the rebuilt
+    spectrum ``X``'s magnitude, and their difference, which shows where they differ."""
+    rebuilt = np.abs(X)
+    sc = float(scores.spectral_convergence(S, X, axes=None))
+    return [figures.Panel(f"{prefix}target", S, "db"),
+            figures.Panel(f"{prefix}rebuilt: SC {float(scores.to_db(sc)):.1f} dB", rebuilt, "db"),
+            figures.Panel(f"{prefix}rebuilt minus target", np.stack([rebuilt, S]), "difference")]
 
 
 def _check_arguments(parser, args):
@@ -139,14 +150,13 @@ def run_griffinlim(args) -> int:
         curve = _overall(history, _norms(S, axes=(-2, -1)))
         if args.plot is not None:
             figures.write_figure(args.plot, [
-                [figures.Panel("spectral convergence", curve, "curve")],
-                [figures.Panel("target |STFT(IN)|, dB", S[0], "db"),
-                 figures.Panel("rebuilt |STFT(OUT)|, dB", np.abs(X_out[0]), "db")],
-            ], sr, hop)
+                [figures.Panel("convergence over all channels", curve, "curve", "spectral convergence, dB")],
+                _comparison_row("", S[0], X_out[0]),
+            ], sr, hop, args.freq_axis)
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_convergence(curve, args.n_iter, float(scores.spectral_convergence(S, X_out, axes=None)))
     print(f"wrote {args.output}" + (f" and {args.plot}" if args.plot is not None else ""))
     return 0
 
@@ -186,15 +196,13 @@ def run_misi(args) -> int:
                 audio.write_wav(path, rebuilt[:, j], recording.sr)
         curve = _overall(history, _norms(S, axes=(-3, -2, -1)))
         if args.plot is not None:
-            rows = [[figures.Panel("spectral convergence", curve, "curve")]]
-            rows += [[figures.Panel(f"target |STFT({name})|, dB", S[0, j], "db"),
-                      figures.Panel(f"rebuilt {name}, dB", np.abs(X_out[0, j]), "db")]
-                     for j, name in enumerate(recording.names)]
-            figures.write_figure(args.plot, rows, recording.sr, hop)
+            rows = [[figures.Panel("convergence over all stems and channels", curve, "curve", "spectral convergence, dB")]]
+            rows += [_comparison_row(f"{name}: ", S[0, j], X_out[0, j]) for j, name in enumerate(recording.names)]
+            figures.write_figure(args.plot, rows, recording.sr, hop, args.freq_axis)
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_convergence(curve, args.n_iter, float(scores.spectral_convergence(S, X_out, axes=None)))
     si_sdr, _ = scores.si_sdr_and_snr(recording.sources, rebuilt)
     width = max(len(name) for name in recording.names)
     print("SI-SDR of each rebuilt stem against the given stem (dB, over all channels):")
@@ -235,12 +243,6 @@ def _overall(history, norms):
         history[:, t] = np.where(np.isnan(history[:, t]), history[:, t - 1], history[:, t])
     total = math.sqrt(float(np.sum(norms ** 2)))
     return np.sqrt(np.sum((history * norms[:, None]) ** 2, axis=0)) / max(total, np.finfo(np.float64).tiny)
-
-
-def _spectral_convergence(X, S):
-    """``|| |X| - S || / ||S||`` over everything."""
-    error = math.sqrt(float(np.sum(np.square(np.abs(X) - S, dtype=np.float64))))
-    return error / max(math.sqrt(float(np.sum(np.square(S, dtype=np.float64)))), np.finfo(np.float64).tiny)
 
 
 def _print_convergence(curve, n_iter, final):
