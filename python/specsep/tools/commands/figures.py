@@ -73,13 +73,20 @@ class Panel:
 
 
 def write_figure(path: Path, rows, sr: int, hop_length: int, freq_axis: str = "log") -> None:
-    """Write ``rows`` (lists of :class:`Panel`, one list per row) as a PNG file.
+    """Write the figure of :func:`draw` as a PNG file, under a temporary name then renamed."""
+    fig = draw(rows, sr, hop_length, freq_axis)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a folder inside an output folder (oracle's figures/)
+    with outputs.replacing(path) as temporary:  # never a truncated PNG
+        fig.savefig(temporary, dpi=100, format="png")
+
+
+def draw(rows, sr: int, hop_length: int, freq_axis: str = "log"):
+    """A matplotlib Figure of ``rows`` (lists of :class:`Panel`, one list per row).
 
     Spectrogram panels span seconds on x and Hz on y (``sr`` and ``hop_length`` set the axes; the
     frequency axis is ``freq_axis``, one of :data:`FREQ_AXES`); a row with fewer panels than
     the widest row stretches them. Each kind of panel gets one colour bar, labelled with its
-    unit and reference. Needs matplotlib (see :func:`available`). Written under a temporary name
-    and renamed.
+    unit and reference. Needs matplotlib (see :func:`available`).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -104,9 +111,7 @@ def write_figure(path: Path, rows, sr: int, hop_length: int, freq_axis: str = "l
         bar = fig.colorbar(image, ax=axes, pad=0.01, fraction=0.03, aspect=30)
         bar.set_label(_STYLE[kind][2], fontsize=8)
         bar.ax.tick_params(labelsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)  # a folder inside an output folder (oracle's figures/)
-    with outputs.replacing(path) as temporary:  # never a truncated PNG
-        fig.savefig(temporary, dpi=100, format="png")
+    return fig
 
 
 def _draw(ax, panel, sr, hop_length, reference, freq_axis, bottom, left):
