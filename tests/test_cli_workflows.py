@@ -410,8 +410,9 @@ def test_griffinlim(dataset, tmp_path):
     assert [(first, last) for first, last, *_ in blocks] == [(1, 8), (9, 16), (17, 24)]
     values = [v for *_, start, end in blocks for v in (start, end)]
     assert values[-1] < 0.5 * values[0]  # it converges
-    final = float(stdout.split("output: spectral convergence ")[1].split()[0])
-    assert 0 < final < values[0]
+    final, in_db = stdout.split("output: spectral convergence ")[1].split()[:2]
+    assert 0 < float(final) < values[0]
+    assert in_db == f"({20 * np.log10(float(final)):.1f}"  # the ratio in dB beside it, as the demo prints
     if plot:
         assert (tmp_path / "gl.png").read_bytes()[:8] == PNG_MAGIC
 

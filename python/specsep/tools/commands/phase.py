@@ -254,4 +254,4 @@ def _print_convergence(curve, n_iter, final):
         print(f"iterations {start + 1}-{start + part.shape[-1]}: spectral convergence {part[0]:.4g} -> {part[-1]:.4g}")
     if curve.shape[-1] < n_iter:
         print(f"stopped after {curve.shape[-1]} iterations: every channel improved by less than --tol")
-    print(f"output: spectral convergence {final:.4g}")
+    print(f"output: spectral convergence {final:.4g} ({float(scores.to_db(final)):.1f} dB)")
