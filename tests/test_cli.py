@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -357,3 +358,13 @@ def test_progress_draws_when_asked():
         bar.update()
         drawn = stream.getvalue()
     assert "work" in drawn and "/2" in drawn and "second" in drawn  # tqdm may skip frames
+
+
+def test_every_results_field_is_documented(demo_run):
+    """docs/results.md names every field of results.json (top level and per method)."""
+    _, out = demo_run
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
+    results = json.loads((out / "results.json").read_text())
+    fields = set(results) | {field for method in results["methods"] for field in method}
+    missing = sorted(field for field in fields if f"`{field}`" not in documented)
+    assert not missing, f"docs/results.md does not name {missing}"
