@@ -4,8 +4,10 @@ failures, a Dask cluster, real music), ``specsep griffinlim`` and ``specsep misi
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -474,3 +476,19 @@ def test_phase_bad_arguments_exit_2(dataset, tmp_path, argv, message):
     argv = [a.format(a=dataset / "a_musdb", out=tmp_path / "missing") for a in argv]
     code, _, stderr = run_cli(argv)
     assert code == 2 and message in stderr, stderr
+
+
+@pytest.mark.slow  # a two-process LocalCluster and six separations: ~35 s on two cores
+def test_docs_dask_example_runs_as_a_script(tmp_path):
+    """docs/cli.md's Dask example, saved as a script and run from the checkout (where its
+    ../shared/music path points): worker processes import the script, so it needs its main guard."""
+    pytest.importorskip("distributed")
+    if not MUSIC.is_dir():
+        pytest.skip("../shared/music is not beside this checkout")
+    root = Path(__file__).resolve().parents[1]
+    blocks = re.findall(r"```python\n(.*?)```", (root / "docs" / "cli.md").read_text(), re.S)
+    (script := tmp_path / "example.py").write_text(next(b for b in blocks if "LocalCluster" in b))
+    completed = subprocess.run([sys.executable, str(script)], cwd=root, capture_output=True, text=True,
+                               env=subprocess_env(), stdin=subprocess.DEVNULL, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("piece1 {'bass': 11.88")  # the SNR of ../shared/music's README
