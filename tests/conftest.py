@@ -54,9 +54,13 @@ def has_module(name) -> bool:
 
 # torch is an oracle of some tests, not a dependency of the suite: a CPU build is enough, and plain
 # `pip install torch` may pull a multi-GB CUDA build, so the test extra leaves it out.
-requires_torch = pytest.mark.skipif(
-    not has_module("torch"),
-    reason="torch is not installed (an oracle; pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+TORCH_MISSING = "torch is not installed (an oracle; pip install torch --index-url https://download.pytorch.org/whl/cpu)"
+requires_torch = pytest.mark.skipif(not has_module("torch"), reason=TORCH_MISSING)
+
+
+def import_torch():
+    """torch, or a skip that says how to install its CPU build."""
+    return pytest.importorskip("torch", reason=TORCH_MISSING)
 
 
 def rel_error(actual, expected) -> float:

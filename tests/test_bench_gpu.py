@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import import_torch
+
 import specsep
 from specsep.tools import bench as _bench
 from specsep.tools.bench import devices, gpu_peers, harness, peers, predictions, workloads
@@ -223,7 +225,7 @@ def test_ideal_ratio_xp_is_specsep_ideal_ratio():
 
 
 def test_torch_on_device_code_on_cpu_tensors():
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     impl = peers.Torch("cpu")
     impl.device = _HostAsDevice()
     impl.device.put = lambda a: devices.put_keeping_layout(a, torch.from_numpy, lambda t, axes: t.permute(*axes))
@@ -287,7 +289,7 @@ def test_the_measured_report_with_a_stand_in_device(monkeypatch, tmp_path):
     under the cuda name, the peer torch on the host."""
     if "cuda-emu" not in specsep.available_backends():
         pytest.skip("this build has no emulator")
-    pytest.importorskip("torch")
+    import_torch()
     stand_in = gpu_peers.SpecsepCuda("cuda-emu")
     stand_in.key, stand_in.label = "specsep-cuda", "specsep cuda"
     monkeypatch.setattr(gpu_peers, "gpu_implementations", lambda: [stand_in, peers.Torch("cpu")])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_same_bits
+from conftest import assert_same_bits, import_torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -173,7 +173,7 @@ def test_out_with_chunk_frames_and_plan_methods():
 
 
 def test_torch_tensors_in_and_out():
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     x = torch.from_numpy(_signal((2, 800), np.float32))
     X = specsep.stft(x, n_fft=64, hop_length=16)
     out = torch.empty(tuple(X.shape), dtype=torch.complex64)

@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,15 @@ def test_demo_exits_zero(demo_run):
     assert completed.returncode == 0, completed.stderr
 
 
+def _printed_table(stdout, title):
+    """The rows of the demo's table printed under the line starting with ``title``: one list of
+    words per row (the header and the rule skipped, up to the blank line)."""
+    lines = stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method") and i > 0
+                  and any(lines[k].startswith(title) for k in range(max(0, i - 2), i)))
+    return [row.split("  ") for row in lines[header + 2: lines.index("", header)]]
+
+
 def test_demo_prints_every_method_and_stem(demo_run):
     completed, _ = demo_run
     stdout = completed.stdout
@@ -55,14 +65,55 @@ def test_demo_prints_every_method_and_stem(demo_run):
     for name in demo_clip.STEM_NAMES:
         assert name in stdout
     backends = [b for b in specsep.available_backends() if b != "cuda-emu"]  # the demo's default
-    lines = stdout.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
-    rows = lines[header + 2: lines.index("", header)]  # header, rule, rows, blank line
-    assert len(rows) == len(LABELS) * len(backends)
-    expected = [(label, backend) for label in LABELS for backend in backends]  # method by method
-    assert [(row[:len(label)], backend) for row, (label, backend) in zip(rows, expected)] == expected
-    assert all(f"  {backend}  " in row for row, (_, backend) in zip(rows, expected))
-    assert all(row.split()[-1].replace(".", "").isdigit() for row in rows)  # seconds
+    tables = {"SI-SDR of the waveforms": [label for label in LABELS if label != "Griffin-Lim"],
+              "spectral convergence of the magnitudes": ["Griffin-Lim", "MISI"]}
+    for title, labels in tables.items():
+        rows = [[word.strip() for word in row if word.strip()] for row in _printed_table(stdout, title)]
+        assert [row[:2] for row in rows] == [[label, backend] for label in labels for backend in backends]
+        assert all(len(row) == 2 + 1 + len(demo_clip.STEM_NAMES) + 1 for row in rows)  # mean, stems, seconds
+
+
+def test_demo_printed_scores_are_the_results_files(demo_run):
+    """Each printed table holds results.json's values of its measure, rounded to 0.01 dB."""
+    completed, out = demo_run
+    methods = json.loads((out / "results.json").read_text())["methods"]
+    labels = {m["label"]: m["key"] for m in methods}
+    for title, field in (("SI-SDR of the waveforms", "si_sdr_db"),
+                         ("spectral convergence of the magnitudes", "spectral_convergence_db")):
+        for row in _printed_table(completed.stdout, title):
+            words = [word.strip() for word in row if word.strip()]
+            entry = next(m for m in methods if m["key"] == labels[words[0]] and m["backend"] == words[1])
+            printed = [float(word) for word in words[2:-1]]
+            expected = [entry[f"{field}_mean"], *(entry[field][name] for name in demo_clip.STEM_NAMES)]
+            np.testing.assert_allclose(printed, expected, atol=0.0051)
+
+
+def test_demo_results_fields_measure_what_they_name(demo_run):
+    """results.json's fields, recomputed from the files the demo wrote (the first backend's
+    estimates): SI-SDR and SNR of the waveforms, spectral convergence of the STFT magnitudes
+    (n_fft and hop as recorded), all in dB per stem over its channels (docs/results.md)."""
+    sf = pytest.importorskip("soundfile")
+    _, out = demo_run
+    results = json.loads((out / "results.json").read_text())
+    first = results["methods"][0]["backend"]
+    stft_args = dict(n_fft=results["n_fft"], hop_length=results["hop_length"])
+    for method in (m for m in results["methods"] if m["backend"] == first):
+        assert set(method) == {"key", "label", "backend", "seconds", "si_sdr_db", "si_sdr_db_mean", "snr_db",
+                               "snr_db_mean", "spectral_convergence_db", "spectral_convergence_db_mean"}
+        for name in results["stems"]:
+            stem = sf.read(out / "stems" / f"{name}.wav", dtype="float64")[0]  # (samples,): one channel
+            estimate = sf.read(out / "estimates" / method["key"] / f"{name}.wav", dtype="float64")[0]
+            S, X = np.abs(specsep.stft(stem, **stft_args)), specsep.stft(estimate, **stft_args)
+            convergence = np.linalg.norm(np.abs(X) - S) / np.linalg.norm(S)
+            expected = {"si_sdr_db": specsep.metrics.si_sdr(stem, estimate),
+                        "snr_db": specsep.metrics.snr(stem, estimate),
+                        "spectral_convergence_db": 20 * np.log10(convergence)}
+            for field, value in expected.items():
+                assert method[field][name] == pytest.approx(float(value), abs=1e-3), (method["key"], field, name)
+        for field in ("si_sdr_db", "snr_db", "spectral_convergence_db"):
+            assert method[f"{field}_mean"] == pytest.approx(np.mean(list(method[field].values())), rel=1e-12)
+    griffinlim = next(m for m in results["methods"] if m["key"] == "griffinlim")
+    assert griffinlim["spectral_convergence_db_mean"] < -5  # 4 iterations on 2 s: measured -10.6 dB
 
 
 def test_demo_writes_files(demo_run):
@@ -85,8 +136,8 @@ def test_demo_ratio_mask_quality(demo_run):
     assert sorted((m["key"], m["backend"]) for m in results["methods"]) == sorted(
         (key, backend) for key in KEYS for backend in backends)
     for irm in (m for m in results["methods"] if m["key"] == "irm"):
-        assert irm["mean_si_sdr"] > IRM_MEAN_SI_SDR_DB
-        assert min(irm["si_sdr"].values()) > IRM_STEM_SI_SDR_DB
+        assert irm["si_sdr_db_mean"] > IRM_MEAN_SI_SDR_DB
+        assert min(irm["si_sdr_db"].values()) > IRM_STEM_SI_SDR_DB
 
 
 def test_demo_audio_round_trips(demo_run):
@@ -172,7 +223,7 @@ def test_input_and_stems(tmp_path, capsys):
     assert results["stems"] == sorted(demo_clip.STEM_NAMES)  # every *.wav but the mixture, by name
     assert results["channels"] == 2
     irm = next(m for m in results["methods"] if m["key"] == "irm")
-    assert irm["mean_si_sdr"] > IRM_MEAN_SI_SDR_DB
+    assert irm["si_sdr_db_mean"] > IRM_MEAN_SI_SDR_DB
     estimate, sr = sf.read(out / "estimates" / "irm" / "bass.wav", always_2d=True)
     assert sr == demo_clip.SAMPLE_RATE and estimate.shape == (demo_clip.SAMPLE_RATE, 2)
     assert not (out / "mix.wav").exists()  # the user's own files are not copied
@@ -294,8 +345,8 @@ def test_demo_on_music_piece(music_piece, tmp_path, capsys):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["sample_rate"] == music_piece[2] and results["channels"] == 2
     irm = next(m for m in results["methods"] if m["key"] == "irm")
-    for name, expected in PIECE1_IRM_SDR_DB.items():
-        assert abs(irm["sdr"][name] - expected) <= README_ROUNDING_DB, (name, irm["sdr"][name])
+    for name, expected in PIECE1_IRM_SDR_DB.items():  # the music README's "SDR" is the SNR
+        assert abs(irm["snr_db"][name] - expected) <= README_ROUNDING_DB, (name, irm["snr_db"][name])
 
 
 def test_progress_draws_when_asked():
@@ -307,3 +358,13 @@ def test_progress_draws_when_asked():
         bar.update()
         drawn = stream.getvalue()
     assert "work" in drawn and "/2" in drawn and "second" in drawn  # tqdm may skip frames
+
+
+def test_every_results_field_is_documented(demo_run):
+    """docs/results.md names every field of results.json (top level and per method)."""
+    _, out = demo_run
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text()
+    results = json.loads((out / "results.json").read_text())
+    fields = set(results) | {field for method in results["methods"] for field in method}
+    missing = sorted(field for field in fields if f"`{field}`" not in documented)
+    assert not missing, f"docs/results.md does not name {missing}"

@@ -148,6 +148,7 @@ def test_unwritable_outputs_are_refused_first(tmp_path, monkeypatch, command, op
     blocker.write_text("")  # a file where a folder should be: nothing can be created under it
     bad = blocker / "sub" / "x.png"
     good = tmp_path / "fine"
+    good.mkdir()  # a file's folder must exist; OUT_DIR and --out are created
     for owner, name in ((phase, "stft"), (oracle_command.oracle, "evaluate"), (demo_command, "_separate"),
                         (harness, "run")):
         _forbid(monkeypatch, owner, name)
@@ -167,6 +168,57 @@ def test_unwritable_outputs_are_refused_first(tmp_path, monkeypatch, command, op
     code, _, stderr = run_cli(argv)
     assert code == 2, stderr
     assert f"argument {option}: cannot write" in stderr and str(blocker) in stderr
+
+
+@pytest.mark.parametrize("option", ["OUT.wav", pytest.param("--plot", marks=pytest.mark.skipif(
+    not has_module("matplotlib"), reason="matplotlib is not installed"))])
+def test_a_file_in_a_missing_folder_is_refused_not_created(tmp_path, monkeypatch, option):
+    track = _write_track(tmp_path / "t", seed=1)
+    _forbid(monkeypatch, phase, "stft")
+    missing = tmp_path / "nowhere" / "deeper"
+    argv = ["griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav")]
+    if option == "OUT.wav":
+        argv[-1] = str(missing / "o.wav")
+    else:
+        argv += [option, str(missing / "o.png")]
+    code, _, stderr = run_cli(argv)
+    assert code == 2
+    assert f"argument {option}: cannot write {missing}" in stderr and f"the folder {missing} does not exist" in stderr
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_output_folders_are_created_where_a_folder_was_asked_for(tmp_path):
+    track = _write_track(tmp_path / "t", seed=1)
+    out = tmp_path / "new" / "stems"
+    code, _, stderr = run_cli(["misi", str(track / "mix.wav"), str(track), str(out), "--n-iter", "1"])
+    assert code == 0, stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("missing", "No such file or directory"),
+    ("folder", "Is a directory"),
+    ("garbage", "Format not recognised"),
+])
+def test_an_unreadable_input_names_the_file_and_the_reason(tmp_path, case, reason):
+    path = tmp_path / "in.wav"
+    if case == "folder":
+        path.mkdir()
+    elif case == "garbage":
+        path.write_text("not audio")
+    code, _, stderr = run_cli(["griffinlim", str(path), str(tmp_path / "o.wav")])
+    assert code == 2
+    assert f"argument IN.wav: cannot read {path}: {reason}" in stderr, stderr
+    assert "System error" not in stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32" or getattr(__import__("os"), "geteuid", lambda: 1)() == 0,
+                    reason="file permissions do not bind here (Windows, or running as root)")
+def test_an_input_without_read_permission_says_so(tmp_path):
+    track = _write_track(tmp_path / "t", seed=1)
+    (track / "mix.wav").chmod(0)
+    code, _, stderr = run_cli(["griffinlim", str(track / "mix.wav"), str(tmp_path / "o.wav")])
+    assert code == 2 and f"cannot read {track / 'mix.wav'}: Permission denied" in stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import specsep
-from conftest import RTOL, assert_close
+from conftest import RTOL, assert_close, import_torch
 
 cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
 pytestmark = [
@@ -63,7 +63,7 @@ def test_griffin_lim_and_misi(rng, dtype):
 
 
 def test_torch_cuda_tensor_in(rng):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA")
     x = _signals(rng, np.float32, (2, 4000))
@@ -112,7 +112,7 @@ def test_chunks_and_out_on_the_device(rng):
     y = cupy.empty((2, 20000), dtype=cupy.float32)
     specsep.istft(X, n_fft=512, hop_length=128, length=20000, out=y, chunk_frames=9)
     cupy.testing.assert_array_equal(y, specsep.istft(X, n_fft=512, hop_length=128, length=20000))
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     if torch.cuda.is_available():
         t = torch.as_tensor(cupy.asnumpy(x), device="cuda")
         t_out = torch.empty(tuple(X.shape), dtype=torch.complex64, device="cuda")
@@ -148,7 +148,7 @@ def test_callers_streams(rng):
     stream.synchronize()
     assert_close(cupy.asnumpy(X), expected, RTOL[np.dtype(np.float32)])
     assert_close(cupy.asnumpy(y), x, 1e-5)
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     if not torch.cuda.is_available():
         pytest.skip("torch has no CUDA")
     side = torch.cuda.Stream()
@@ -173,7 +173,7 @@ def test_second_device(rng):
     assert_close(cupy.asnumpy(X1), expected, RTOL[np.dtype(np.float32)])
     with pytest.raises(ValueError, match="must be on one CUDA device"):
         specsep.apply_mask(on_zero, _on_device(1, np.ones(on_zero.shape, np.float32)))
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     if torch.cuda.is_available() and torch.cuda.device_count() > 1:
         T = specsep.stft(torch.from_numpy(x).to("cuda:1"), n_fft=512)
         assert T.device.index == 1

@@ -39,3 +39,13 @@ def test_ci_installs_the_gpu_verify_extra_and_runs_the_readme_command():
     readme = (PYPROJECT.parent / "README.md").read_text()
     command = 'pip install ".[test,plot]" && python -m pytest'
     assert command in readme and command in ci
+
+
+def test_torch_tests_skip_saying_how_to_install_its_cpu_build():
+    """Tests that need torch skip with conftest's TORCH_MISSING reason (the CPU-build command)
+    through import_torch() or requires_torch, never with a bare "No module named 'torch'"."""
+    tests = PYPROJECT.parent / "tests"
+    bare = [f"{path.name}:{number}" for path in sorted(tests.glob("*.py")) if path.name != "conftest.py"
+            for number, line in enumerate(path.read_text().splitlines(), 1)
+            if re.search(r"importorskip\(\s*[\"']torch[\"']\s*\)", line)]
+    assert not bare, f"use conftest.import_torch() or requires_torch: {bare}"

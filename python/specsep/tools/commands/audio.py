@@ -197,11 +197,21 @@ def read_wav(path: Path, frames: int = -1) -> tuple:
 
 @contextmanager
 def _reading(path):
-    """Turn soundfile's errors (RuntimeErrors) and the system's into an :class:`AudioError` naming ``path``."""
+    """Turn soundfile's errors (RuntimeErrors) and the system's into an :class:`AudioError` naming
+    ``path`` and the reason.
+
+    The file is opened by Python first: libsndfile reports a missing or unreadable file as
+    "System error.", while the system's own reason ("No such file or directory", "Permission
+    denied", "Is a directory") tells the user what to fix.
+    """
     try:
+        with open(path, "rb"):
+            pass
         yield
     except (RuntimeError, OSError) as exc:
-        raise AudioError(f"cannot read {path}: {exc}") from None
+        # libsndfile's own reason without soundfile's "Error opening '<path>': " (the path is said once)
+        reason = getattr(exc, "strerror", None) or getattr(exc, "error_string", None) or exc
+        raise AudioError(f"cannot read {path}: {reason}") from None
 
 
 def write_wav(path: Path, signal: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:

@@ -1,6 +1,11 @@
 """``specsep demo``: separate a synthetic four-instrument clip (or your own mixture and stems)
 with oracle masks and phase retrieval, print the quality of every method and its time, and write
-the estimates, a figure and ``results.json``."""
+the estimates, a figure and ``results.json`` (its fields: docs/results.md).
+
+Each method is scored by what it rebuilds: the masks and MISI a waveform (SI-SDR and SNR against
+the true stem), Griffin-Lim and MISI a magnitude (spectral convergence against the true stem's).
+Griffin-Lim sees a stem's magnitude only, so the phase it finds is its own and a waveform
+measure says nothing of it."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ _METHODS = (  # key (folder name), label
     ("misi", "MISI"),
 )
 _GL_MOMENTUM = 0.99
+_PHASE_RETRIEVAL = ("griffinlim", "misi")  # the methods scored by spectral convergence
 # The longest synthetic clip: the demo holds every method's estimates and spectrograms at once,
 # some GB for ten minutes, so a longer clip is refused rather than run out of memory.
 _MAX_SYNTHETIC_SECONDS = 600.0
@@ -44,8 +50,10 @@ def add_parser(commands) -> None:
             "Separate a mixture into its stems with oracle masks computed from the true stems "
             "(ideal binary, ideal ratio, phase-sensitive), rebuild each stem from its true "
             "magnitude with Griffin-Lim, and all stems at once from the mixture with MISI. Prints "
-            "SI-SDR (dB, against the true stems) and wall time per method; writes the estimates "
-            "as WAV files (.npy without soundfile) and a figure (with matplotlib). DIR is "
+            "the SI-SDR of the masks and MISI and the spectral convergence of Griffin-Lim and MISI "
+            "(dB, against the true stems) and wall time per method; writes the estimates "
+            "as WAV files (.npy without soundfile), a figure (with matplotlib) and results.json "
+            "(its fields: docs/results.md). DIR is "
             "checked before any work; one holding an earlier run's files is refused unless "
             "--overwrite, and DIR/specsep-unfinished.txt marks a run that has not finished. "
             "Exit status: 0 on success, 1 when the work fails, 2 for bad arguments, 130 when "
@@ -71,6 +79,7 @@ def add_parser(commands) -> None:
                       help=f"length of the synthetic clip (default: 6, at most {_MAX_SYNTHETIC_SECONDS:g}), "
                            "or the first S seconds of --input (default: all)")
     options.add_stft_options(demo)
+    figures.add_freq_axis_option(demo)
     demo.set_defaults(run=run, command_parser=demo)
 
 
@@ -81,8 +90,9 @@ class _Result:
     backend: str
     seconds: float
     estimates: np.ndarray  # (channels, stems, samples)
-    si_sdr: np.ndarray  # (stems,)
-    sdr: np.ndarray  # (stems,)
+    si_sdr_db: np.ndarray  # (stems,)
+    snr_db: np.ndarray  # (stems,)
+    spectral_convergence_db: np.ndarray  # (stems,)
 
 
 def run(args) -> int:
@@ -141,7 +151,8 @@ def run(args) -> int:
                 args.out, material, synthetic, [r for r in results if r.backend == names[0]])
             bar.update()
             bar.set_postfix_str("figure")
-            figure, figure_note = _write_figure(args.out, material, X_mix, irm, hop)
+            figure, figure_note = _write_figure(args.out, material, [r for r in results if r.backend == names[0]],
+                                                X_mix, irm, n_fft, hop, args.freq_axis)
             bar.update()
             _write_json(args.out, material, description, results, n_fft, hop, args.n_iter)
         folder.finish()
@@ -149,14 +160,22 @@ def run(args) -> int:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
 
+    ordered = sorted(results, key=lambda r: [key for key, _ in _METHODS].index(r.key))
     print()
-    print(_format_table(sorted(results, key=lambda r: [key for key, _ in _METHODS].index(r.key)), material.names))
+    print("SI-SDR of the waveforms, dB against the true stems (higher is better):")
+    print(_format_table([r for r in ordered if r.key != "griffinlim"], material.names, "SI-SDR",
+                        lambda r: r.si_sdr_db))
     print()
-    print("SI-SDR: dB against the true stems (higher is better), mean over stems, then per stem;")
-    print("seconds: wall time of the method, masks and STFTs included.")
+    print("spectral convergence of the magnitudes, || |STFT(estimate)| - |STFT(stem)| || / || |STFT(stem)| ||")
+    print("in dB (lower is better):")
+    print(_format_table([r for r in ordered if r.key in _PHASE_RETRIEVAL], material.names, "SC",
+                        lambda r: r.spectral_convergence_db))
+    print()
+    print("mean: over stems; seconds: wall time of the method, masks and STFTs included.")
     print(_throughput(results, names, n_samples / material.sr))
-    print("Griffin-Lim sees each stem's magnitude only: the phase it finds is its own, so its")
-    print("SI-SDR is low even where it sounds right. MISI also uses the mixture, which pins phases down.")
+    print("Griffin-Lim sees each stem's magnitude only: the phase it finds is its own, so a waveform")
+    print("measure (SI-SDR) says nothing of it; its measure is the spectral convergence. MISI also uses")
+    print("the mixture, which pins the phases down: both measures apply.")
     for note in [f"note: {n}" for n in material.notes] + [audio_note, figure_note]:
         if note:
             print(note)
@@ -178,14 +197,17 @@ def _separate(material, n_fft, hop, n_iter, backend, bar):
 
     def record(key, seconds, estimates):
         label = dict(_METHODS)[key]
-        si_sdr, sdr = scores.si_sdr_and_snr(stems, estimates)
-        results.append(_Result(key, label, backend, seconds, estimates, si_sdr, sdr))
+        si_sdr, snr = scores.si_sdr_and_snr(stems, estimates)
+        X_estimates = stft(estimates, **stft_args, backend=backend)
+        convergence = scores.spectral_convergence(S_stems, X_estimates, axes=(0, 2, 3))  # per stem
+        results.append(_Result(key, label, backend, seconds, estimates, si_sdr, snr, scores.to_db(convergence)))
 
     # Oracle masks: each computed from the true stems, then applied to the mixture.
     start = time.perf_counter()
     X_stems = stft(stems, **stft_args, backend=backend)  # (C, J, F, T)
     X_mix = stft(mix, **stft_args, backend=backend)  # (C, F, T)
     analysis = time.perf_counter() - start
+    S_stems = np.abs(X_stems)
     makers = {
         "ibm": lambda: masks.ideal_binary(X_stems),
         "irm": lambda: masks.ideal_ratio(X_stems),
@@ -203,7 +225,6 @@ def _separate(material, n_fft, hop, n_iter, backend, bar):
         bar.update()
 
     # Griffin-Lim: each stem from its own true magnitude, one stem at a time (a bar step each).
-    S_stems = np.abs(X_stems)
     seconds = analysis
     parts = []
     for j, name in enumerate(material.names):
@@ -235,17 +256,18 @@ def _throughput(results, names, audio_seconds) -> str:
     return "seconds of audio per second, all methods: " + ", ".join(rates)
 
 
-def _format_table(results, names) -> str:
+def _format_table(results, names, measure, values) -> str:
+    """One row per result: ``values(result)`` per stem (dB) with their mean, and the seconds."""
     widths = [max(7, len(name)) for name in names]
     label_width = max(len("method"), *(len(r.label) for r in results))
     backend_width = max(len("backend"), *(len(r.backend) for r in results))
-    header = (f"{'method':<{label_width}}  {'backend':<{backend_width}}  {'SI-SDR':>7}  "
+    header = (f"{'method':<{label_width}}  {'backend':<{backend_width}}  {'mean ' + measure:>11}  "
               + "  ".join(f"{n:>{w}}" for n, w in zip(names, widths)) + f"  {'seconds':>8}")
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(
-            f"{r.label:<{label_width}}  {r.backend:<{backend_width}}  {np.mean(r.si_sdr):7.2f}  "
-            + "  ".join(f"{value:{w}.2f}" for value, w in zip(r.si_sdr, widths))
+            f"{r.label:<{label_width}}  {r.backend:<{backend_width}}  {np.mean(values(r)):11.2f}  "
+            + "  ".join(f"{value:{w}.2f}" for value, w in zip(values(r), widths))
             + f"  {r.seconds:8.3f}")
     return "\n".join(lines)
 
@@ -277,15 +299,36 @@ def _write_audio(out, material, synthetic, results):
     return len(files), note
 
 
-def _write_figure(out, material, X_mix, irm, hop):
-    """Mixture spectrogram in dB and the ratio mask of every stem (first channel) as demo.png."""
+def _write_figure(out, material, results, X_mix, irm, n_fft, hop, freq_axis):
+    """demo.png (first channel): the mixture, then per stem the true stem, its ratio mask and the
+    estimates of the ratio mask, Griffin-Lim and MISI with their scores."""
     if not figures.available():
         return None, figures.MISSING
-    rows = [[figures.Panel("mixture, dB", np.abs(X_mix[0]), "db")]]
-    rows += [[figures.Panel(f"ideal ratio mask: {name}", irm[0, j], "mask")] for j, name in enumerate(material.names)]
+    by_key = {r.key: r for r in results}
+    spectra = {key: np.abs(stft(by_key[key].estimates[0], n_fft=n_fft, hop_length=hop)) for key in ("irm", "griffinlim", "misi")}
+    S_true = np.abs(stft(material.sources[0], n_fft=n_fft, hop_length=hop))  # (J, F, T)
+    rows = [[figures.Panel("mixture", np.abs(X_mix[0]), "db")]]
+    for j, name in enumerate(material.names):
+        irm_r, gl, mi = by_key["irm"], by_key["griffinlim"], by_key["misi"]
+        rows.append([
+            figures.Panel(f"{name}: true stem", S_true[j], "db"),
+            figures.Panel(f"{name}: ideal ratio mask", irm[0, j], "mask"),
+            figures.Panel(f"ratio-mask estimate: SI-SDR {irm_r.si_sdr_db[j]:.1f} dB", spectra["irm"][j], "db"),
+            figures.Panel(f"Griffin-Lim: SC {gl.spectral_convergence_db[j]:.1f} dB", spectra["griffinlim"][j], "db"),
+            figures.Panel(f"MISI: SI-SDR {mi.si_sdr_db[j]:.1f} dB, SC {mi.spectral_convergence_db[j]:.1f} dB",
+                          spectra["misi"][j], "db"),
+        ])
     path = out / "demo.png"
-    figures.write_figure(path, rows, material.sr, hop)
+    figures.write_figure(path, rows, material.sr, hop, freq_axis)
     return path, None
+
+
+def _measure(name, values, names):
+    """``{name: {stem: value}, name + "_mean": mean}``; a value that is not finite is written as
+    null (JSON has no inf), and the mean is then null too."""
+    finite = [float(x) if np.isfinite(x) else None for x in values]
+    mean = float(np.mean(values)) if all(x is not None for x in finite) else None
+    return {name: dict(zip(names, finite)), f"{name}_mean": mean}
 
 
 def _write_json(out, material, description, results, n_fft, hop, n_iter):
@@ -304,9 +347,9 @@ def _write_json(out, material, description, results, n_fft, hop, n_iter):
                 "label": r.label,
                 "backend": r.backend,
                 "seconds": r.seconds,
-                "mean_si_sdr": float(np.mean(r.si_sdr)),
-                "si_sdr": {n: float(x) for n, x in zip(material.names, r.si_sdr)},
-                "sdr": {n: float(x) for n, x in zip(material.names, r.sdr)},
+                **_measure("si_sdr_db", r.si_sdr_db, material.names),
+                **_measure("snr_db", r.snr_db, material.names),
+                **_measure("spectral_convergence_db", r.spectral_convergence_db, material.names),
             }
             for r in results
         ],

@@ -51,7 +51,8 @@ def summary_markdown(results, dataset, mask, power, bss_eval) -> str:
         "",
         f"- dataset: `{dataset}`, {_count(len(results), 'track')}: {len(ok)} separated, {len(failed)} failed",
         "- STFT: periodic Hann window, centred, zero padding; "
-        + "; ".join(f"n_fft {n_fft}, hop {hop} at {sr} Hz" for sr, n_fft, hop in sizes),
+        + ("; ".join(f"n_fft {n_fft}, hop {hop} at {sr} Hz" for sr, n_fft, hop in sizes)
+           or "no size to report, as no track was separated"),
         "- scores: dB per source, over all its channels; SI-SDR; SNR = 10 log10(|s|^2 / |s - ŝ|^2); "
         + ("SDR = BSS Eval SDR (fast_bss_eval, 512-tap distortion filters)" if bss_eval
            else "SDR not computed (fast_bss_eval is not installed)"),

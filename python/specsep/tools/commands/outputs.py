@@ -1,7 +1,9 @@
 """Output files of the commands: checked before any compute, and written whole or not at all.
 
-- :func:`check_file` and :func:`check_folder` create the folder an output goes to and probe that
-  a file can be created there, so that a bad output path fails in seconds, not after the work;
+- :func:`check_file` and :func:`check_folder` probe that a file can be created where an output
+  goes, so that a bad output path fails in seconds, not after the work. Only a folder the user
+  named as a folder (``--out DIR``, ``OUT_DIR``) is created; a file's folder must exist, so that
+  a mistyped path is an error, not a new folder tree;
 - :func:`replacing` and :func:`replacing_all` hand out temporary names beside the outputs and
   rename them onto the outputs only when everything was written: an interrupted or failed write
   (Ctrl-C included) leaves the earlier files, never a truncated file that looks complete;
@@ -38,16 +40,20 @@ def check_folder(folder: Path) -> None:
 
 
 def check_file(path: Path) -> None:
-    """Create the folder of the file ``path`` and probe that ``path`` can be written there.
+    """Probe that the file ``path`` can be written in its folder, which must exist.
 
     Raises
     ------
     OutputError
-        ``path`` is a folder, its folder cannot be created, or files cannot be created in it.
+        ``path`` is a folder, its folder does not exist, or files cannot be created in it.
     """
     if path.is_dir():
         raise OutputError(f"{path} is a folder")
-    _probe(path.parent, f"cannot write {path}")
+    folder = path.parent
+    if not folder.is_dir():
+        reason = "is not a folder" if folder.exists() else "does not exist (create it first)"
+        raise OutputError(f"cannot write {path}: the folder {folder} {reason}")
+    _probe(folder, f"cannot write {path}")
 
 
 def _probe(folder, failure):

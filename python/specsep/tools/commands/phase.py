@@ -80,8 +80,19 @@ def _add_iteration_options(parser, momentum):
     options.add_stft_options(parser)
     options.add_backend_option(parser)
     parser.add_argument("--plot", type=Path, default=None, metavar="PNG",
-                        help="write a figure: the convergence, the target and rebuilt spectrograms "
-                             "(first channel; needs matplotlib)")
+                        help="write a figure: the convergence, the target and rebuilt spectrograms and their "
+                             "difference in dB (first channel; needs matplotlib)")
+    figures.add_freq_axis_option(parser)
+
+
+def _comparison_row(prefix, S, X):
+    """Figure panels of one signal's first channel: the target magnitude ``S``, the rebuilt
+    spectrum ``X``'s magnitude, and their difference, which shows where they differ."""
+    rebuilt = np.abs(X)
+    sc = float(scores.spectral_convergence(S, X, axes=None))
+    return [figures.Panel(f"{prefix}target", S, "db"),
+            figures.Panel(f"{prefix}rebuilt: SC {float(scores.to_db(sc)):.1f} dB", rebuilt, "db"),
+            figures.Panel(f"{prefix}rebuilt minus target", np.stack([rebuilt, S]), "difference")]
 
 
 def _check_arguments(parser, args):
@@ -142,14 +153,13 @@ def run_griffinlim(args) -> int:
         curve = _overall(history, _norms(S, axes=(-2, -1)))
         if args.plot is not None:
             figures.write_figure(args.plot, [
-                [figures.Panel("spectral convergence", curve, "curve")],
-                [figures.Panel("target |STFT(IN)|, dB", S[0], "db"),
-                 figures.Panel("rebuilt |STFT(OUT)|, dB", np.abs(X_out[0]), "db")],
-            ], sr, hop)
+                [figures.Panel("convergence over all channels", curve, "curve", "spectral convergence, dB")],
+                _comparison_row("", S[0], X_out[0]),
+            ], sr, hop, args.freq_axis)
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_convergence(curve, args.n_iter, float(scores.spectral_convergence(S, X_out, axes=None)))
     _print_throughput(x.shape[-1] / sr, elapsed, args.backend)
     print(f"wrote {args.output}" + (f" and {args.plot}" if args.plot is not None else ""))
     return 0
@@ -192,15 +202,13 @@ def run_misi(args) -> int:
                 audio.write_wav(path, rebuilt[:, j], recording.sr)
         curve = _overall(history, _norms(S, axes=(-3, -2, -1)))
         if args.plot is not None:
-            rows = [[figures.Panel("spectral convergence", curve, "curve")]]
-            rows += [[figures.Panel(f"target |STFT({name})|, dB", S[0, j], "db"),
-                      figures.Panel(f"rebuilt {name}, dB", np.abs(X_out[0, j]), "db")]
-                     for j, name in enumerate(recording.names)]
-            figures.write_figure(args.plot, rows, recording.sr, hop)
+            rows = [[figures.Panel("convergence over all stems and channels", curve, "curve", "spectral convergence, dB")]]
+            rows += [_comparison_row(f"{name}: ", S[0, j], X_out[0, j]) for j, name in enumerate(recording.names)]
+            figures.write_figure(args.plot, rows, recording.sr, hop, args.freq_axis)
     except (OSError, ValueError, TypeError, MemoryError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1
-    _print_convergence(curve, args.n_iter, _spectral_convergence(X_out, S))
+    _print_convergence(curve, args.n_iter, float(scores.spectral_convergence(S, X_out, axes=None)))
     _print_throughput(recording.mix.shape[-1] / recording.sr, elapsed, args.backend)
     si_sdr, _ = scores.si_sdr_and_snr(recording.sources, rebuilt)
     width = max(len(name) for name in recording.names)
@@ -250,12 +258,6 @@ def _overall(history, norms):
     return np.sqrt(np.sum((history * norms[:, None]) ** 2, axis=0)) / max(total, np.finfo(np.float64).tiny)
 
 
-def _spectral_convergence(X, S):
-    """``|| |X| - S || / ||S||`` over everything."""
-    error = math.sqrt(float(np.sum(np.square(np.abs(X) - S, dtype=np.float64))))
-    return error / max(math.sqrt(float(np.sum(np.square(S, dtype=np.float64)))), np.finfo(np.float64).tiny)
-
-
 def _print_convergence(curve, n_iter, final):
     """The spectral convergence per block of iterations (iteration k: the estimate it starts
     from), then that of the output."""
@@ -265,4 +267,4 @@ def _print_convergence(curve, n_iter, final):
         print(f"iterations {start + 1}-{start + part.shape[-1]}: spectral convergence {part[0]:.4g} -> {part[-1]:.4g}")
     if curve.shape[-1] < n_iter:
         print(f"stopped after {curve.shape[-1]} iterations: every channel improved by less than --tol")
-    print(f"output: spectral convergence {final:.4g}")
+    print(f"output: spectral convergence {final:.4g} ({float(scores.to_db(final)):.1f} dB)")

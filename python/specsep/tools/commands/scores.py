@@ -1,8 +1,9 @@
 """Scores of estimated sources against the true ones, each over all channels of the source.
 
 A source's channels are laid end to end into one signal, so a stereo source gets one figure (as
-its energy is summed over both channels): SI-SDR and SNR from :mod:`specsep.metrics`, and BSS Eval
-SDR from fast_bss_eval (optional).
+its energy is summed over both channels): SI-SDR and SNR from :mod:`specsep.metrics`, BSS Eval
+SDR from fast_bss_eval (optional), and the spectral convergence of magnitudes (the measure of
+phase retrieval, which rebuilds a magnitude and not a waveform).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import numpy as np
 
 from specsep import metrics
-
 
 
 def end_to_end(signals: np.ndarray) -> np.ndarray:
@@ -25,6 +25,24 @@ def si_sdr_and_snr(sources: np.ndarray, estimates: np.ndarray) -> tuple:
     """SI-SDR and SNR in dB per source, ``(channels, J, samples)`` each -> two ``(J,)`` float64 arrays."""
     reference, estimate = end_to_end(sources), end_to_end(estimates)
     return metrics.si_sdr(reference, estimate), metrics.snr(reference, estimate)
+
+
+def spectral_convergence(S: np.ndarray, X: np.ndarray, axes) -> np.ndarray:
+    """``|| |X| - S || / ||S||`` over ``axes``, float64: how far the magnitude of the spectrum
+    ``X`` is from the target magnitude ``S`` (0: equal; 1: as far as silence).
+
+    ``S`` is real, ``X`` complex, of the same shape. A silent target gives 0 for a silent ``X``
+    (nothing to rebuild, nothing missed) and a huge value otherwise.
+    """
+    error = np.sqrt(np.sum(np.square(np.abs(X) - S, dtype=np.float64), axis=axes))
+    norm = np.sqrt(np.sum(np.square(S, dtype=np.float64), axis=axes))
+    return error / np.maximum(norm, np.finfo(np.float64).tiny)
+
+
+def to_db(ratio) -> np.ndarray:
+    """``20 log10(ratio)``: an amplitude ratio in dB (0 gives -inf)."""
+    with np.errstate(divide="ignore"):
+        return 20.0 * np.log10(ratio)
 
 
 def bss_eval_available() -> bool:
