@@ -282,9 +282,14 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, index_t batch, std::ptrdi
     }
   };
   const index_t blocks = (n_frames + kFramesPerTask - 1) / kFramesPerTask;
+  // Signals whose samples interleave (step > 1: x.T of a (samples, channels) array) share cache
+  // lines: their tasks go item by item within a block of frames, so that the lines one task
+  // gathers are still cached when the next items' tasks read them.
+  bool interleaved = false;
+  if constexpr (std::is_same_v<Signal, StridedSignals<T>>) interleaved = x.step != 1;
   parallel_for(batch * blocks, [&](std::ptrdiff_t task) {
-    const index_t b = static_cast<index_t>(task / blocks);
-    const index_t t_begin = static_cast<index_t>(task % blocks) * kFramesPerTask;
+    const index_t b = static_cast<index_t>(interleaved ? task % batch : task / blocks);
+    const index_t t_begin = static_cast<index_t>(interleaved ? task / batch : task % blocks) * kFramesPerTask;
     const index_t t_end = std::min(n_frames, t_begin + kFramesPerTask);
     const auto lease = Scratch<T>::local(plan.n_fft);
     if constexpr (std::is_same_v<Signal, StridedSignals<T>>) {
