@@ -11,6 +11,7 @@
 #include <new>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "buffer_cache.hpp"
 #include "plan.hpp"
@@ -332,7 +333,8 @@ struct OutputRows {
 
 // Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): rows(b)[s - start] for
 // s in [start, start + length) of the un-trimmed signal of item b. The work is split into tasks of
-// one output chunk of a group of L items. Lanes are L frames of one item, their spectra packed by
+// one output chunk of one item, or of L items read as lanes. Lanes are L frames of one item, their
+// spectra packed by
 // source.fill(b, t, count, n_bins, dst) or, where Source::lane_aligned (the source holds them in
 // lanes, t a multiple of the lane count), read in place as source.bins(b, t)[k]; or, where
 // source.by_items(b, L) (the items' spectra lie one element apart), frame t of L items, packed by
@@ -345,7 +347,15 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
   const index_t n_full = plan.n_fft + plan.hop * (n_frames - 1);
   const index_t chunk = plan.hop * kHopsPerChunk;
   const index_t chunks = (length + chunk - 1) / chunk;
-  const index_t groups = (batch + L - 1) / L;
+  // The tasks' items: (first item, item lanes?) per unit of work, L items or one.
+  std::vector<std::pair<index_t, bool>> units;
+  for (index_t b = 0; b < batch;) {
+    bool lanes = false;
+    if constexpr (!Source::lane_aligned) lanes = batch - b >= L && source.by_items(b, L);
+    units.emplace_back(b, lanes);
+    b += lanes ? L : 1;
+  }
+  const index_t n_units = static_cast<index_t>(units.size());
   const T* synthesis = plan.synthesis.data();
   // Samples [s0, covered) of the rows y[l], l < count, plus the frames of rows[l * n_fft ..].
   auto overlap_add = [&](T* const* y, int count, const T* frame_rows, index_t origin_of_lane0, index_t origin_step,
@@ -368,9 +378,9 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
       }
     }
   };
-  parallel_for(groups * chunks, [&](std::ptrdiff_t task) {
-    const index_t b0 = static_cast<index_t>(task / chunks) * L;
-    const int items = static_cast<int>(std::min<index_t>(L, batch - b0));
+  parallel_for(n_units * chunks, [&](std::ptrdiff_t task) {
+    const auto [b0, item_lanes] = units[static_cast<size_t>(task / chunks)];
+    const int items = item_lanes ? L : 1;
     const index_t s0 = start + static_cast<index_t>(task % chunks) * chunk;  // samples [s0, s1)
     const index_t s1 = std::min(s0 + chunk, start + length);
     T* y[L];
@@ -388,7 +398,7 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
     const index_t t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
     const index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
     if constexpr (!Source::lane_aligned) {
-      if (source.by_items(b0, items)) {
+      if (item_lanes) {
         for (index_t t = t_first; t <= t_last; ++t) {
           source.fill_items(b0, t, items, plan.n_freqs(), s.b(), s.workspace());
           frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
@@ -399,24 +409,22 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
         return;
       }
     }
-    for (int i = 0; i < items; ++i) {
-      const index_t b = b0 + i;
-      const index_t t_begin = Source::lane_aligned ? t_first - t_first % L : t_first;  // earlier frames add nothing
-      for (index_t t = t_begin; t <= t_last; t += L) {
-        const int count = static_cast<int>(std::min<index_t>(L, t_last + 1 - t));
-        if constexpr (Source::lane_aligned) {
-          frame_backward_bins(SerialBlock{}, plan.fft.view(), source.bins(b, t), s.a(), s.b(), store);
-        } else {
-          source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
-          frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
-        }
-        unpack_frames(plan.n_fft, frames, frame_rows);
-        T* target[L];
-        for (int l = 0; l < count; ++l) target[l] = y[i];
-        overlap_add(target, count, frame_rows, t * plan.hop, plan.hop, s0, covered);
+    const index_t b = b0;
+    const index_t t_begin = Source::lane_aligned ? t_first - t_first % L : t_first;  // earlier frames add nothing
+    for (index_t t = t_begin; t <= t_last; t += L) {
+      const int count = static_cast<int>(std::min<index_t>(L, t_last + 1 - t));
+      if constexpr (Source::lane_aligned) {
+        frame_backward_bins(SerialBlock{}, plan.fft.view(), source.bins(b, t), s.a(), s.b(), store);
+      } else {
+        source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
+        frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
       }
-      divide(&y[i], 1, s0, covered, frame_rows);
+      unpack_frames(plan.n_fft, frames, frame_rows);
+      T* target[L];
+      std::fill(target, target + L, y[0]);
+      overlap_add(target, count, frame_rows, t * plan.hop, plan.hop, s0, covered);
     }
+    divide(y, 1, s0, covered, frame_rows);
   });
 }
 
