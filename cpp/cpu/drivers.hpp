@@ -26,6 +26,7 @@ namespace specsep {
 
 constexpr index_t kFramesPerTask = 32;  // a multiple of every lane count
 constexpr index_t kHopsPerChunk = 64;   // iSTFT output chunk; boundary frames are computed twice
+constexpr int kGroupsPerUnit = 4;       // lane groups of consecutive items one iSTFT task takes
 
 // Per-thread scratch of lane vectors: two FFT buffers, a spectrum and a group of time frames.
 // Registered in buffer_cache.hpp: counted by scratch_bytes() and freed by clear_scratch(); a task
@@ -332,13 +333,13 @@ struct OutputRows {
 };
 
 // Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): rows(b)[s - start] for
-// s in [start, start + length) of the un-trimmed signal of item b. The work is split into tasks of
-// one output chunk of one item, or of L items read as lanes. Lanes are L frames of one item, their
-// spectra packed by
-// source.fill(b, t, count, n_bins, dst) or, where Source::lane_aligned (the source holds them in
-// lanes, t a multiple of the lane count), read in place as source.bins(b, t)[k]; or, where
-// source.by_items(b, L) (the items' spectra lie one element apart), frame t of L items, packed by
-// source.fill_items. Every sample adds its frames in increasing t either way: the same bits.
+// s in [start, start + length) of the un-trimmed signal of item b. A task computes one output chunk
+// of one item, its lanes L frames: their spectra packed by source.fill(b, t, count, n_bins, dst),
+// or, where Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count),
+// read in place as source.bins(b, t)[k]. Where source.by_items(b, L) (the spectra of items
+// b .. b + L - 1 lie one element apart: librosa's layout), a task takes groups of L items instead,
+// its lanes frame t of each, packed by source.fill_items. Every sample adds its frames in
+// increasing t either way: the same bits.
 template <typename T, typename Source>
 void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length,
                const OutputRows<T>& rows, const Source& source) {
@@ -347,13 +348,16 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
   const index_t n_full = plan.n_fft + plan.hop * (n_frames - 1);
   const index_t chunk = plan.hop * kHopsPerChunk;
   const index_t chunks = (length + chunk - 1) / chunk;
-  // The tasks' items: (first item, item lanes?) per unit of work, L items or one.
-  std::vector<std::pair<index_t, bool>> units;
+  // The tasks' items: (first item, lane groups) per unit of work: one item (0 groups, frame lanes),
+  // or up to kGroupsPerUnit groups of L consecutive items read as lanes, so that one task reads
+  // whole cache lines of librosa's layout (a group of float32 items is 64 bytes).
+  std::vector<std::pair<index_t, int>> units;
   for (index_t b = 0; b < batch;) {
-    bool lanes = false;
-    if constexpr (!Source::lane_aligned) lanes = batch - b >= L && source.by_items(b, L);
-    units.emplace_back(b, lanes);
-    b += lanes ? L : 1;
+    int groups = 0;
+    if constexpr (!Source::lane_aligned)
+      while (groups < kGroupsPerUnit && batch - b - groups * L >= L && source.by_items(b + groups * L, L)) ++groups;
+    units.emplace_back(b, groups);
+    b += groups ? groups * L : 1;
   }
   const index_t n_units = static_cast<index_t>(units.size());
   const T* synthesis = plan.synthesis.data();
@@ -379,11 +383,12 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
     }
   };
   parallel_for(n_units * chunks, [&](std::ptrdiff_t task) {
-    const auto [b0, item_lanes] = units[static_cast<size_t>(task / chunks)];
-    const int items = item_lanes ? L : 1;
-    const index_t s0 = start + static_cast<index_t>(task % chunks) * chunk;  // samples [s0, s1)
+    // Units fastest: the items of neighbouring units share cache lines in librosa's layout.
+    const auto [b0, groups] = units[static_cast<size_t>(task % n_units)];
+    const int items = groups ? groups * L : 1;
+    const index_t s0 = start + static_cast<index_t>(task / n_units) * chunk;  // samples [s0, s1)
     const index_t s1 = std::min(s0 + chunk, start + length);
-    T* y[L];
+    T* y[kGroupsPerUnit * L];
     for (int l = 0; l < items; ++l) {
       y[l] = rows(b0 + l) + (s0 - start);
       std::fill(y[l], y[l] + (s1 - s0), T(0));
@@ -398,13 +403,14 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
     const index_t t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
     const index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
     if constexpr (!Source::lane_aligned) {
-      if (item_lanes) {
-        for (index_t t = t_first; t <= t_last; ++t) {
-          source.fill_items(b0, t, items, plan.n_freqs(), s.b(), s.workspace());
-          frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
-          unpack_frames(plan.n_fft, frames, frame_rows);
-          overlap_add(y, items, frame_rows, t * plan.hop, 0, s0, covered);
-        }
+      if (groups) {
+        for (index_t t = t_first; t <= t_last; ++t)
+          for (int g = 0; g < groups; ++g) {
+            source.fill_items(b0 + g * L, t, L, plan.n_freqs(), s.b(), s.workspace());
+            frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
+            unpack_frames(plan.n_fft, frames, frame_rows);
+            overlap_add(y + g * L, L, frame_rows, t * plan.hop, 0, s0, covered);
+          }
         divide(y, items, s0, covered, frame_rows);  // the frames are overlap-added: reuse their buffer
         return;
       }
