@@ -1,6 +1,7 @@
 // What the drivers read and write per group of L frames (lane l = frame t + l). Sinks take the
 // spectra of frames t .. t + count - 1, whole or bin by bin (per_bin); sources pack bins
-// 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned). Lanes
+// 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned), or,
+// where their items lie one element apart (by_items), pack frame t of L items (fill_items). Lanes
 // past `count` repeat the last frame and are never written anywhere.
 #pragma once
 #include <cmath>
@@ -67,9 +68,7 @@ void gather_real_lanes(const T* const* row, std::ptrdiff_t step, bool unit_lanes
     for (int l = 0; l < L; ++l) dst[k0][l] = row[l][k0 * step];
 }
 
-// Two ways to fill L lanes from a view, bins [0, n_bins): frames t .. t + count - 1 of item b
-// (frame lanes, the drivers' own), or frame t of items b .. b + count - 1 (item lanes, for layouts
-// whose item axis is the unit-stride one). Lanes past count repeat the last spectrum.
+// The real type of a view's elements: T for T and cplx<T>.
 template <typename E>
 struct RealOf {
   using type = E;
@@ -81,6 +80,9 @@ struct RealOf<cplx<T>> {
 template <typename E>
 using real_of_t = typename RealOf<E>::type;
 
+// Two ways to fill L lanes from a view, bins [0, n_bins): frames t .. t + count - 1 of item b
+// (frame lanes, the drivers' own), or frame t of items b .. b + count - 1 (item lanes, for layouts
+// whose item axis is the unit-stride one). Lanes past count repeat the last spectrum.
 template <typename E>
 struct LaneRows {
   const E* row[Lanes<real_of_t<E>>::count];
