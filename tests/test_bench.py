@@ -180,3 +180,43 @@ def test_a_failing_implementation_is_reported_and_the_others_run():
     broken, cpu = cells
     assert broken.skipped == "failed: RuntimeError: no STFT today" and broken.seconds is None
     assert cpu.ok and len(cpu.times) == 2 and cpu.seconds == pytest.approx(np.median(cpu.times))
+
+
+class _LayoutSpy(peers.Specsep):
+    """specsep cpu, recording the strides of the spectrograms it is given."""
+
+    def __init__(self):
+        super().__init__("cpu")
+        self.seen = {}
+
+    def istft(self, w, X, length):
+        self.seen[w.key] = X.strides
+        return super().istft(w, X, length)
+
+    def separate_stfts(self, w, S, mix):
+        self.seen[w.key] = S.strides
+        return super().separate_stfts(w, S, mix)
+
+
+def test_layout_workloads_hand_every_implementation_the_other_librarys_layout():
+    """W2L and W5L give librosa.stft's layout (its strides, checked against librosa itself), W2T
+    torch.stft's, to every implementation; the summary sets specsep's time against its own layout's."""
+    librosa = pytest.importorskip("librosa")
+    torch = pytest.importorskip("torch")
+    chosen = workloads.select(["W2", "W2L", "W2T", "W5L"], quick=True)
+    spy = _LayoutSpy()
+    cells = harness.run(chosen, [spy], threads=1, warmup=0, repeats=1, verbose=False)
+    assert all(c.ok for c in cells)
+    w = chosen[1]
+    x = np.zeros(w.batch + (w.samples,), np.float32)
+    assert spy.seen["W2L"] == librosa.stft(x, n_fft=w.n_fft, hop_length=w.hop).strides
+    X = torch.stft(torch.from_numpy(x.reshape(-1, w.samples)), w.n_fft, w.hop, return_complex=True,
+                   window=torch.hann_window(w.n_fft))
+    itemsize = X.element_size()
+    assert spy.seen["W2T"][-2:] == tuple(s * itemsize for s in X.stride()[-2:])
+    sources = np.zeros(w.batch + (4, w.samples), np.float32)
+    assert spy.seen["W5L"] == librosa.stft(sources, n_fft=w.n_fft, hop_length=w.hop).strides
+    (_, w2l, w2t, _) = harness.summarize(chosen, cells)
+    by = {c.workload: c.seconds for c in cells}
+    assert w2l["vs_own_layout"] == pytest.approx(by["W2L"] / by["W2"])
+    assert w2t["vs_own_layout"] == pytest.approx(by["W2T"] / by["W2"])

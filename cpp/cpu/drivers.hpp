@@ -9,6 +9,9 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "buffer_cache.hpp"
 #include "plan.hpp"
@@ -23,6 +26,7 @@ namespace specsep {
 
 constexpr index_t kFramesPerTask = 32;  // a multiple of every lane count
 constexpr index_t kHopsPerChunk = 64;   // iSTFT output chunk; boundary frames are computed twice
+constexpr int kGroupsPerUnit = 4;       // lane groups of consecutive items one iSTFT task takes
 
 // Per-thread scratch of lane vectors: two FFT buffers, a spectrum and a group of time frames.
 // Registered in buffer_cache.hpp: counted by scratch_bytes() and freed by clear_scratch(); a task
@@ -54,6 +58,17 @@ class Scratch : public ScratchMemory {
   V* frames() { return frames_.get(); }
   LaneWorkspace<T> workspace() { return {lanes_.get(), lanes_complex_.get()}; }
   T* rows() { return rows_.get(); }  // Lanes<T>::count frames of n_fft samples, row-major
+  T* span(size_t n) {  // n samples of a strided signal gathered (run_stft), grown on demand
+    if (n > span_capacity_) {
+      span_.reset();
+      bytes_ -= span_capacity_ * sizeof(T);
+      size_t bytes = 0;
+      span_ = allocate<T>(n, bytes);
+      span_capacity_ = bytes / sizeof(T);
+      bytes_ += bytes;
+    }
+    return span_.get();
+  }
 
  private:
   // Scratch for frames up to this long is kept between calls; a larger one is given back at the
@@ -90,14 +105,15 @@ class Scratch : public ScratchMemory {
   }
   void release() override {
     a_.reset(), b_.reset(), spectrum_.reset(), lanes_complex_.reset();
-    frames_.reset(), lanes_.reset(), rows_.reset();
+    frames_.reset(), lanes_.reset(), rows_.reset(), span_.reset();
     capacity_ = 0;
+    span_capacity_ = 0;
     bytes_ = 0;
   }
   Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_;
   Buffer<V> frames_, lanes_;
-  Buffer<T> rows_;
-  size_t capacity_ = 0;
+  Buffer<T> rows_, span_;
+  size_t capacity_ = 0, span_capacity_ = 0;
 };
 
 // The samples the STFT frames: a signal as it is in memory, or the extrapolation x - alpha * y of
@@ -188,24 +204,53 @@ void pack_frames(const CpuPlan<T>& plan, const Signal& signal, const index_t* or
   }
 }
 
-// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated).
-// The spectra of frames t .. t + count - 1 (one per lane) of item b go to sink(b, t, count,
-// spectrum) whole, or, where Sink::per_bin, bin by bin as the transform makes them, to
-// sink.bins(b, t, l2)(k, X_k), l2 the norm of the frames (sink.frame_energy over frame_energy).
+// Signals of any layout: item b's sample i at data[items[b] + i * step] (module.cpp's item table).
+// Where step is not 1, run_stft gathers the samples each task frames into its scratch first
+// (kFramesPerTask frames' worth, cache-sized): never a copy of the whole signal.
+template <typename T>
+struct StridedSignals {
+  const T* data;
+  const std::ptrdiff_t* items;
+  std::ptrdiff_t step;
+};
+
+// Samples [lo, hi) of a signal gathered into a buffer, read as a signal: sample i at span[i - lo].
+template <typename T>
+struct SpanSamples {
+  const T* span;
+  index_t lo;
+  T operator[](index_t i) const { return span[i - lo]; }
+  typename Lanes<T>::type lanes(index_t i) const { return load_unaligned<typename Lanes<T>::type>(span + (i - lo)); }
+};
+
+// The range [lo, hi) of samples that frames [t0, t1) read, the padding's reads included.
+template <typename T>
+std::pair<index_t, index_t> samples_read(const CpuPlan<T>& plan, index_t t0, index_t t1, index_t n_samples) {
+  const index_t p0 = t0 * plan.hop - plan.pad, p1 = (t1 - 1) * plan.hop - plan.pad + plan.n_fft;
+  index_t lo = std::clamp(p0, index_t(0), n_samples), hi = std::clamp(p1, lo, n_samples);
+  auto include = [&](index_t p) {
+    const index_t i = source_index(p, n_samples, plan.pad_mode);
+    if (i >= 0) lo = std::min(lo, i), hi = std::max(hi, i + 1);
+  };
+  for (index_t p = p0; p < std::min(p1, index_t(0)); ++p) include(p);
+  for (index_t p = std::max(p0, n_samples); p < p1; ++p) include(p);
+  return {lo, hi};
+}
+
+// STFT of the signals x[b * x_stride + (0 .. n_samples)], b < batch (x: Samples or Extrapolated),
+// or of StridedSignals (x_stride unused). The spectra of frames t .. t + count - 1 (one per lane)
+// of item b go to sink(b, t, count, spectrum) whole, or, where Sink::per_bin, bin by bin as the
+// transform makes them, to sink.bins(b, t, l2)(k, X_k), l2 the norm of the frames
+// (sink.frame_energy over frame_energy).
 template <typename T, typename Signal, typename Sink>
 void run_stft(const CpuPlan<T>& plan, const Signal& x, index_t batch, std::ptrdiff_t x_stride, index_t n_samples,
               index_t n_frames, const Sink& sink) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
-  const index_t blocks = (n_frames + kFramesPerTask - 1) / kFramesPerTask;
-  parallel_for(batch * blocks, [&](std::ptrdiff_t task) {
-    const index_t b = static_cast<index_t>(task / blocks);
-    const index_t t_end = std::min(n_frames, static_cast<index_t>(task % blocks + 1) * kFramesPerTask);
-    const Signal signal = x.row(b * x_stride);
-    const T* window = plan.window.data();
-    const auto lease = Scratch<T>::local(plan.n_fft);
-    Scratch<T>& s = *lease;
-    for (index_t t = static_cast<index_t>(task % blocks) * kFramesPerTask; t < t_end; t += L) {
+  const T* window = plan.window.data();
+  // Frames [t_begin, t_end) of item b, read from `signal` (the item's samples, indexed as in x).
+  auto frame_task = [&](const auto& signal, index_t b, index_t t_begin, index_t t_end, Scratch<T>& s) {
+    for (index_t t = t_begin; t < t_end; t += L) {
       const int count = static_cast<int>(std::min<index_t>(L, t_end - t));
       index_t origin[L];
       bool inside = true;  // every lane's frame lies inside the signal: no padding maths
@@ -237,6 +282,28 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, index_t batch, std::ptrdi
         sink(b, t, count, static_cast<const cplx<V>*>(s.spectrum()), s.workspace());
       }
     }
+  };
+  const index_t blocks = (n_frames + kFramesPerTask - 1) / kFramesPerTask;
+  // Signals whose samples interleave (step > 1: x.T of a (samples, channels) array) share cache
+  // lines: their tasks go item by item within a block of frames, so that the lines one task
+  // gathers are still cached when the next items' tasks read them.
+  bool interleaved = false;
+  if constexpr (std::is_same_v<Signal, StridedSignals<T>>) interleaved = x.step != 1;
+  parallel_for(batch * blocks, [&](std::ptrdiff_t task) {
+    const index_t b = static_cast<index_t>(interleaved ? task % batch : task / blocks);
+    const index_t t_begin = static_cast<index_t>(interleaved ? task / batch : task % blocks) * kFramesPerTask;
+    const index_t t_end = std::min(n_frames, t_begin + kFramesPerTask);
+    const auto lease = Scratch<T>::local(plan.n_fft);
+    if constexpr (std::is_same_v<Signal, StridedSignals<T>>) {
+      const T* item = x.data + x.items[b];
+      if (x.step == 1) return frame_task(Samples<T>{item}, b, t_begin, t_end, *lease);
+      const auto [lo, hi] = samples_read(plan, t_begin, t_end, n_samples);
+      T* span = lease->span(static_cast<size_t>(std::max<index_t>(hi - lo, 1)));
+      for (index_t i = lo; i < hi; ++i) span[i - lo] = item[i * x.step];
+      frame_task(SpanSamples<T>{span, lo}, b, t_begin, t_end, *lease);
+    } else {
+      frame_task(x.row(b * x_stride), b, t_begin, t_end, *lease);
+    }
   });
 }
 
@@ -255,61 +322,122 @@ void unpack_frames(index_t n, const V* frames, T* rows) {
     for (int l = 0; l < L; ++l) rows[l * n + j0] = frames[j0][l];
 }
 
-// Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): out[b * out_stride +
-// (s - start)] for s in [start, start + length) of the un-trimmed signal, from the spectra of
-// frames t .. t + count - 1: source.fill(b, t, count, n_bins, dst) packs them, or, where
-// Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count), they are
-// read in place as source.bins(b, t)[k].
+// Where item b's output samples go: out + b * stride, or, where the items are visited in another
+// order than the result's (module.cpp's item tables), out + order[b] * stride.
+template <typename T>
+struct OutputRows {
+  T* out;
+  std::ptrdiff_t stride;
+  const index_t* order = nullptr;
+  T* operator()(index_t b) const { return out + (order ? order[b] : b) * stride; }
+};
+
+// Inverse STFT by gather overlap-add (Note [gather OLA] in specsep/ola.hpp): rows(b)[s - start] for
+// s in [start, start + length) of the un-trimmed signal of item b. A task computes one output chunk
+// of one item, its lanes L frames: their spectra packed by source.fill(b, t, count, n_bins, dst),
+// or, where Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count),
+// read in place as source.bins(b, t)[k]. Where source.by_items(b, L) (the spectra of items
+// b .. b + L - 1 lie one element apart: librosa's layout), a task takes groups of L items instead,
+// its lanes frame t of each, packed by source.fill_items. Every sample adds its frames in
+// increasing t either way: the same bits.
 template <typename T, typename Source>
-void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length, T* out,
-               std::ptrdiff_t out_stride, const Source& source) {
+void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length,
+               const OutputRows<T>& rows, const Source& source) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   const index_t n_full = plan.n_fft + plan.hop * (n_frames - 1);
   const index_t chunk = plan.hop * kHopsPerChunk;
   const index_t chunks = (length + chunk - 1) / chunk;
-  parallel_for(batch * chunks, [&](std::ptrdiff_t task) {
-    const index_t b = static_cast<index_t>(task / chunks);
-    const index_t s0 = start + static_cast<index_t>(task % chunks) * chunk;  // samples [s0, s1)
+  // The tasks' items: (first item, lane groups) per unit of work: one item (0 groups, frame lanes),
+  // or up to kGroupsPerUnit groups of L consecutive items read as lanes, so that one task reads
+  // whole cache lines of librosa's layout (a group of float32 items is 64 bytes).
+  std::vector<std::pair<index_t, int>> units;
+  for (index_t b = 0; b < batch;) {
+    int groups = 0;
+    if constexpr (!Source::lane_aligned)
+      while (groups < kGroupsPerUnit && batch - b - groups * L >= L && source.by_items(b + groups * L, L)) ++groups;
+    units.emplace_back(b, groups);
+    b += groups ? groups * L : 1;
+  }
+  const index_t n_units = static_cast<index_t>(units.size());
+  const T* synthesis = plan.synthesis.data();
+  // Samples [s0, covered) of the rows y[l], l < count, plus the frames of rows[l * n_fft ..].
+  auto overlap_add = [&](T* const* y, int count, const T* frame_rows, index_t origin_of_lane0, index_t origin_step,
+                         index_t s0, index_t covered) {
+    for (int l = 0; l < count; ++l) {  // increasing t: the same order for any split of the work
+      const index_t origin = origin_of_lane0 + l * origin_step;
+      const index_t j0 = std::max(s0 - origin, index_t(0)), j1 = std::min(covered - origin, plan.n_fft);
+      const T* row = frame_rows + l * plan.n_fft;
+      T* target = y[l] + (origin + j0 - s0);
+      for (index_t j = j0; j < j1; ++j) target[j - j0] += synthesis[j] * row[j];
+    }
+  };
+  auto divide = [&](T* const* y, int count, index_t s0, index_t covered, T* SPECSEP_RESTRICT divisor) {
+    for (index_t e0 = s0; e0 < covered; e0 += plan.n_fft) {
+      const index_t e1 = std::min(e0 + plan.n_fft, covered);
+      plan.envelope_divisor(n_frames, e0, e1, divisor);
+      for (int l = 0; l < count; ++l) {
+        T* SPECSEP_RESTRICT part = y[l] + (e0 - s0);
+        for (index_t i = 0; i < e1 - e0; ++i) part[i] /= divisor[i];
+      }
+    }
+  };
+  parallel_for(n_units * chunks, [&](std::ptrdiff_t task) {
+    // Units fastest: the items of neighbouring units share cache lines in librosa's layout.
+    const auto [b0, groups] = units[static_cast<size_t>(task % n_units)];
+    const int items = groups ? groups * L : 1;
+    const index_t s0 = start + static_cast<index_t>(task / n_units) * chunk;  // samples [s0, s1)
     const index_t s1 = std::min(s0 + chunk, start + length);
-    T* y = out + b * out_stride + (s0 - start);
-    std::fill(y, y + (s1 - s0), T(0));
+    T* y[kGroupsPerUnit * L];
+    for (int l = 0; l < items; ++l) {
+      y[l] = rows(b0 + l) + (s0 - start);
+      std::fill(y[l], y[l] + (s1 - s0), T(0));
+    }
     const index_t covered = std::min(s1, n_full);  // samples past the last frame stay zero
     if (s0 >= covered) return;
     const auto lease = Scratch<T>::local(plan.n_fft);
     Scratch<T>& s = *lease;
     V* frames = s.frames();
-    T* rows = s.rows();
-    const T* synthesis = plan.synthesis.data();
+    T* frame_rows = s.rows();
+    const auto store = [&](index_t j, V v) { frames[j] = v; };
     const index_t t_last = ola_last_frame(covered - 1, plan.hop, n_frames);
-    index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
-    if (Source::lane_aligned) t_first -= t_first % L;  // the frames before s0 add nothing below
-    for (index_t t = t_first; t <= t_last; t += L) {
+    const index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
+    if constexpr (!Source::lane_aligned) {
+      if (groups) {
+        for (index_t t = t_first; t <= t_last; ++t)
+          for (int g = 0; g < groups; ++g) {
+            source.fill_items(b0 + g * L, t, L, plan.n_freqs(), s.b(), s.workspace());
+            frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
+            unpack_frames(plan.n_fft, frames, frame_rows);
+            overlap_add(y + g * L, L, frame_rows, t * plan.hop, 0, s0, covered);
+          }
+        divide(y, items, s0, covered, frame_rows);  // the frames are overlap-added: reuse their buffer
+        return;
+      }
+    }
+    const index_t b = b0;
+    const index_t t_begin = Source::lane_aligned ? t_first - t_first % L : t_first;  // earlier frames add nothing
+    for (index_t t = t_begin; t <= t_last; t += L) {
       const int count = static_cast<int>(std::min<index_t>(L, t_last + 1 - t));
-      const auto store = [&](index_t j, V v) { frames[j] = v; };
       if constexpr (Source::lane_aligned) {
         frame_backward_bins(SerialBlock{}, plan.fft.view(), source.bins(b, t), s.a(), s.b(), store);
       } else {
         source.fill(b, t, count, plan.n_freqs(), s.b(), s.workspace());
         frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
       }
-      unpack_frames(plan.n_fft, frames, rows);
-      for (int l = 0; l < count; ++l) {  // increasing t: the same order for any split of the work
-        const index_t origin = (t + l) * plan.hop;
-        const index_t j0 = std::max(s0 - origin, index_t(0)), j1 = std::min(covered - origin, plan.n_fft);
-        const T* row = rows + l * plan.n_fft;
-        T* target = y + (origin + j0 - s0);
-        for (index_t j = j0; j < j1; ++j) target[j - j0] += synthesis[j] * row[j];
-      }
+      unpack_frames(plan.n_fft, frames, frame_rows);
+      T* target[L];
+      std::fill(target, target + L, y[0]);
+      overlap_add(target, count, frame_rows, t * plan.hop, plan.hop, s0, covered);
     }
-    T* SPECSEP_RESTRICT divisor = rows;  // the frames are overlap-added: reuse their buffer
-    for (index_t e0 = s0; e0 < covered; e0 += plan.n_fft) {
-      const index_t e1 = std::min(e0 + plan.n_fft, covered);
-      plan.envelope_divisor(n_frames, e0, e1, divisor);
-      T* SPECSEP_RESTRICT part = y + (e0 - s0);
-      for (index_t i = 0; i < e1 - e0; ++i) part[i] /= divisor[i];
-    }
+    divide(y, 1, s0, covered, frame_rows);
   });
+}
+
+template <typename T, typename Source>
+void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length, T* out,
+               std::ptrdiff_t out_stride, const Source& source) {
+  run_istft(plan, batch, n_frames, start, length, OutputRows<T>{out, out_stride}, source);
 }
 
 }  // namespace specsep

@@ -1,10 +1,12 @@
 // What the drivers read and write per group of L frames (lane l = frame t + l). Sinks take the
 // spectra of frames t .. t + count - 1, whole or bin by bin (per_bin); sources pack bins
-// 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned). Lanes
+// 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned), or,
+// where their items lie one element apart (by_items), pack frame t of L items (fill_items). Lanes
 // past `count` repeat the last frame and are never written anywhere.
 #pragma once
 #include <cmath>
 #include <memory>
+#include <type_traits>
 
 #include "plan.hpp"
 #include "simd.hpp"
@@ -12,58 +14,113 @@
 
 namespace specsep {
 
-// Lanes of frames t .. t + count - 1 of a strided (batch, frames, bins) complex view, bins
-// [0, n_bins) of item b, into dst. Rows with unit bin stride go through transposes, views with
-// unit frame stride load lanes directly; anything else is gathered.
+// Bins [0, n_bins) of L spectra into lanes: spectrum l starts at row[l], its bins `step` elements
+// apart. Rows of unit bin step go through register transposes; spectra one element apart
+// (`unit_lanes`: consecutive frames of a time-major view, or consecutive items of librosa's layout)
+// are one vector load per bin; anything else is gathered element by element.
 template <typename T>
-void gather_complex(const View3<const cplx<T>>& X, index_t b, index_t t, int count, index_t n_bins,
-                    cplx<typename Lanes<T>::type>* dst) {
+void gather_complex_lanes(const cplx<T>* const* row, std::ptrdiff_t step, bool unit_lanes, index_t n_bins,
+                          cplx<typename Lanes<T>::type>* dst) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   index_t k0 = 0;
-  if (count == L && X.s2 == 1) {
+  if (step == 1) {
     V re[L], im[L];
     for (; k0 + L <= n_bins; k0 += L) {
-      for (int l = 0; l < L; ++l) {
-        const cplx<T>* row = &X(b, t + l, k0);
-        deinterleave(load_unaligned<V>(row), load_unaligned<V>(row + L / 2), re[l], im[l]);
-      }
+      for (int l = 0; l < L; ++l)
+        deinterleave(load_unaligned<V>(row[l] + k0), load_unaligned<V>(row[l] + k0 + L / 2), re[l], im[l]);
       transpose(re);
       transpose(im);
       for (int k = 0; k < L; ++k) dst[k0 + k] = {re[k], im[k]};
     }
-  } else if (count == L && X.s1 == 1) {
+  } else if (unit_lanes) {
     for (; k0 < n_bins; ++k0) {
-      const cplx<T>* lanes = &X(b, t, k0);
+      const cplx<T>* lanes = row[0] + k0 * step;
       deinterleave(load_unaligned<V>(lanes), load_unaligned<V>(lanes + L / 2), dst[k0].re, dst[k0].im);
     }
   }
   for (; k0 < n_bins; ++k0)
     for (int l = 0; l < L; ++l) {
-      const cplx<T> x = X(b, t + (l < count ? l : count - 1), k0);
+      const cplx<T> x = row[l][k0 * step];
       dst[k0].re[l] = x.re;
       dst[k0].im[l] = x.im;
     }
 }
 
-// The same for a real view (magnitudes, masks).
+// The same for real spectra (magnitudes, masks).
 template <typename T>
-void gather_real(const View3<const T>& X, index_t b, index_t t, int count, index_t n_bins, typename Lanes<T>::type* dst) {
+void gather_real_lanes(const T* const* row, std::ptrdiff_t step, bool unit_lanes, index_t n_bins,
+                       typename Lanes<T>::type* dst) {
   using V = typename Lanes<T>::type;
   constexpr int L = Lanes<T>::count;
   index_t k0 = 0;
-  if (count == L && X.s2 == 1) {
+  if (step == 1) {
     V r[L];
     for (; k0 + L <= n_bins; k0 += L) {
-      for (int l = 0; l < L; ++l) r[l] = load_unaligned<V>(&X(b, t + l, k0));
+      for (int l = 0; l < L; ++l) r[l] = load_unaligned<V>(row[l] + k0);
       transpose(r);
       for (int k = 0; k < L; ++k) dst[k0 + k] = r[k];
     }
-  } else if (count == L && X.s1 == 1) {
-    for (; k0 < n_bins; ++k0) dst[k0] = load_unaligned<V>(&X(b, t, k0));
+  } else if (unit_lanes) {
+    for (; k0 < n_bins; ++k0) dst[k0] = load_unaligned<V>(row[0] + k0 * step);
   }
   for (; k0 < n_bins; ++k0)
-    for (int l = 0; l < L; ++l) dst[k0][l] = X(b, t + (l < count ? l : count - 1), k0);
+    for (int l = 0; l < L; ++l) dst[k0][l] = row[l][k0 * step];
+}
+
+// The real type of a view's elements: T for T and cplx<T>.
+template <typename E>
+struct RealOf {
+  using type = E;
+};
+template <typename T>
+struct RealOf<cplx<T>> {
+  using type = T;
+};
+template <typename E>
+using real_of_t = typename RealOf<E>::type;
+
+// Two ways to fill L lanes from a view, bins [0, n_bins): frames t .. t + count - 1 of item b
+// (frame lanes, the drivers' own), or frame t of items b .. b + count - 1 (item lanes, for layouts
+// whose item axis is the unit-stride one). Lanes past count repeat the last spectrum.
+template <typename E>
+struct LaneRows {
+  const E* row[Lanes<real_of_t<E>>::count];
+  bool unit_lanes;
+};
+
+template <typename E>
+LaneRows<E> lanes_of_frames(const View3<const E>& X, index_t b, index_t t, int count) {
+  constexpr int L = Lanes<real_of_t<E>>::count;
+  LaneRows<E> r;
+  for (int l = 0; l < L; ++l) r.row[l] = &X(b, t + (l < count ? l : count - 1), 0);
+  r.unit_lanes = count == L && X.s1 == 1;
+  return r;
+}
+
+template <typename E>
+LaneRows<E> lanes_of_items(const View3<const E>& X, index_t b, index_t t, int count) {
+  constexpr int L = Lanes<real_of_t<E>>::count;
+  LaneRows<E> r;
+  for (int l = 0; l < L; ++l) r.row[l] = &X(b + (l < count ? l : count - 1), t, 0);
+  r.unit_lanes = count == L && X.unit_items(b, count);
+  return r;
+}
+
+template <typename T>
+void gather(const LaneRows<cplx<T>>& r, std::ptrdiff_t step, index_t n_bins, cplx<typename Lanes<T>::type>* dst) {
+  gather_complex_lanes(r.row, step, r.unit_lanes, n_bins, dst);
+}
+
+template <typename T>
+void gather(const LaneRows<T>& r, std::ptrdiff_t step, index_t n_bins, typename Lanes<T>::type* dst) {
+  gather_real_lanes(r.row, step, r.unit_lanes, n_bins, dst);
+}
+
+// Frame lanes of a complex or real view, as most sources read them.
+template <typename E, typename D>
+void gather_frames(const View3<const E>& X, index_t b, index_t t, int count, index_t n_bins, D* dst) {
+  gather(lanes_of_frames(X, b, t, count), X.s2, n_bins, dst);
 }
 
 // Spectra of `count` frames (lanes) as rows: row(l)[f] for f < n_bins.
@@ -109,26 +166,45 @@ struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
   }
 };
 
+// Whether a source reads items b .. b + count - 1 of X as lanes (frame t of each) rather than
+// frames as lanes: a full group of items one element apart, where neither frames nor bins are
+// (librosa's layout). Each lane's arithmetic is the same either way: the same bits.
+template <typename E>
+bool reads_items(const View3<const E>& X, index_t b, int count) {
+  return count == Lanes<real_of_t<E>>::count && X.s1 != 1 && X.s2 != 1 && X.unit_items(b, count);
+}
+
 template <typename T>
 struct SpectrumReader {  // X(b, t, f), any strides
   static constexpr bool lane_aligned = false;
   View3<const cplx<T>> X;
+  bool by_items(index_t b, int count) const { return reads_items(X, b, count); }
   void fill(index_t b, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>&) const {
-    gather_complex(X, b, t, count, n_bins, dst);
+    gather_frames(X, b, t, count, n_bins, dst);
+  }
+  void fill_items(index_t b, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
+                  const LaneWorkspace<T>&) const {
+    gather(lanes_of_items(X, b, t, count), X.s2, n_bins, dst);
   }
 };
 
 template <typename T>
-struct MaskedMixture {  // mixture(i / J, t, f) * mask(i, t, f), masks (item * J + j, frames, freqs)
+struct MaskedMixture {  // mixture(i, t, f) * mask(i, t, f): the mixture view repeats an item per source
   static constexpr bool lane_aligned = false;
   View3<const cplx<T>> mixture;
   View3<const T> mask;
-  index_t sources;
+  bool by_items(index_t i, int count) const { return reads_items(mask, i, count); }
   void fill(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
-    gather_complex(mixture, i / sources, t, count, n_bins, dst);
-    gather_real(mask, i, t, count, n_bins, ws.real);
+    gather_frames(mixture, i, t, count, n_bins, dst);
+    gather_frames(mask, i, t, count, n_bins, ws.real);
+    for (index_t k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
+  }
+  void fill_items(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
+                  const LaneWorkspace<T>& ws) const {
+    gather(lanes_of_items(mixture, i, t, count), mixture.s2, n_bins, dst);
+    gather(lanes_of_items(mask, i, t, count), mask.s2, n_bins, ws.real);
     for (index_t k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
   }
 };

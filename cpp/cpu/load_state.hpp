@@ -34,7 +34,7 @@ template <typename T>
 struct GivenAngles {  // angles(i, t, f), unit modulus
   View3<const cplx<T>> angles;
   void load(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst, const LaneWorkspace<T>&) const {
-    gather_complex(angles, i, t, count, n_bins, dst);
+    gather_frames(angles, i, t, count, n_bins, dst);
   }
 };
 
@@ -43,7 +43,7 @@ struct AnglesOfTurns {  // exp(2 pi i turns(i, t, f))
   View3<const T> turns;
   void load(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
             const LaneWorkspace<T>& ws) const {
-    gather_real(turns, i, t, count, n_bins, ws.real);
+    gather_frames(turns, i, t, count, n_bins, ws.real);
     for (index_t k = 0; k < n_bins; ++k) dst[k] = unit_turns<T>(ws.real[k]);
   }
 };

@@ -6,7 +6,9 @@
 #include <pybind11/stl.h>
 
 #include <complex>
+#include <cstdlib>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -48,13 +50,56 @@ std::ptrdiff_t stride(const py::array& a, int axis) {
   return a.strides(axis) / static_cast<std::ptrdiff_t>(sizeof(E));
 }
 
-// (batch, freq, frames) complex or real array as a (batch, frames, freq) element view.
-template <typename E, typename A>
-specsep::View3<E> spectrogram_view(A& a, const std::string& name) {
-  require(a.ndim() == 3, name + " must be 3-d (batch, freq, frames)");
-  for (int d = 0; d < 3; ++d)
-    require(a.strides(d) % static_cast<py::ssize_t>(sizeof(E)) == 0, name + " strides must be whole elements");
-  return {reinterpret_cast<E*>(const_cast<void*>(static_cast<const void*>(a.data()))), stride<E>(a, 0), stride<E>(a, 2), stride<E>(a, 1)};
+// The items of an array, its leading axes (all but the last `core`): each one's element offset, in
+// the order the kernels visit them, and each one's index in C order (the row its result goes to).
+// In memory order the axes are visited by decreasing stride, so that items adjacent in memory are
+// adjacent in the table: the drivers read such runs as SIMD lanes (librosa's layout, batch axes
+// innermost). Any strides are read in place: no copies.
+struct Items {
+  std::vector<std::ptrdiff_t> offsets;
+  std::vector<index_t> order;
+};
+
+Items items_of(const py::array& a, int core, const std::string& name, bool memory_order) {
+  require(a.ndim() >= core, name + " must have at least " + std::to_string(core) + " dimensions");
+  for (int d = 0; d < a.ndim(); ++d)
+    require(a.strides(d) % static_cast<py::ssize_t>(a.itemsize()) == 0, name + " strides must be whole elements");
+  const int n = static_cast<int>(a.ndim()) - core;
+  std::vector<int> axes(static_cast<size_t>(n));
+  std::iota(axes.begin(), axes.end(), 0);
+  if (memory_order)
+    std::stable_sort(axes.begin(), axes.end(),
+                     [&](int i, int j) { return std::abs(a.strides(i)) > std::abs(a.strides(j)); });
+  py::ssize_t count = 1;
+  for (int d = 0; d < n; ++d) count *= a.shape(d);
+  Items items;
+  items.offsets.reserve(static_cast<size_t>(count));
+  items.order.reserve(static_cast<size_t>(count));
+  std::vector<py::ssize_t> index(static_cast<size_t>(n), 0);
+  for (py::ssize_t k = 0; k < count; ++k) {
+    std::ptrdiff_t offset = 0;
+    index_t c = 0;
+    for (int d = 0; d < n; ++d) {
+      offset += index[d] * (a.strides(d) / a.itemsize());
+      c = c * a.shape(d) + index[d];
+    }
+    items.offsets.push_back(offset);
+    items.order.push_back(c);
+    for (int q = n - 1; q >= 0; --q) {  // the last axis visited moves fastest
+      const int d = axes[static_cast<size_t>(q)];
+      if (++index[d] < a.shape(d)) break;
+      index[d] = 0;
+    }
+  }
+  return items;
+}
+
+// (..., freq, frames) complex or real array as an (item, frames, freq) element view over `items`.
+template <typename E>
+specsep::View3<const E> spectrogram_view(const py::array& a, const Items& items) {
+  const py::ssize_t d = a.ndim();
+  return {static_cast<const E*>(a.data()), items.offsets.data(), a.strides(d - 1) / a.itemsize(),
+          a.strides(d - 2) / a.itemsize()};
 }
 
 // Runs Python's signal handlers for a kernel running without the GIL, so that Ctrl-C raises
@@ -86,48 +131,54 @@ class Plan {
     return std::vector<T>(window.data(), window.data() + window.size());
   }
 
-  // x: (batch, samples), unit sample stride -> (batch, frames, freqs) complex, frame-major; the
-  // frame count is the Python plan's (STFT.n_frames), checked to lie in the padded signal.
+  // x: (..., samples), any strides -> (items, frames, freqs) complex, frame-major, items in C
+  // order; the frame count is the Python plan's (STFT.n_frames), checked to lie in the padded signal.
   py::array stft(array<T> x, index_t frames) const {
-    require(unit_rows(x), "x must be (batch, samples) with unit sample stride");
-    const index_t batch = static_cast<index_t>(x.shape(0)), n = static_cast<index_t>(x.shape(1));
+    const Items items = items_of(x, 1, "x", false);
+    const index_t batch = static_cast<index_t>(items.offsets.size()), n = static_cast<index_t>(x.shape(x.ndim() - 1));
     require(frames >= 1 && (frames - 1) * plan_.hop + plan_.n_fft <= n + 2 * plan_.pad,
             "frames must be >= 1 and lie within the padded signal");
     const index_t F = plan_.n_freqs();
     auto out = output<std::complex<T>>({batch, frames, F});
     specsep::SpectrumWriter<T> sink{reinterpret_cast<cplx<T>*>(out.mutable_data()), frames, F};
-    const T* data = x.data();
-    const std::ptrdiff_t rows = stride<T>(x, 0);
+    const specsep::StridedSignals<T> signals{x.data(), items.offsets.data(), stride<T>(x, static_cast<int>(x.ndim()) - 1)};
     KernelRun run;
-    specsep::run_stft(plan_, specsep::Samples<T>{data}, batch, rows, n, frames, sink);
+    specsep::run_stft(plan_, signals, batch, 0, n, frames, sink);
     return std::move(out);
   }
 
-  // X: (batch, freq, frames) complex, any strides -> (batch, length).
+  // X: (..., freq, frames) complex, any strides -> (items, length), items in C order.
   py::array istft(array<std::complex<T>> X, index_t length) const {
-    auto view = spectrogram_view<const cplx<T>>(X, "X");
-    require(X.shape(1) == plan_.n_freqs(), "X has the wrong number of frequency bins");
-    const index_t batch = static_cast<index_t>(X.shape(0)), frames = static_cast<index_t>(X.shape(2));
+    const Items items = items_of(X, 2, "X", true);
+    require(X.shape(X.ndim() - 2) == plan_.n_freqs(), "X has the wrong number of frequency bins");
+    const auto view = spectrogram_view<cplx<T>>(X, items);
+    const index_t batch = static_cast<index_t>(items.offsets.size()), frames = static_cast<index_t>(X.shape(X.ndim() - 1));
     auto out = output<T>({batch, length});
-    T* y = out.mutable_data();
+    const specsep::OutputRows<T> rows{out.mutable_data(), length, items.order.data()};
     KernelRun run;
-    specsep::run_istft(plan_, batch, frames, plan_.pad, length, y, length, specsep::SpectrumReader<T>{view});
+    specsep::run_istft(plan_, batch, frames, plan_.pad, length, rows, specsep::SpectrumReader<T>{view});
     return std::move(out);
   }
 
-  // X: (batch, freq, frames) mixture, M: (batch * sources, freq, frames) masks, any strides
-  // -> (batch * sources, length).
+  // X: (..., freq, frames) mixtures, M: (..., sources, freq, frames) masks over them, any strides
+  // -> (items * sources, length), in C order.
   py::array separate(array<std::complex<T>> X, array<T> M, index_t length) const {
-    auto mixture = spectrogram_view<const cplx<T>>(X, "X");
-    auto masks = spectrogram_view<const T>(M, "M");
-    require(M.shape(0) % std::max<py::ssize_t>(X.shape(0), 1) == 0 && M.shape(1) == X.shape(1) &&
-                M.shape(2) == X.shape(2), "M must be (batch * sources, freq, frames) over X");
-    const index_t signals = static_cast<index_t>(M.shape(0)), frames = static_cast<index_t>(X.shape(2));
-    const index_t J = X.shape(0) == 0 ? 1 : signals / static_cast<index_t>(X.shape(0));
-    auto out = output<T>({signals, length});
-    T* y = out.mutable_data();
+    require(X.ndim() >= 2 && M.ndim() == X.ndim() + 1, "M must be (..., sources, freq, frames) over X");
+    for (int d = 0; d < X.ndim(); ++d)
+      require(M.shape(d + (d >= X.ndim() - 2)) == X.shape(d), "M must be (..., sources, freq, frames) over X");
+    const index_t J = static_cast<index_t>(M.shape(M.ndim() - 3));
+    const Items mixtures = items_of(X, 2, "X", false), signals = items_of(M, 2, "M", true);
+    // Each signal's mixture: the item of X that signal's C-order index / J names.
+    std::vector<std::ptrdiff_t> mixture_of(signals.order.size());
+    for (size_t i = 0; i < mixture_of.size(); ++i) mixture_of[i] = mixtures.offsets[static_cast<size_t>(signals.order[i] / J)];
+    specsep::View3<const cplx<T>> mixture = spectrogram_view<cplx<T>>(X, mixtures);
+    mixture.items = mixture_of.data();
+    const index_t n = static_cast<index_t>(signals.offsets.size()), frames = static_cast<index_t>(X.shape(X.ndim() - 1));
+    auto out = output<T>({n, length});
+    const specsep::OutputRows<T> rows{out.mutable_data(), length, signals.order.data()};
     KernelRun run;
-    specsep::run_istft(plan_, signals, frames, plan_.pad, length, y, length, specsep::MaskedMixture<T>{mixture, masks, J});
+    specsep::run_istft(plan_, n, frames, plan_.pad, length, rows,
+                       specsep::MaskedMixture<T>{mixture, spectrogram_view<T>(M, signals)});
     return std::move(out);
   }
 
@@ -163,10 +214,11 @@ class Plan {
     const index_t signals = static_cast<index_t>(S.shape(0)), items = signals / J, frames = static_cast<index_t>(S.shape(2));
     // Each pair: the view of the dtype given, and an empty one of the other.
     using specsep::View3;
-    const auto float_view = single ? spectrogram_view<const float>(S, "S") : View3<const float>{};
-    const auto double_view = single ? View3<const double>{} : spectrogram_view<const double>(S, "S");
-    const auto turn_view = turns ? spectrogram_view<const T>(angles, "angles") : View3<const T>{};
-    const auto angle_view = turns ? View3<const cplx<T>>{} : spectrogram_view<const cplx<T>>(angles, "angles");
+    const Items S_items = items_of(S, 2, "S", false), angle_items = items_of(angles, 2, "angles", false);
+    const auto float_view = single ? spectrogram_view<float>(S, S_items) : View3<const float>{};
+    const auto double_view = single ? View3<const double>{} : spectrogram_view<double>(S, S_items);
+    const auto turn_view = turns ? spectrogram_view<T>(angles, angle_items) : View3<const T>{};
+    const auto angle_view = turns ? View3<const cplx<T>>{} : spectrogram_view<cplx<T>>(angles, angle_items);
     auto out = output<T>({signals, length});
     T* y = out.mutable_data();
     specsep::IterationState state(items, tol, track);

@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <vector>
 
 #include "specsep/fft/host_plan.hpp"
@@ -9,13 +10,21 @@
 
 namespace specsep {
 
-// A strided 3-d view (batch, frames, freq) of a spectrogram-shaped array, strides in elements.
-// The API's (..., freq, frames) arrays are views of frame-major memory: read in place, no copies.
+// A 3-d view (item, frames, freq) of a spectrogram-shaped array, strides in elements. Items sit at
+// offsets items[b] (the array's leading axes, whatever their strides; module.cpp builds the table),
+// so the API's arrays are read in place in any layout: no copies.
 template <typename E>
 struct View3 {
   E* data;
-  std::ptrdiff_t s0, s1, s2;
-  E& operator()(index_t b, index_t t, index_t f) const { return data[b * s0 + t * s1 + f * s2]; }
+  const std::ptrdiff_t* items;
+  std::ptrdiff_t s1, s2;
+  E& operator()(index_t b, index_t t, index_t f) const { return data[items[b] + t * s1 + f * s2]; }
+  // Whether items b .. b + count - 1 lie one element apart (SIMD lanes along the item axis).
+  bool unit_items(index_t b, int count) const {
+    for (int l = 1; l < count; ++l)
+      if (items[b + l] != items[b] + l) return false;
+    return true;
+  }
 };
 
 template <typename T>

@@ -1,7 +1,8 @@
 """The ``cpu`` backend: NumPy arrays in and out, the work done by the C++ kernels of ``specsep._cpu``.
 
-Batch axes are flattened here, spectrogram views are passed with their strides (no copies), and
-the results are reshaped back. ``apply_mask`` is NumPy's elementwise product, which is already
+Arrays are passed with their shapes and strides as they are (no copies): the kernels read the
+items of any layout in place (module.cpp's item tables) and return ``(items, ...)`` results in C
+order, reshaped back here. ``apply_mask`` is NumPy's elementwise product, which is already
 memory-bound; every other method runs C++. Griffin-Lim and MISI iterate in ``plan``'s precision
 (Note [phase retrieval precision] in specsep/api.py) and return the input's.
 """
@@ -64,19 +65,10 @@ def _kernels(plan):
                                      plan.normalized)
 
 
-def _rows(x):
-    """``(..., n)`` as a C-contiguous ``(batch, n)`` array."""
-    return np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
-
-
-def _spectrograms(X, batch):
-    """``(..., F, T)`` as a ``(batch, F, T)`` array (a view whenever the batch axes allow one).
-
-    The kernels index whole elements; NumPy also allows strides that are not a multiple of the
-    item size (a complex128 view stepping 8 bytes): such input is copied first."""
-    if any(stride % X.itemsize for stride in X.strides):
-        X = X.copy()
-    return np.broadcast_to(X, batch + X.shape[-2:]).reshape((-1,) + X.shape[-2:])
+def _whole_elements(a):
+    """``a`` itself, or a copy where a stride is not a multiple of the item size (NumPy allows a
+    complex128 view stepping 8 bytes; the kernels index whole elements)."""
+    return a.copy() if any(stride % a.itemsize for stride in a.strides) else a
 
 
 class CpuBackend:
@@ -86,12 +78,12 @@ class CpuBackend:
 
     @staticmethod
     def stft(plan, x):
-        out = _kernels(plan).stft(_rows(x), plan.n_frames(x.shape[-1]))
+        out = _kernels(plan).stft(_whole_elements(x), plan.n_frames(x.shape[-1]))
         return out.reshape(x.shape[:-1] + out.shape[1:]).swapaxes(-1, -2)
 
     @staticmethod
     def istft(plan, X, length):
-        y = _kernels(plan).istft(_spectrograms(X, X.shape[:-2]), length)
+        y = _kernels(plan).istft(_whole_elements(X), length)
         return y.reshape(X.shape[:-2] + (length,))
 
     apply_mask = staticmethod(_numpy_apply_mask)
@@ -102,7 +94,7 @@ class CpuBackend:
         batch = np.broadcast_shapes(x_mix.shape[:-1], masks.shape[:-3])
         X = self.stft(plan, np.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
         masks = np.broadcast_to(masks, batch + masks.shape[-3:])
-        y = _kernels(plan).separate(_spectrograms(X, batch), _spectrograms(masks, masks.shape[:-2]), length)
+        y = _kernels(plan).separate(X, _whole_elements(masks), length)
         y = y.reshape(masks.shape[:-2] + (length,))
         return y[..., 0, :] if single else y
 

@@ -9,6 +9,13 @@ Griffin-Lim and MISI stop items on ``tol`` on the device (kernel ``convergence``
 at the device's active flags every ``CHECK_EVERY`` iterations only, so that the loop runs without
 a host synchronisation per iteration.
 
+Layouts (Note [layouts on cuda]): the kernels take dense arrays (CuPy passes a data pointer; the
+emulator refuses any other), so signals, spectrograms and masks of other layouts (librosa's,
+transposed, sliced) go through one device-side copy each (``ascontiguousarray``, counted by
+``_reserve``) before the launches; stft's output is frame-major, read by the iSTFT as it is.
+tests/test_layouts.py holds every layout to the contiguous call's bits on cuda-emu. The cpu
+backend reads every layout in place (_backends/cpu.py).
+
 Device memory: every method adds up the bytes it will allocate before it allocates any and asks
 the launcher what is free, keeping ``HEADROOM`` of it unused. The transforms refuse a request that
 does not fit with a MemoryError naming both sizes (``chunk_frames=`` bounds their temporaries);

@@ -16,10 +16,17 @@ _TINY = np.finfo(np.float64).tiny
 
 
 def _share(weights: np.ndarray) -> np.ndarray:
-    """``weights / sum over sources (axis -3)``, in place; an all-zero bin is shared equally."""
-    total = weights.sum(axis=-3, keepdims=True)
+    """``weights / sum over sources (axis -3)``, in place; an all-zero bin is shared equally.
+
+    The sum is source by source, elementwise in the arrays' own memory order (``order="K"``), so
+    that it runs at one speed in any layout: NumPy's reduction over axis -3 is ~8x slower where the
+    batch axes are innermost (librosa's layout). It adds in the order ``sum`` does here."""
+    total = weights[..., :1, :, :].copy(order="K")
+    for j in range(1, weights.shape[-3]):
+        total += weights[..., j:j + 1, :, :]
     silent = ~(total > 0)
-    np.divide(weights, np.where(silent, 1, total), out=weights)
+    total[silent] = 1  # (the weights of silent bins are replaced below)
+    np.divide(weights, total, out=weights)
     if silent.any():
         weights[np.broadcast_to(silent, weights.shape)] = 1.0 / weights.shape[-3]
     return weights

@@ -151,9 +151,12 @@ class CupyxSignal(peers.Implementation):
         return y
 
     def separate(self, w, sources, mix):
+        return self.separate_stfts(w, self.stft(w, sources), mix)
+
+    def separate_stfts(self, w, S, mix):
         import cupy
 
-        M = ideal_ratio_xp(self.stft(w, sources), cupy)
+        M = ideal_ratio_xp(S, cupy)
         Y = cupy.expand_dims(self.stft(w, mix), -3) * M
         return self.istft(w, Y, w.samples)
 

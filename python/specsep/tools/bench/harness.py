@@ -146,8 +146,11 @@ def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbo
 
 def summarize(workloads, cells, subject="specsep-cpu", goal=2.0):
     """Per workload: the time of specsep's ``subject`` backend, the fastest peer's, and the speed-up
-    (peer / subject), against ``goal`` (None: no goal)."""
+    (peer / subject), against ``goal`` (None: no goal); for a workload given in another library's
+    layout, also ``subject``'s time over its time on the ``base`` workload (its own layout), where
+    both ran."""
     rows = []
+    seconds = {c.workload: c.seconds for c in cells if c.implementation == subject and c.seconds}
     for w in workloads:
         mine = [c for c in cells if c.workload == w.key]
         cpu = next((c for c in mine if c.implementation == subject and c.seconds), None)
@@ -163,4 +166,7 @@ def summarize(workloads, cells, subject="specsep-cpu", goal=2.0):
             "speedup": speedup,
             "meets_goal": None if speedup is None or goal is None else bool(speedup >= goal),
         })
+        if w.base:
+            own = seconds.get(w.base)
+            rows[-1]["vs_own_layout"] = cpu.seconds / own if cpu and own else None
     return rows

@@ -96,7 +96,7 @@ class Implementation:
             x = put(inputs["x"])
             return lambda: self.stft(w, x)
         if kind == "istft":
-            X = put(_layout(inputs["X"], self.layout))
+            X = put(_layout(inputs["X"], w.layout or self.layout))
             return lambda: self.istft(w, X, w.samples)
         if kind == "roundtrip":
             x = put(inputs["x"])
@@ -107,6 +107,9 @@ class Implementation:
                 angles = put(self.initial_angles(S.shape))
                 return lambda: self.griffinlim(w, S, angles)
             return lambda: self.griffinlim(w, S)
+        if kind == "separate" and w.layout:
+            S, mix = put(_layout(inputs["sources_stft"], w.layout)), put(inputs["mix"])
+            return lambda: self.separate_stfts(w, S, mix)
         if kind == "separate":
             sources, mix = put(inputs["sources"]), put(inputs["mix"])
             return lambda: self.separate(w, sources, mix)
@@ -114,6 +117,11 @@ class Implementation:
 
     def roundtrip(self, w, x):
         return self.istft(w, self.stft(w, x), w.samples)
+
+    def separate_stfts(self, w, S, mix):
+        """Separation given the sources' STFTs ``S (..., J, F, T)``: the ideal ratio masks from
+        them, the mixture's STFT times the masks, the inverse."""
+        return self.istft(w, np.expand_dims(self.stft(w, mix), -3) * ideal_ratio_numpy(S), w.samples)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,10 +183,12 @@ class Specsep(Implementation):
         return specsep.masks.ideal_ratio(X)
 
     def separate(self, w, sources, mix):
+        return self.separate_stfts(w, self.stft(w, sources), mix)
+
+    def separate_stfts(self, w, S, mix):
         import specsep
 
-        M = self.ideal_ratio(self.stft(w, sources))
-        return specsep.separate(mix, M, **w.stft_args, pad_mode=w.pad_mode, length=w.samples,
+        return specsep.separate(mix, self.ideal_ratio(S), **w.stft_args, pad_mode=w.pad_mode, length=w.samples,
                                 backend=self.backend)
 
 
@@ -563,12 +573,23 @@ class Torch(Implementation):
         import torch
 
         with torch.inference_mode():
-            X = self._stft(w, self._tensor(sources))
-            P = X.abs().square_()
-            total = P.sum(dim=-3, keepdim=True)
-            M = torch.where(total > 0, P / total, 1.0 / X.shape[-3])
-            Y = self._stft(w, self._tensor(mix)).unsqueeze(-3) * M
-            return self._result(self._istft(w, Y, w.samples))
+            return self._separate(w, self._stft(w, self._tensor(sources)), mix)
+
+    def separate_stfts(self, w, S, mix):
+        import torch
+
+        with torch.inference_mode():
+            return self._separate(w, self._tensor(S), mix)
+
+    def _separate(self, w, X, mix):
+        """Ideal ratio masks from the sources' STFTs ``X`` in torch ops, then the masked inverse."""
+        import torch
+
+        P = X.abs().square_()
+        total = P.sum(dim=-3, keepdim=True)
+        M = torch.where(total > 0, P / total, 1.0 / X.shape[-3])
+        Y = self._stft(w, self._tensor(mix)).unsqueeze(-3) * M
+        return self._result(self._istft(w, Y, w.samples))
 
 
 def all_implementations():

@@ -151,6 +151,11 @@ def speedup_table(workloads, summary) -> str:
             f"| {titles[row['workload']]} | {_seconds(row['specsep_cpu_seconds'])} | {row['fastest_peer_label']} | "
             f"{_seconds(row['fastest_peer_seconds'])} | {row['speedup']:.2f}x | "
             f"{'met' if row['meets_goal'] else 'missed'} |")
+    layouts = [row for row in summary if row.get("vs_own_layout") is not None]
+    if layouts:
+        lines += ["", "Spectrograms in another library's layout, specsep cpu's time over its time on the same "
+                      "values in its own layout: " + "; ".join(
+                          f"{titles[row['workload']]}: {row['vs_own_layout']:.2f}x" for row in layouts) + "."]
     return "\n".join(lines)
 
 

@@ -34,6 +34,11 @@ class Workload:
     n_iter: int = 0
     momentum: float = 0.0
     n_sources: int = 0
+    # Memory order of the given spectrograms: "" each implementation's own STFT's; "fortran"
+    # librosa.stft's (batch axes innermost); "frames" torch.stft's (frame-major). With a layout,
+    # "separate" is given the sources' STFTs in it (the masks come from them) instead of the sources.
+    layout: str = ""
+    base: str = ""  # the workload of the same inputs in each implementation's own layout
 
     @property
     def samples(self) -> int:
@@ -63,7 +68,12 @@ class Workload:
             text += f", {self.n_iter} iterations, momentum {self.momentum:g}"
         if self.kind == "separate":
             text += f", {self.n_sources} sources, ideal ratio mask"
+        if self.layout:
+            text += f", spectrograms in {LAYOUT_SOURCES[self.layout]}'s layout"
         return text
+
+
+LAYOUT_SOURCES = {"fortran": "librosa.stft", "frames": "torch.stft"}
 
 
 WORKLOADS = (
@@ -72,6 +82,13 @@ WORKLOADS = (
     Workload("W3", "roundtrip", "STFT + iSTFT", (64, 1), 4.0, 16000, 512, 128, window="sqrt_hann"),
     Workload("W4", "griffinlim", "fast Griffin-Lim", (4, 1), 10.0, 22050, 1024, 256, n_iter=32, momentum=0.99),
     Workload("W5", "separate", "oracle separation", (4, 2), 10.0, 44100, 2048, 512, n_sources=4),
+    # W2 and W5 as a pipeline mixing libraries hands them over: spectrograms in another STFT's layout
+    Workload("W2L", "istft", "iSTFT of librosa's W1 spectrogram", (16, 2), 10.0, 44100, 2048, 512,
+             pad_mode="reflect", layout="fortran", base="W2"),
+    Workload("W2T", "istft", "iSTFT of torch's W1 spectrogram", (16, 2), 10.0, 44100, 2048, 512,
+             pad_mode="reflect", layout="frames", base="W2"),
+    Workload("W5L", "separate", "oracle separation from librosa's STFTs", (4, 2), 10.0, 44100, 2048, 512,
+             n_sources=4, layout="fortran", base="W5"),
 )
 KEYS = tuple(w.key for w in WORKLOADS)
 
@@ -85,7 +102,8 @@ def select(keys=None, quick=False):
 
 
 def make_inputs(w: Workload) -> dict:
-    """The inputs of a workload, as NumPy arrays (spectrograms as specsep cpu returns them)."""
+    """The inputs of a workload, as NumPy arrays (spectrograms as specsep cpu returns them; each
+    implementation's ``bind`` lays them out as the workload or its own STFT does)."""
     import specsep
 
     batch, channels = int(np.prod(w.batch[:-1])), w.batch[-1]
@@ -93,7 +111,11 @@ def make_inputs(w: Workload) -> dict:
     if w.kind == "separate":
         src = signals.sources(batch, channels, w.n_sources, w.seconds, w.sr, seed)
         src = src.reshape(w.batch + src.shape[-2:])
-        return {"sources": src, "mix": src.sum(axis=-2, dtype=np.float32)}
+        mix = src.sum(axis=-2, dtype=np.float32)
+        if w.layout:
+            S = specsep.stft(src, **w.stft_args, pad_mode=w.pad_mode, backend="cpu")
+            return {"sources_stft": S, "mix": mix}
+        return {"sources": src, "mix": mix}
     x = signals.mixtures(batch, channels, w.seconds, w.sr, seed).reshape(w.batch + (w.samples,))
     if w.kind in ("stft", "roundtrip"):
         return {"x": x}
