@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 import weakref
 
 import numpy as np
@@ -22,6 +24,9 @@ from .. import cuda_source
 DEFAULT_SHARED_MEMORY = 48 * 1024
 # Device memory the emulator reports free: an 80 GB H100's (tests lower it to exercise the checks).
 EMULATED_DEVICE_MEMORY = 80 * 10**9
+# Set (to anything but "" or "0") to run every emulator launch through the access profiler
+# (specsep.emu_profile); a path other than "1" also receives a per-kernel summary at exit.
+PROFILE_ENV = "SPECSEP_EMU_PROFILE"
 
 
 @contextlib.contextmanager
@@ -32,12 +37,15 @@ def emulated_device(profile, **limits):
     after it. Every EmulatorLauncher reads its limits from the current profile."""
     from .. import _emu
 
-    previous = _emu.device_profile()
-    _emu.set_device_profile(profile, **limits)
+    modules = [_emu] + [sys.modules[name] for name in ("specsep._emu_profile",) if name in sys.modules]
+    previous = [module.device_profile() for module in modules]
+    for module in modules:
+        module.set_device_profile(profile, **limits)
     try:
         yield
     finally:
-        _emu.set_device_profile(previous.pop("name"), **previous)
+        for module, limits_before in zip(modules, previous):
+            module.set_device_profile(limits_before.pop("name"), **limits_before)
 
 
 class EmulatorLauncher:
@@ -48,6 +56,8 @@ class EmulatorLauncher:
         from .. import _emu
 
         self._emu = _emu
+        if os.environ.get(PROFILE_ENV, "") not in ("", "0"):
+            self._start_profiling_from_environment()
         self.device_memory = EMULATED_DEVICE_MEMORY
         self.device = 0  # the emulated current device (tests switch it to check per-device state)
         self._homes = {}  # id(array) -> (weak reference, device) of the arrays made by constant()
@@ -89,6 +99,54 @@ class EmulatorLauncher:
     def launch(self, name, grid, block, args, shared_mem):
         self._check_devices(name, args)
         self._emu.launch(name, grid, block, args, shared_mem=shared_mem)
+
+    # ---- the access profiler (specsep.emu_profile): a module of its own, swapped in ----------------
+
+    @contextlib.contextmanager
+    def profiling(self):
+        """Within the block launches run through ``specsep._emu_profile`` (the same kernels with every
+        memory access counted); yields a list that receives one report dict per launch at the end."""
+        from .. import _emu_profile
+
+        outer, self._emu = self._emu, _emu_profile
+        earlier = _emu_profile.profile_reports()  # launches before the block are not its own
+        if outer is _emu_profile:
+            _REPORTS_AT_EXIT.extend(earlier)
+        reports = []
+        try:
+            yield reports
+        finally:
+            self._emu = outer
+            reports += _emu_profile.profile_reports()
+            if outer is _emu_profile:  # nested in an environment-wide recording: keep them there too
+                _REPORTS_AT_EXIT.extend(reports)
+
+    def _start_profiling_from_environment(self):
+        from .. import _emu_profile
+
+        self._emu = _emu_profile
+        target = os.environ[PROFILE_ENV]
+        if target != "1" and target not in _SUMMARIES:
+            import atexit
+
+            _SUMMARIES.add(target)
+            atexit.register(_write_profile_summary, target)
+
+
+_REPORTS_AT_EXIT = []  # reports of environment-wide profiling (PROFILE_ENV)
+_SUMMARIES = set()  # the paths that receive a summary at exit
+
+
+def _write_profile_summary(path):
+    """Per-kernel access counts of every profiled launch of the process, as JSON (PROFILE_ENV)."""
+    import json
+
+    from .. import _emu_profile
+    from .profile_counts import by_kernel
+
+    _REPORTS_AT_EXIT.extend(_emu_profile.profile_reports())
+    with open(path, "w") as f:
+        json.dump({name: totals.as_dict() for name, totals in by_kernel(_REPORTS_AT_EXIT).items()}, f, indent=1)
 
 
 class CupyLauncher:
