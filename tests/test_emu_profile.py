@@ -46,6 +46,8 @@ def test_global_sectors_per_request(ctype, stride, sectors, ideal, rng):
     np.testing.assert_array_equal(out, x[::stride])
     load, store = report["global_load"], report["global_store"]
     assert (load["requests"], load["units"], load["ideal_units"]) == (2, 2 * sectors, 2 * ideal)
+    lines = {(stride * t * width + b) // 128 for t in range(32) for b in (0, width - 1)}
+    assert load["lines"] == 2 * len(lines)  # 128-byte lines per request, both warps alike
     assert load["bytes"] == threads * width and load["by_width"][width] == 2
     assert (store["requests"], store["units"], store["ideal_units"]) == (2, 2 * threads * width // 64,
                                                                          2 * threads * width // 64)

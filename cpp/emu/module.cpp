@@ -219,6 +219,7 @@ py::dict counters_dict(const profile::Counters& c) {
   d["bytes"] = c.bytes;
   d["units"] = c.units;
   d["ideal_units"] = c.ideal_units;
+  d["lines"] = c.lines;
   py::dict widths;
   const int sizes[profile::kWidths] = {1, 2, 4, 8, 16};
   for (int i = 0; i < profile::kWidths; ++i) widths[py::int_(sizes[i])] = c.by_width[i];
@@ -384,7 +385,7 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
   }, "The access counts of the launches since the last call, oldest first (and forgets them): per launch kernel, "
      "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, and for each of global_load, "
      "global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
-     "wavefronts), ideal_units and by_width (requests per access width in bytes).");
+     "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes).");
 #endif
   m.def("flavour", [] { return std::string(specsep::emu::flavour()); }, "'plain', 'tsan' or 'asan'.");
   m.def("static_shared_bytes", [] { return specsep::emu::static_shared_bytes(); },

@@ -46,9 +46,10 @@ struct Lane {
 };
 
 void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int direction) {
-  std::unordered_set<std::uint64_t> sectors;
+  std::unordered_set<std::uint64_t> sectors, lines;
   std::unordered_map<std::uintptr_t, unsigned> distinct;
   for (const Lane& l : lanes) {
+    for (std::uintptr_t line = l.address / 128; line <= (l.address + l.width - 1) / 128; ++line) lines.insert(line);
     for (std::uintptr_t s = l.address / 32; s <= (l.address + l.width - 1) / 32; ++s) {
       sectors.insert(s);
       r.touched[direction].insert(s);
@@ -58,6 +59,7 @@ void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int 
   std::uint64_t bytes = 0;
   for (const auto& d : distinct) bytes += d.second;
   c.units += sectors.size();
+  c.lines += lines.size();
   c.ideal_units += (bytes + 31) / 32;
 }
 

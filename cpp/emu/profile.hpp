@@ -11,7 +11,8 @@
 // argument arrays) or local (anything else: the fiber's stack, constant tables). The k-th
 // execution of one instruction (its call site) by the lanes of a warp is one warp request: lanes
 // that skip it (divergence) are inactive in it. Per request:
-//   global: 32-byte sectors touched, and the ideal count ceil(distinct bytes / 32);
+//   global: 32-byte sectors and 128-byte lines touched, and the ideal sector count
+//           ceil(distinct bytes / 32);
 //   shared: wavefronts, i.e. per phase the most distinct 32-bit words that fall in one of the 32
 //           4-byte banks (lanes reading one word share it: broadcast); accesses of 8 bytes run in
 //           two phases (half warps), of 16 bytes in four (quarter warps), as the CUDA C++
@@ -41,6 +42,7 @@ struct Counters {
   std::uint64_t bytes = 0;             // bytes the active lanes asked for
   std::uint64_t units = 0;             // global: 32-byte sectors; shared: wavefronts
   std::uint64_t ideal_units = 0;       // the fewest sectors / wavefronts for the distinct bytes
+  std::uint64_t lines = 0;             // global: distinct 128-byte lines (L1 passes of the request)
   std::uint64_t by_width[kWidths] = {};  // requests by access width
 };
 

@@ -4,8 +4,8 @@ The ``cuda-emu`` backend runs the real kernels on the CPU. Within :func:`recordi
 through ``specsep._emu_profile``, the same kernels compiled with every load and store reported
 (cpp/emu/profile.hpp), and counts per launch, the way a profiler does on a GPU:
 
-- global memory: warp requests, 32-byte sectors touched and the ideal sector count for the bytes
-  the active lanes asked for;
+- global memory: warp requests, 32-byte sectors and 128-byte lines touched, and the ideal sector
+  count for the bytes the active lanes asked for;
 - shared memory: warp requests and wavefronts (32 banks of 4 bytes; 8-byte accesses in two
   half-warp phases, 16-byte ones in four quarter-warp phases), with the ideal count
   ceil(distinct bytes / 128);
@@ -40,7 +40,7 @@ def recording():
     Yields a list that holds, after the block, one dict per launch: ``kernel``, ``grid``,
     ``block``, ``shared_mem``, ``local_accesses`` (accesses outside shared memory and the launch's
     arrays: the thread's stack, constant tables), ``unique_sectors_load``/``_store`` and, for each
-    of :data:`LEVELS`, ``requests``, ``bytes``, ``units``, ``ideal_units`` and ``by_width``.
+    of :data:`LEVELS`, ``requests``, ``bytes``, ``units``, ``ideal_units``, ``lines`` and ``by_width``.
     Raises ValueError when this build has no profiling module.
     """
     from ._backends import _load

@@ -12,12 +12,14 @@ WIDTHS = (1, 2, 4, 8, 16)
 @dataclass
 class Traffic:
     """Counts of one level and direction: warp ``requests``, ``bytes`` asked for, ``units`` moved
-    (global: 32-byte sectors; shared: wavefronts), ``ideal_units`` and requests ``by_width``."""
+    (global: 32-byte sectors; shared: wavefronts), ``ideal_units``, ``lines`` (global: 128-byte lines,
+    the L1's passes) and requests ``by_width``."""
 
     requests: int = 0
     bytes: int = 0
     units: int = 0
     ideal_units: int = 0
+    lines: int = 0
     by_width: dict = field(default_factory=lambda: dict.fromkeys(WIDTHS, 0))
 
     def add(self, counts):
@@ -25,6 +27,7 @@ class Traffic:
         self.bytes += counts["bytes"]
         self.units += counts["units"]
         self.ideal_units += counts["ideal_units"]
+        self.lines += counts["lines"]
         for width, n in counts["by_width"].items():
             self.by_width[int(width)] += n
 
@@ -64,7 +67,7 @@ class KernelTotals:
                "unique_sectors_store": self.unique_sectors_store}
         for level in LEVELS:
             t = getattr(self, level)
-            out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units,
+            out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units, "lines": t.lines,
                           "by_width": dict(t.by_width)}
         return out
 
