@@ -240,6 +240,7 @@ py::dict report_dict(const profile::LaunchReport& r) {
       d[py::str(std::string(spaces[s]) + "_" + directions[dir])] = counters_dict(r.counters[s][dir]);
   d["unique_sectors_load"] = r.unique_sectors[profile::kLoad];
   d["unique_sectors_store"] = r.unique_sectors[profile::kStore];
+  d["block_load_sectors"] = r.block_load_sectors;
   d["local_accesses"] = r.local_accesses;
   return d;
 }
@@ -383,7 +384,7 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
     profile_reports().clear();
     return out;
   }, "The access counts of the launches since the last call, oldest first (and forgets them): per launch kernel, "
-     "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, and for each of global_load, "
+     "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, block_load_sectors, and for each of global_load, "
      "global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
      "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes).");
 #endif

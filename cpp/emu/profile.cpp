@@ -28,6 +28,7 @@ struct Recorder {
   LaunchReport report;
   std::vector<std::pair<std::uintptr_t, std::uintptr_t>> arrays;  // [begin, end)
   std::unordered_set<std::uint64_t> touched[2];                   // global sectors per direction
+  std::unordered_set<std::uint64_t> block_loads;                  // sectors the current block loaded
   std::vector<std::vector<Access>> threads;                       // the current block's accesses
   long long block = -1;                                           // its linear index
 };
@@ -53,6 +54,7 @@ void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int 
     for (std::uintptr_t s = l.address / 32; s <= (l.address + l.width - 1) / 32; ++s) {
       sectors.insert(s);
       r.touched[direction].insert(s);
+      if (direction == kLoad) r.block_loads.insert(s);
     }
     distinct[l.address] = std::max(distinct[l.address], l.width);
   }
@@ -130,6 +132,8 @@ void flush(Recorder& r) {
         count_shared(c, lanes, width);
     }
   }
+  r.report.block_load_sectors += r.block_loads.size();
+  r.block_loads.clear();
 }
 
 bool in(std::uintptr_t a, const void* begin, std::size_t size) {

@@ -52,6 +52,8 @@ struct LaunchReport {
   std::size_t shared_mem = 0;
   Counters counters[2][2];               // [Space][Direction]
   std::uint64_t unique_sectors[2] = {};  // global sectors first touched in this launch [Direction]
+  std::uint64_t block_load_sectors = 0;  // sum over blocks of the distinct sectors a block loads
+                                         // (its L1 misses, were L1 private to the block)
   std::uint64_t local_accesses = 0;      // accesses outside shared memory and the argument arrays
 };
 

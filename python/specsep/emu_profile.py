@@ -9,8 +9,9 @@ through ``specsep._emu_profile``, the same kernels compiled with every load and 
 - shared memory: warp requests and wavefronts (32 banks of 4 bytes; 8-byte accesses in two
   half-warp phases, 16-byte ones in four quarter-warp phases), with the ideal count
   ceil(distinct bytes / 128);
-- requests by access width, bytes by level, and the global sectors a launch touches at least once
-  (its compulsory DRAM traffic).
+- requests by access width, bytes by level, the global sectors a launch touches at least once
+  (its compulsory DRAM traffic) and those each block loads (its L1 misses, without reuse between
+  blocks).
 
 Public so that tools (the kernel-resource table, the device model of ``specsep.tools.roofline``)
 read the counts without private modules. Profiling is off unless asked for: the default module
@@ -39,7 +40,8 @@ def recording():
 
     Yields a list that holds, after the block, one dict per launch: ``kernel``, ``grid``,
     ``block``, ``shared_mem``, ``local_accesses`` (accesses outside shared memory and the launch's
-    arrays: the thread's stack, constant tables), ``unique_sectors_load``/``_store`` and, for each
+    arrays: the thread's stack, constant tables), ``unique_sectors_load``/``_store``,
+    ``block_load_sectors`` and, for each
     of :data:`LEVELS`, ``requests``, ``bytes``, ``units``, ``ideal_units``, ``lines`` and ``by_width``.
     Raises ValueError when this build has no profiling module.
     """

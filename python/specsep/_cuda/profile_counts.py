@@ -45,7 +45,9 @@ class Traffic:
 @dataclass
 class KernelTotals:
     """The counts of every launch of one kernel: a :class:`Traffic` per level and direction, the
-    compulsory global sectors (``unique_sectors_load``/``_store``) and ``launches``."""
+    compulsory global sectors (``unique_sectors_load``/``_store``), the sectors each block loads
+    summed over blocks (``block_load_sectors``: L1 misses with no reuse between blocks) and
+    ``launches``."""
 
     launches: int = 0
     global_load: Traffic = field(default_factory=Traffic)
@@ -54,6 +56,7 @@ class KernelTotals:
     shared_store: Traffic = field(default_factory=Traffic)
     unique_sectors_load: int = 0
     unique_sectors_store: int = 0
+    block_load_sectors: int = 0
 
     def add(self, report):
         self.launches += 1
@@ -61,10 +64,11 @@ class KernelTotals:
             getattr(self, level).add(report[level])
         self.unique_sectors_load += report["unique_sectors_load"]
         self.unique_sectors_store += report["unique_sectors_store"]
+        self.block_load_sectors += report["block_load_sectors"]
 
     def as_dict(self) -> dict:
         out = {"launches": self.launches, "unique_sectors_load": self.unique_sectors_load,
-               "unique_sectors_store": self.unique_sectors_store}
+               "unique_sectors_store": self.unique_sectors_store, "block_load_sectors": self.block_load_sectors}
         for level in LEVELS:
             t = getattr(self, level)
             out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units, "lines": t.lines,
