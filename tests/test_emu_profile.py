@@ -56,6 +56,23 @@ def test_global_sectors_per_request(ctype, stride, sectors, ideal, rng):
     assert report["shared_load"]["requests"] == report["shared_store"]["requests"] == 0
 
 
+def test_counts_do_not_depend_on_host_alignment(rng):
+    """Arrays are placed as a GPU allocator would (256-byte aligned bases), whatever the host's
+    addresses: a copy 16 bytes off a 128-byte boundary counts the same."""
+    reports = []
+    for offset in (0, 16):
+        raw = np.empty(64 * 2 * 4 + 256, np.uint8)
+        start = -raw.ctypes.data % 128 + offset
+        x = raw[start:start + 64 * 2 * 4].view(np.float32)
+        x[...] = rng.standard_normal(128)
+        out = np.empty(64 + offset, np.float32)[offset // 4:][:64]
+        reports.append(run("selftest_global_stride", "float", (1,), (64,), (x, out, np.int32(2))))
+    for report in reports:
+        del report["kernel"]
+    assert reports[0] == reports[1]
+    assert reports[0]["global_load"]["units"] == 16
+
+
 def test_inactive_lanes_leave_the_request(rng):
     """48 threads: the second warp's requests have 16 active lanes (2 sectors of floats)."""
     x, out = aligned(48, np.float32, rng), aligned(48, np.float32, rng)

@@ -146,16 +146,26 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
   if (!r.active) return;
   const int thread = current_thread();
   if (thread < 0) return;  // host code of the instrumented unit (the launch wrapper)
-  const auto a = reinterpret_cast<std::uintptr_t>(address);
+  // Addresses as a GPU lays them out, so counts depend on neither malloc nor the run: each
+  // argument array at a 256-byte-aligned base of its own (cudaMalloc's and CuPy's alignment),
+  // dynamic and static shared memory each from bank 0.
+  const auto raw = reinterpret_cast<std::uintptr_t>(address);
+  std::uintptr_t a = 0;
   int space = -1;
-  if (in(a, g_dynamic_shared, g_dynamic_shared_size) ||
-      (specsep_emu_static_shared_begin &&
-       in(a, specsep_emu_static_shared_begin,
-          static_cast<std::size_t>(specsep_emu_static_shared_end - specsep_emu_static_shared_begin)))) {
+  if (in(raw, g_dynamic_shared, g_dynamic_shared_size)) {
     space = kShared;
+    a = raw - reinterpret_cast<std::uintptr_t>(g_dynamic_shared);
+  } else if (specsep_emu_static_shared_begin &&
+             in(raw, specsep_emu_static_shared_begin,
+                static_cast<std::size_t>(specsep_emu_static_shared_end - specsep_emu_static_shared_begin))) {
+    space = kShared;
+    a = raw - reinterpret_cast<std::uintptr_t>(specsep_emu_static_shared_begin) + (std::uintptr_t(1) << 40);
   } else {
-    for (const auto& range : r.arrays)
-      if (a >= range.first && a < range.second) space = kGlobal;
+    for (std::size_t i = 0; i < r.arrays.size() && space < 0; ++i)
+      if (raw >= r.arrays[i].first && raw < r.arrays[i].second) {
+        space = kGlobal;
+        a = raw - r.arrays[i].first + ((i + 1) << 40);
+      }
   }
   if (space < 0) {
     ++r.report.local_accesses;

@@ -18,7 +18,9 @@
 //           two phases (half warps), of 16 bytes in four (quarter warps), as the CUDA C++
 //           Programming Guide describes for 64- and 128-bit shared accesses; ideal
 //           ceil(distinct bytes / 128).
-// Widths are the compiler's (g++): a copy of a whole struct is one access of its size, split
+// Addresses are laid out as on a GPU (each argument array at a 256-byte-aligned base of its own,
+// shared memory from bank 0), so the counts depend neither on where malloc put the host arrays nor
+// on the run. Widths are the compiler's (g++): a copy of a whole struct is one access of its size, split
 // into naturally aligned pieces of at most 16 bytes (the widest GPU access).
 #pragma once
 #include <cstddef>
