@@ -194,11 +194,27 @@ class CupyLauncher:
         return int(self._kernel(name).shared_size_bytes)
 
     def launch(self, name, grid, block, args, shared_mem):
+        check_alignment(name, args)
         kernel = self._kernel(name)
         # Without opting in, static + dynamic shared memory may not exceed 48 KiB.
         if kernel.shared_size_bytes + shared_mem > DEFAULT_SHARED_MEMORY:
             kernel.max_dynamic_shared_size_bytes = shared_mem
         kernel(grid, block, args, shared_mem=shared_mem)
+
+
+def check_alignment(name, args):
+    """Refuses an array argument whose data is not aligned to its element size: the kernels move a
+    complex value in one 8- or 16-byte access (specsep/complex.hpp), which faults on a GPU at a
+    misaligned address. (The emulator checks the same rule itself.) ``args``: CuPy or NumPy arrays
+    and NumPy scalars."""
+    for i, arg in enumerate(args):
+        if isinstance(arg, np.generic) or not hasattr(arg, "dtype"):
+            continue
+        data = arg.data.ptr if hasattr(arg.data, "ptr") else arg.ctypes.data
+        if data % arg.dtype.itemsize:
+            raise ValueError(f"{name}: argument {i} ({arg.dtype}) has data at address {data:#x}, not aligned to "
+                             f"its {arg.dtype.itemsize}-byte elements, which the kernel reads whole: pass a copy "
+                             "(array.copy())")
 
 
 @functools.lru_cache(maxsize=None)
