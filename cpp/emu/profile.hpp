@@ -20,8 +20,9 @@
 //           ceil(distinct bytes / 128).
 // Addresses are laid out as on a GPU (each argument array at a 256-byte-aligned base of its own,
 // shared memory from bank 0), so the counts depend neither on where malloc put the host arrays nor
-// on the run. Widths are the compiler's (g++): a copy of a whole struct is one access of its size, split
-// into naturally aligned pieces of at most 16 bytes (the widest GPU access).
+// on the run. Widths are the compiler's (g++, without vectorising, store merging or scalar
+// replacement of aggregates): a copy of a whole struct is one access of its size, split into
+// naturally aligned pieces of at most 16 bytes (the widest GPU access).
 #pragma once
 #include <cstddef>
 #include <cstdint>
