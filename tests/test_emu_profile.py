@@ -2,6 +2,10 @@
 patterns of the self-test kernels give the counts a GPU profiler shows, the kernels of the
 backend are profiled through the public recording(), and the default module carries none of it."""
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +102,26 @@ def test_shared_wavefronts_per_request(ctype, stride, wavefronts, ideal, rng):
     assert load["by_width"][width] == 1
     # the fill: consecutive lanes, consecutive elements, conflict-free
     assert store["requests"] == count // 32 and store["units"] == store["ideal_units"] == count // 32 * width // 4
+
+
+def test_static_shared_memory_is_the_profiled_module_own():
+    """A kernel's static __shared__ array counts as shared memory also when the plain module with
+    the same kernel was loaded first (its statics must not capture the profiled module's): in a
+    fresh process, plain module first."""
+    script = textwrap.dedent("""
+        import numpy as np
+        from specsep import _emu_selftest
+        from specsep import _emu_selftest_profile as profiled
+        x, out = np.arange(64, dtype=np.float32), np.empty(64, np.float32)
+        _emu_selftest.launch("specsep::cuda::selftest_reverse<float>", (1,), (64,), (x, out, np.int32(0)))
+        profiled.launch("specsep::cuda::selftest_reverse<float>", (1,), (64,), (x, out, np.int32(0)))
+        (r,) = profiled.profile_reports()
+        assert (out == x[::-1]).all()
+        print(r["shared_store"]["requests"], r["shared_load"]["requests"], r["shared_load"]["units"])
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(specsep.__file__).parents[1])})
+    assert result.stdout.split() == ["2", "2", "2"]
 
 
 def test_recording_profiles_the_backend_kernels(rng):
