@@ -384,8 +384,8 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
     profile_reports().clear();
     return out;
   }, "The access counts of the launches since the last call, oldest first (and forgets them): per launch kernel, "
-     "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, block_load_sectors, and for each of global_load, "
-     "global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
+     "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, block_load_sectors, and for each of "
+     "global_load, global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
      "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes).");
 #endif
   m.def("flavour", [] { return std::string(specsep::emu::flavour()); }, "'plain', 'tsan' or 'asan'.");

@@ -172,7 +172,8 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     ++r.report.local_accesses;
     return;
   }
-  const long long block = blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
+  const long long block =
+      blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
   if (block != r.block) {
     flush(r);
     r.block = block;

@@ -71,8 +71,8 @@ class KernelTotals:
                "unique_sectors_store": self.unique_sectors_store, "block_load_sectors": self.block_load_sectors}
         for level in LEVELS:
             t = getattr(self, level)
-            out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units, "lines": t.lines,
-                          "by_width": dict(t.by_width)}
+            out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units,
+                          "lines": t.lines, "by_width": dict(t.by_width)}
         return out
 
 

@@ -143,7 +143,8 @@ def markdown() -> str:
     lines += ["", f"`specsep oracle` end to end (W5's {math.prod(w5.batch[:-1])} stereo tracks of {w5.seconds:g} s, "
               f"{ORACLE_SOURCES} sources, float32 over the host link at {roofline.LINK_EFFICIENCY:.0%} of its rate; "
               "predicted seconds of audio per second):", "",
-              "| device | link | compute ms | copy in / out ms | serial | overlapped |", "|---|---|---:|---:|---:|---:|"]
+              "| device | link | compute ms | copy in / out ms | serial | overlapped |",
+              "|---|---|---:|---:|---:|---:|"]
     rows = [(name, device.link) for name, device in roofline.DEVICES.items()]
     rows += [("H100 SXM", "PCIe 4 x16"), ("H200", "NVLink-C2C")]
     for name, link in rows:
