@@ -439,3 +439,25 @@ def test_real_stft_kernel_against_numpy(dtype, n_fft, rng):
     expected = np.fft.rfft(frames.astype(np.float64), axis=-1)
     error = np.linalg.norm(out - expected) / np.linalg.norm(expected)
     assert error < (1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_misaligned_complex_arrays_are_refused_at_launch():
+    """Complex values move in one 8- or 16-byte access on the device (specsep/complex.hpp), so an
+    array off its element size is refused before any kernel runs: by the CuPy launcher's check and
+    by the emulator, the same rule."""
+    from specsep._cuda.launcher import check_alignment
+
+    raw = np.zeros(8 * 33, np.uint8)
+    start = -raw.ctypes.data % 16 + 4  # 4 bytes off a 16-byte boundary
+    X = raw[start:start + 8 * 32].view(np.complex64)
+    assert not X.ctypes.data % 4 and X.ctypes.data % 8
+    with pytest.raises(ValueError, match=r"k: argument 1 \(complex64\) .* not aligned to its 8-byte elements"):
+        check_alignment("k", (np.zeros(4, np.float32), X, np.int32(3)))
+    check_alignment("k", (np.zeros(4, np.complex64), np.zeros(4, np.complex128), np.int32(3)))
+    a, b, e, f, g, h, u = (np.array([2], np.float32), np.zeros(1, np.float32), np.array([5], np.int32),
+                           np.zeros(3, np.int32), np.array([1.5]), np.zeros(1), np.array([10], np.uint8))
+    with pytest.raises(ValueError, match=r"args\[2\] \(const specsep::cplx<float>\*\) has data at .* not aligned to "
+                                         r"the 8 bytes"):
+        selftest.launch("specsep::cuda::selftest_params<float>", (1,), (32,),
+                        (a, b, X[:1], np.zeros(1, np.complex64), e, f, g, h, u, np.int32(7), np.int64(9),
+                         np.float32(0.5), np.float64(4)))

@@ -20,7 +20,8 @@ def _module_name(path):
 
 MODULES = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
 # the compiled modules (pybind11; present only once built): leaves of the graph
-EXTENSIONS = {"specsep._cpu", "specsep._cpu_avx2", "specsep._emu", "specsep._emu_selftest"}
+EXTENSIONS = {"specsep._cpu", "specsep._cpu_avx2", "specsep._emu", "specsep._emu_selftest", "specsep._emu_profile",
+              "specsep._emu_selftest_profile"}
 
 
 def _is_tool(module):

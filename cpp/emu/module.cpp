@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "registry.hpp"
+#if SPECSEP_EMU_PROFILE
+#include "profile.hpp"
+#endif
 
 #ifndef SPECSEP_EMU_MODULE_NAME
 #define SPECSEP_EMU_MODULE_NAME _emu
@@ -179,6 +182,70 @@ std::size_t parse_shared_mem(const std::string& kernel, py::handle obj) {
   return static_cast<std::size_t>(x);
 }
 
+#if SPECSEP_EMU_PROFILE
+namespace profile = specsep::emu::profile;
+std::vector<profile::LaunchReport>& profile_reports() {
+  static auto* reports = new std::vector<profile::LaunchReport>();
+  return *reports;
+}
+
+// Runs the grid with the profiler recording; the launch's arrays are its global memory.
+void profiled_run(const KernelInfo& k, const py::sequence& args, const std::vector<Slot>& slots, Dim3 g, Dim3 b,
+                  std::size_t smem) {
+  std::vector<std::pair<const void*, std::size_t>> arrays;
+  for (py::handle obj : args)
+    if (py::isinstance(obj, numpy_ndarray())) {
+      const auto a = py::reinterpret_borrow<py::array>(obj);
+      arrays.emplace_back(a.data(), static_cast<std::size_t>(a.nbytes()));
+    }
+  profile::LaunchReport report;
+  {
+    py::gil_scoped_release release;
+    profile::begin(k.name.c_str(), g, b, smem, std::move(arrays));
+    try {
+      k.run(k, slots.data(), g, b, smem);
+    } catch (...) {
+      profile::end();
+      throw;
+    }
+    report = profile::end();
+  }
+  profile_reports().push_back(std::move(report));
+}
+
+py::dict counters_dict(const profile::Counters& c) {
+  py::dict d;
+  d["requests"] = c.requests;
+  d["bytes"] = c.bytes;
+  d["units"] = c.units;
+  d["ideal_units"] = c.ideal_units;
+  d["lines"] = c.lines;
+  py::dict widths;
+  const int sizes[profile::kWidths] = {1, 2, 4, 8, 16};
+  for (int i = 0; i < profile::kWidths; ++i) widths[py::int_(sizes[i])] = c.by_width[i];
+  d["by_width"] = widths;
+  return d;
+}
+
+py::dict report_dict(const profile::LaunchReport& r) {
+  py::dict d;
+  d["kernel"] = r.kernel;
+  d["grid"] = py::make_tuple(r.grid.x, r.grid.y, r.grid.z);
+  d["block"] = py::make_tuple(r.block.x, r.block.y, r.block.z);
+  d["shared_mem"] = r.shared_mem;
+  const char* spaces[2] = {"global", "shared"};
+  const char* directions[2] = {"load", "store"};
+  for (int s = 0; s < 2; ++s)
+    for (int dir = 0; dir < 2; ++dir)
+      d[py::str(std::string(spaces[s]) + "_" + directions[dir])] = counters_dict(r.counters[s][dir]);
+  d["unique_sectors_load"] = r.unique_sectors[profile::kLoad];
+  d["unique_sectors_store"] = r.unique_sectors[profile::kStore];
+  d["block_load_sectors"] = r.block_load_sectors;
+  d["local_accesses"] = r.local_accesses;
+  return d;
+}
+#endif
+
 void launch(const std::string& name, py::handle grid, py::handle block, py::handle args, py::handle shared_mem) {
   const KernelInfo* k = specsep::emu::find_kernel(name);
   if (!k) throw py::value_error(specsep::emu::unknown_kernel_message(name));
@@ -199,8 +266,12 @@ void launch(const std::string& name, py::handle grid, py::handle block, py::hand
   std::vector<Slot> slots(k->params.size());
   for (std::size_t i = 0; i < slots.size(); ++i) slots[i] = convert(*k, i, seq[i]);
   const py::object keep_alive = py::reinterpret_borrow<py::object>(args);  // the arrays outlive the grid
+#if SPECSEP_EMU_PROFILE
+  profiled_run(*k, seq, slots, g, b, smem);
+#else
   py::gil_scoped_release release;
   k->run(*k, slots.data(), g, b, smem);
+#endif
 }
 
 py::dict profile_dict(const specsep::emu::DeviceProfile& p) {
@@ -306,6 +377,17 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
       throw std::runtime_error(e.what());
     }
   }, py::arg("name"), "Bytes of static __shared__ memory of a kernel (cupy.RawKernel.shared_size_bytes on a GPU).");
+#if SPECSEP_EMU_PROFILE
+  m.def("profile_reports", [] {
+    py::list out;
+    for (const auto& r : profile_reports()) out.append(report_dict(r));
+    profile_reports().clear();
+    return out;
+  }, "The access counts of the launches since the last call, oldest first (and forgets them): per launch kernel, "
+     "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, block_load_sectors, and for each of "
+     "global_load, global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
+     "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes).");
+#endif
   m.def("flavour", [] { return std::string(specsep::emu::flavour()); }, "'plain', 'tsan' or 'asan'.");
   m.def("static_shared_bytes", [] { return specsep::emu::static_shared_bytes(); },
         "Bytes of static __shared__ storage that the scheduler poisons before every block (0 when the "

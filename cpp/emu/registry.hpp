@@ -22,6 +22,9 @@
 #include "runtime.hpp"
 #include "vector_types.hpp"
 
+// Every emulator unit lays specsep::cplx out as the device does (aligned to its size,
+// specsep/complex.hpp); included before any specsep header, so the whole binary agrees.
+#define SPECSEP_EMU_DEVICE_LAYOUT 1
 namespace specsep {
 template <typename V>
 struct cplx;

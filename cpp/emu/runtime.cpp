@@ -774,6 +774,7 @@ void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
     s.fault.clear();
     ++s.stats.launches;
     g_dynamic_shared = dynamic;
+    g_dynamic_shared_size = shared_mem;
     gridDim = dim3(grid.x, grid.y, grid.z);
     blockDim = dim3(block.x, block.y, block.z);
   }
@@ -825,6 +826,7 @@ void run_grid(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
   {
     Hidden hide;
     g_dynamic_shared = nullptr;
+    g_dynamic_shared_size = 0;
     s.current = nullptr;
     fault.swap(s.fault);
   }
@@ -932,6 +934,12 @@ unsigned warp_ballot(unsigned mask, int predicate, const char* what, const char*
   yield(s, *f);
   Hidden hide;
   return static_cast<unsigned>(f->result);
+}
+
+int current_thread() {
+  Hidden hide;
+  const Fiber* f = sched().current;
+  return f ? static_cast<int>(f->linear) : -1;
 }
 
 unsigned lane_id() {

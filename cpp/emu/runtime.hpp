@@ -66,6 +66,11 @@ void check_launch(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_
 
 // Per-block dynamic shared memory (poisoned with 0xFF bytes, i.e. NaN, before each block).
 inline unsigned char* g_dynamic_shared = nullptr;
+inline std::size_t g_dynamic_shared_size = 0;  // its bytes (the launch's shared_mem)
+
+// The running CUDA thread's linear index in its block (x fastest), or -1 on the host: the access
+// profiler (profile.hpp) attributes each access to it.
+int current_thread();
 
 // Block collectives: op 0 = __syncthreads, 1 = _count, 2 = _and, 3 = _or. Every live thread of
 // the block must reach the same call site; threads that have returned do not take part.

@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
+#include "smoke.hpp"  // first: the device layout of specsep::cplx (registry.hpp)
 #include "specsep/fft/host_plan.hpp"  // the host-side factorisation and root table the kernels read
-#include "smoke.hpp"
 
 using specsep::cplx;
 using specsep::emu::launch;

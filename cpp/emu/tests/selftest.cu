@@ -228,5 +228,25 @@ __global__ void selftest_scan(const T* in, T* out, int rounds) {
   out[i] = v;
 }
 
+// Textbook access patterns for the access profiler (tests/test_emu_profile.py). Thread t of the
+// grid copies in[stride * t] to out[t]: one global load request and one store request per warp.
+template <typename T>
+__global__ void selftest_global_stride(const T* in, T* out, int stride) {
+  const long t = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  out[t] = in[stride * t];
+}
+
+// Each block copies in[0, count) into dynamic shared memory (consecutive lanes, consecutive
+// elements), then thread t copies shared element (stride * t) % count to out[t]: stride 1 is
+// conflict-free, 2 two-way, 32 (4-byte T) 32-way, 0 a broadcast.
+template <typename T>
+__global__ void selftest_shared_stride(const T* in, T* out, int stride, int count) {
+  SPECSEP_DYN_SHARED(T, s);
+  for (int i = threadIdx.x; i < count; i += blockDim.x) s[i] = in[i];
+  __syncthreads();
+  const long t = static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  out[t] = s[(stride * static_cast<long>(threadIdx.x)) % count];
+}
+
 }  // namespace cuda
 }  // namespace specsep

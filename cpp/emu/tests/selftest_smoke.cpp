@@ -1,6 +1,8 @@
 // Smoke launchers of the emulator's test kernels (selftest.cu), with their results checked: the
 // pattern for cpp/emu/smoke/*.cpp, and the subject of the mutation test (tests/test_emu_race.py).
 #include <cmath>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "smoke.hpp"
@@ -182,4 +184,24 @@ SPECSEP_SMOKE(selftest_scan) {
       SPECSEP_SMOKE_CHECK(out[b * threads + t] == s);
     }
   }
+}
+
+// The profiler's access patterns (values only: the counts are tests/test_emu_profile.py's).
+template <typename T>
+void access_patterns() {
+  const int threads = 64, count = 128, stride = 2;
+  std::vector<T> in(stride * threads), out(threads);
+  for (int i = 0; i < stride * threads; ++i) std::memset(&in[i], i % 251, sizeof(T));
+  launch(std::string("specsep::cuda::selftest_global_stride<") + specsep::emu::type_name<T>() + ">", {1}, {threads}, 0,
+         static_cast<const T*>(in.data()), out.data(), stride);
+  for (int t = 0; t < threads; ++t) SPECSEP_SMOKE_CHECK(std::memcmp(&out[t], &in[stride * t], sizeof(T)) == 0);
+  launch(std::string("specsep::cuda::selftest_shared_stride<") + specsep::emu::type_name<T>() + ">", {1}, {threads},
+         count * sizeof(T), static_cast<const T*>(in.data()), out.data(), stride, count);
+  for (int t = 0; t < threads; ++t) SPECSEP_SMOKE_CHECK(std::memcmp(&out[t], &in[stride * t % count], sizeof(T)) == 0);
+}
+SPECSEP_SMOKE(selftest_access_patterns) {
+  access_patterns<float>();
+  access_patterns<double>();
+  access_patterns<float2>();
+  access_patterns<double2>();
 }

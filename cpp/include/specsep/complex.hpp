@@ -35,10 +35,21 @@ inline V splat(T x) {
 }
 #endif
 
+// On the device (nvcc, NVRTC, and the emulator's units: registry.hpp defines
+// SPECSEP_EMU_DEVICE_LAYOUT) a complex is aligned to its size, so that a whole value moves in one
+// 8- or 16-byte access (ld.v2) instead of two scalar ones, each 2-way bank conflicted in shared
+// memory; launches check the arrays' alignment. On the host V may be a SIMD vector of several
+// frames and keeps V's alignment (NumPy only guarantees the scalar's).
+#if defined(__CUDACC__) || defined(SPECSEP_EMU_DEVICE_LAYOUT)
+#define SPECSEP_CPLX_ALIGN alignas(2 * sizeof(V))
+#else
+#define SPECSEP_CPLX_ALIGN
+#endif
 template <typename V>
-struct cplx {
+struct SPECSEP_CPLX_ALIGN cplx {
   V re, im;
 };
+#undef SPECSEP_CPLX_ALIGN
 
 template <typename V>
 SPECSEP_HD SPECSEP_INLINE cplx<V> operator+(cplx<V> a, cplx<V> b) { return {a.re + b.re, a.im + b.im}; }

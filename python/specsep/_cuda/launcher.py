@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import sys
 import weakref
 
 import numpy as np
@@ -38,6 +40,11 @@ def _pinned_refusal(nbytes, reason):
                        "yourself (cupy.asarray) and pass device arrays")
 
 
+# Set (to anything but "" or "0") to run every emulator launch through the access profiler
+# (specsep.emu_profile); a path other than "1" also receives a per-kernel summary at exit.
+PROFILE_ENV = "SPECSEP_EMU_PROFILE"
+
+
 @contextlib.contextmanager
 def emulated_device(profile, **limits):
     """Within the block the emulator checks launches as device ``profile`` would ("T4", "A100",
@@ -46,12 +53,15 @@ def emulated_device(profile, **limits):
     after it. Every EmulatorLauncher reads its limits from the current profile."""
     from .. import _emu
 
-    previous = _emu.device_profile()
-    _emu.set_device_profile(profile, **limits)
+    modules = [_emu] + [sys.modules[name] for name in ("specsep._emu_profile",) if name in sys.modules]
+    previous = [module.device_profile() for module in modules]
+    for module in modules:
+        module.set_device_profile(profile, **limits)
     try:
         yield
     finally:
-        _emu.set_device_profile(previous.pop("name"), **previous)
+        for module, limits_before in zip(modules, previous):
+            module.set_device_profile(limits_before.pop("name"), **limits_before)
 
 
 class EmulatorLauncher:
@@ -64,6 +74,8 @@ class EmulatorLauncher:
 
         self._emu = _emu
         self.xp = EmulatedDevice(self)
+        if os.environ.get(PROFILE_ENV, "") not in ("", "0"):
+            self._start_profiling_from_environment()
         self.device_memory = EMULATED_DEVICE_MEMORY
         self.device = 0  # the emulated current device (tests switch it to check per-device state)
         self._transfers = _EmulatedTransfers()
@@ -160,6 +172,39 @@ class EmulatorLauncher:
     def wait(self, event):
         self._transfers.issue("wait", event, stream=event)
 
+    # ---- the access profiler (specsep.emu_profile): a module of its own, swapped in ----------------
+
+    @contextlib.contextmanager
+    def profiling(self):
+        """Within the block launches run through ``specsep._emu_profile`` (the same kernels with every
+        memory access counted); yields a list that receives one report dict per launch at the end."""
+        from .. import _emu_profile
+
+        outer, self._emu = self._emu, _emu_profile
+        earlier = _emu_profile.profile_reports()  # launches before the block are not its own
+        if outer is _emu_profile:
+            _REPORTS_AT_EXIT.extend(earlier)
+        reports = []
+        try:
+            yield reports
+        finally:
+            self._emu = outer
+            reports += _emu_profile.profile_reports()
+            if outer is _emu_profile:  # nested in an environment-wide recording: keep them there too
+                _REPORTS_AT_EXIT.extend(reports)
+
+    def _start_profiling_from_environment(self):
+        from .. import _emu_profile
+
+        self._emu = _emu_profile
+        target = os.environ[PROFILE_ENV]
+        if target != "1" and target not in _SUMMARIES:
+            import atexit
+
+            _SUMMARIES.add(target)
+            atexit.register(_write_profile_summary, target)
+
+
 
 class _EmulatedTransfers:
     """The emulator's streams (the current one, the issue log) and its page-locked memory count."""
@@ -210,6 +255,22 @@ class _EmulatedTransfers:
         self.pinned_in_use -= nbytes
 
 
+_REPORTS_AT_EXIT = []  # reports of environment-wide profiling (PROFILE_ENV)
+_SUMMARIES = set()  # the paths that receive a summary at exit
+
+
+def _write_profile_summary(path):
+    """Per-kernel access counts of every profiled launch of the process, as JSON (PROFILE_ENV)."""
+    import json
+
+    from .. import _emu_profile
+    from .profile_counts import by_kernel
+
+    _REPORTS_AT_EXIT.extend(_emu_profile.profile_reports())
+    with open(path, "w") as f:
+        json.dump({name: totals.as_dict() for name, totals in by_kernel(_REPORTS_AT_EXIT).items()}, f, indent=1)
+
+
 class CupyLauncher:
     """Compiles the kernels with NVRTC through ``cupy.RawModule`` (cached per device) and launches
     them on the current stream."""
@@ -256,6 +317,7 @@ class CupyLauncher:
         return int(self._kernel(name).shared_size_bytes)
 
     def launch(self, name, grid, block, args, shared_mem):
+        check_alignment(name, args)
         kernel = self._kernel(name)
         # Without opting in, static + dynamic shared memory may not exceed 48 KiB.
         if kernel.shared_size_bytes + shared_mem > DEFAULT_SHARED_MEMORY:
@@ -294,6 +356,21 @@ class CupyLauncher:
 
     def wait(self, event):
         event.synchronize()
+
+
+def check_alignment(name, args):
+    """Refuses an array argument whose data is not aligned to its element size: the kernels move a
+    complex value in one 8- or 16-byte access (specsep/complex.hpp), which faults on a GPU at a
+    misaligned address. (The emulator checks the same rule itself.) ``args``: CuPy or NumPy arrays
+    and NumPy scalars."""
+    for i, arg in enumerate(args):
+        if isinstance(arg, np.generic) or not hasattr(arg, "dtype"):
+            continue
+        data = arg.data.ptr if hasattr(arg.data, "ptr") else arg.ctypes.data
+        if data % arg.dtype.itemsize:
+            raise ValueError(f"{name}: argument {i} ({arg.dtype}) has data at address {data:#x}, not aligned to "
+                             f"its {arg.dtype.itemsize}-byte elements, which the kernel reads whole: pass a copy "
+                             "(array.copy())")
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,15 +1,22 @@
-"""The roofline on paper: bytes moved and flops done by each CUDA kernel, from the launch
-parameters, and the time they predict on an H100, beside the same accounting for torch's unfused
-path. These are predictions until measured on a GPU (``python bench/run.py --gpu`` measures).
+"""The roofline on paper and the device model.
 
-Byte counts are DRAM traffic, assuming a frame's overlapping reads of its neighbours' samples hit
-in L2 (they do: consecutive blocks read overlapping windows) and nothing else is reused.
+The roofline: bytes moved and flops done by each CUDA kernel, from the launch parameters, and the
+time they predict on an H100, beside the same accounting for torch's unfused path. Byte counts are
+DRAM traffic, assuming a frame's overlapping reads of its neighbours' samples hit in L2 (they do:
+consecutive blocks read overlapping windows) and nothing else is reused.
+
+The device model (:data:`DEVICES`, :func:`kernel_terms`): a kernel's time on a device class is the
+largest of its DRAM, L2, L1/shared, occupancy (memory latency) and floating-point terms, from the
+emulator's access profile (specsep.emu_profile: sectors, 128-byte lines, bank wavefronts) and the
+ptxas register figures; :data:`LINKS` adds host transfers. ``python -m specsep.tools.device_model``
+prints the tables. Everything here is a prediction until measured on a GPU
+(``python bench/run.py --gpu`` measures).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 H100_BANDWIDTH = 3.35e12       # bytes/s, HBM3
 H100_FP32 = 67e12              # flop/s
@@ -116,3 +123,143 @@ def markdown() -> str:
 
 if __name__ == "__main__":
     print(markdown(), end="")
+
+
+# ---- the device model ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Device:
+    """One device class: peak rates and the per-SM limits that decide occupancy."""
+
+    name: str
+    sms: int
+    clock: float             # Hz, boost
+    dram: float              # bytes/s
+    l2: float                # bytes/s, L2 -> SMs (microbenchmark-level figure)
+    l2_bytes: int
+    fp32: float              # flop/s (an FMA is 2)
+    fp64: float
+    shared_per_sm: int       # bytes of shared memory per SM (the carve-out maximum)
+    shared_per_block: int    # bytes a block may opt in to
+    threads_per_sm: int
+    blocks_per_sm: int
+    link: str                # the usual host link (a key of LINKS)
+    registers_per_sm: int = 65536
+    l1_bytes_per_clock: int = 128   # per SM: 32 banks x 4 bytes, one wavefront or one 128-byte line a clock
+    dram_latency: float = 600e-9    # seconds, a loaded DRAM access (microbenchmarks: 450-700 ns)
+
+
+# Sources: NVIDIA's datasheets and architecture whitepapers (H100: "NVIDIA H100 Tensor Core GPU
+# Architecture" and the H100 datasheet; H200: H200 datasheet; A100: "NVIDIA A100 Tensor Core GPU
+# Architecture"; L4: L4 datasheet; RTX 4090: "NVIDIA Ada GPU Architecture"; T4: "NVIDIA Turing GPU
+# Architecture" and the T4 datasheet) and the CUDA C++ Programming Guide's table of compute
+# capabilities (per-SM shared memory, threads, blocks, registers). FP32/FP64 are non-tensor peak
+# rates at boost clock. L2 bandwidths are approximate microbenchmark figures (Chips and Cheese;
+# Jia et al., "Dissecting the NVIDIA Volta/Turing/Ampere GPU architecture"); they seldom bind.
+DEVICES = {
+    "H100 SXM": Device("H100 SXM", sms=132, clock=1.98e9, dram=3.35e12, l2=7.0e12, l2_bytes=50 << 20,
+                       fp32=67e12, fp64=34e12, shared_per_sm=228 << 10, shared_per_block=227 << 10,
+                       threads_per_sm=2048, blocks_per_sm=32, link="PCIe 5 x16"),
+    "H200": Device("H200", sms=132, clock=1.98e9, dram=4.8e12, l2=7.0e12, l2_bytes=50 << 20,
+                   fp32=67e12, fp64=34e12, shared_per_sm=228 << 10, shared_per_block=227 << 10,
+                   threads_per_sm=2048, blocks_per_sm=32, link="PCIe 5 x16"),
+    "A100": Device("A100", sms=108, clock=1.41e9, dram=2.039e12, l2=4.8e12, l2_bytes=40 << 20,
+                   fp32=19.5e12, fp64=9.7e12, shared_per_sm=164 << 10, shared_per_block=163 << 10,
+                   threads_per_sm=2048, blocks_per_sm=32, link="PCIe 4 x16"),
+    "L4": Device("L4", sms=58, clock=2.04e9, dram=300e9, l2=2.0e12, l2_bytes=48 << 20,
+                 fp32=30.3e12, fp64=30.3e12 / 64, shared_per_sm=100 << 10, shared_per_block=99 << 10,
+                 threads_per_sm=1536, blocks_per_sm=24, link="PCIe 4 x16"),
+    "RTX 4090": Device("RTX 4090", sms=128, clock=2.52e9, dram=1.008e12, l2=5.0e12, l2_bytes=72 << 20,
+                       fp32=82.6e12, fp64=82.6e12 / 64, shared_per_sm=100 << 10, shared_per_block=99 << 10,
+                       threads_per_sm=1536, blocks_per_sm=24, link="PCIe 4 x16"),
+    "T4": Device("T4", sms=40, clock=1.59e9, dram=320e9, l2=1.3e12, l2_bytes=4 << 20,
+                 fp32=8.1e12, fp64=8.1e12 / 32, shared_per_sm=64 << 10, shared_per_block=64 << 10,
+                 threads_per_sm=1024, blocks_per_sm=16, link="PCIe 3 x16"),
+}
+
+# Host links, bytes/s per direction: the theoretical rate (PCI-SIG: 8, 16, 32 GT/s per lane with
+# 128b/130b coding, x16; NVLink-C2C: 900 GB/s both directions, GH200 datasheet) and the share of it
+# a pinned-memory copy reaches (LINK_EFFICIENCY, typical of cudaMemcpyAsync measurements).
+LINKS = {"PCIe 3 x16": 15.75e9, "PCIe 4 x16": 31.5e9, "PCIe 5 x16": 63.0e9, "NVLink-C2C": 450e9}
+LINK_EFFICIENCY = 0.8
+# Independent global loads a warp keeps in flight (a thread's loads before its first barrier are
+# independent): the occupancy term's memory-level parallelism per warp, at most this many requests.
+MAX_LOADS_IN_FLIGHT = 8
+# The CUDA occupancy calculator's granularities: registers per warp in units of 256, shared memory
+# per block in units of 128 bytes plus 1 KiB the system reserves per block (compute capability 8.0+).
+REGISTER_UNIT = 256
+SHARED_UNIT = 128
+SHARED_RESERVED = 1024
+
+
+@dataclass(frozen=True)
+class KernelCounts:
+    """What a kernel does, summed over its launches in a workload (the emulator's profile, scaled):
+    ``blocks`` and ``threads`` per block, ``shared`` bytes per block (static + dynamic),
+    ``registers`` per thread (ptxas), ``l2_sectors`` (the sectors each block loads once, its L1
+    misses, and every stored sector: L1 writes through), global ``lines``, load ``requests`` and
+    ``load_bytes``, shared ``wavefronts``, and the ``dram_bytes`` it moves."""
+
+    name: str
+    blocks: float
+    threads: int
+    shared: int
+    registers: int
+    l2_sectors: float
+    lines: float
+    wavefronts: float
+    load_requests: float
+    load_bytes: float
+    dram_bytes: float
+    launches: float = 1
+    extra: dict = field(default_factory=dict)
+
+
+def blocks_per_sm(device: Device, threads: int, registers: int, shared: int) -> int:
+    """Resident blocks per SM: the least of the block, thread, register and shared-memory limits."""
+    warps = -(-threads // 32)
+    per_warp = -(-max(registers, 1) * 32 // REGISTER_UNIT) * REGISTER_UNIT
+    by_registers = device.registers_per_sm // (per_warp * warps)
+    by_shared = device.shared_per_sm // (-(-shared // SHARED_UNIT) * SHARED_UNIT + SHARED_RESERVED) if shared else 10**9
+    return max(0, min(device.blocks_per_sm, device.threads_per_sm // threads, by_registers, by_shared))
+
+
+def kernel_terms(k: KernelCounts, device: Device) -> dict:
+    """Seconds per term of kernel ``k`` on ``device``: ``dram``, ``l2``, ``l1`` (shared wavefronts
+    and global lines through the busiest SM's L1 at one a clock), ``occupancy``
+    (DRAM bytes over the bandwidth the resident warps can keep in flight: Little's law with
+    ``dram_latency``), and ``resident`` (blocks per SM, for the report). FP is a workload term."""
+    resident = blocks_per_sm(device, k.threads, k.registers, k.shared)
+    if resident == 0:
+        raise ValueError(f"{k.name}: a block of {k.threads} threads, {k.registers} registers and {k.shared} bytes "
+                         f"of shared memory does not fit an SM of {device.name}")
+    per_sm = math.ceil(k.blocks / device.sms)  # blocks the busiest SM runs
+    busy_sms = min(device.sms, math.ceil(k.blocks))
+    # the L1 data path serves one wavefront or one 128-byte line a clock, shared by resident blocks
+    l1_cycles = (k.wavefronts + k.lines) / max(k.blocks, 1) * per_sm
+    warp_count = -(-k.threads // 32)
+    warps = min(resident, per_sm) * warp_count
+    loads_per_warp = k.load_requests / max(k.blocks * warp_count, 1)
+    bytes_per_request = k.load_bytes / max(k.load_requests, 1)
+    in_flight = busy_sms * warps * min(MAX_LOADS_IN_FLIGHT, max(loads_per_warp, 1)) * bytes_per_request
+    reachable = min(device.dram, in_flight / device.dram_latency)
+    return {"dram": k.dram_bytes / device.dram, "l2": 32 * k.l2_sectors / device.l2,
+            "l1": l1_cycles / device.clock, "occupancy": k.dram_bytes / reachable, "resident": resident}
+
+
+def kernel_seconds(k: KernelCounts, device: Device) -> float:
+    """The largest of the kernel's terms plus its launches."""
+    terms = kernel_terms(k, device)
+    return max(terms[t] for t in ("dram", "l2", "l1", "occupancy")) + k.launches * LAUNCH_OVERHEAD
+
+
+def cost_seconds(cost: Cost, device: Device) -> float:
+    """A path accounted on paper (bytes, flops, launches; torch's, cuFFT at its memory bound) on
+    ``device``: the larger of its DRAM and floating-point terms, plus its launches."""
+    peak = device.fp64 if cost.fp64 else device.fp32
+    return max(cost.bytes / device.dram, cost.flops / peak) + cost.launches * LAUNCH_OVERHEAD
+
+
+def transfer_seconds(nbytes: float, link: str) -> float:
+    """Seconds to copy ``nbytes`` one way over host link ``link`` (pinned memory)."""
+    return nbytes / (LINKS[link] * LINK_EFFICIENCY)
