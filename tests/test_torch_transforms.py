@@ -208,3 +208,33 @@ def test_training_through_specsep_like_torch():
     theirs = _train(torch.stft, torch.istft)
     assert ours[-1] < 0.5 * ours[0]
     assert abs(ours[-1] / theirs[-1] - 1) < 0.01
+
+
+def test_numpy_api_returns_tensors_for_tensors():
+    """Every public function of the NumPy API gives tensors for tensors, of the values it gives
+    for the arrays (the masks have their own test in test_torch_masks.py)."""
+    import specsep
+
+    x = torch.from_numpy(np.random.default_rng(10).standard_normal((2, 2000)).astype(np.float32))
+    X = specsep.stft(x, 128)
+    S, M = X.abs(), torch.rand((2, 2) + X.shape[-2:], generator=torch.Generator().manual_seed(10))
+    calls = {
+        "stft": lambda x, X, S, M: specsep.stft(x, 128),
+        "istft": lambda x, X, S, M: specsep.istft(X, n_fft=128),
+        "apply_mask": lambda x, X, S, M: specsep.apply_mask(X, M),
+        "separate": lambda x, X, S, M: specsep.separate(x, M, 128),
+        "griffin_lim": lambda x, X, S, M: specsep.griffin_lim(S, n_iter=2, rng=0),
+        "misi": lambda x, X, S, M: specsep.misi(x, M * S[:, None], n_iter=2),
+        "magnitude": lambda x, X, S, M: specsep.magnitude(X),
+        "power": lambda x, X, S, M: specsep.power(X),
+        "amplitude_to_db": lambda x, X, S, M: specsep.amplitude_to_db(S),
+        "power_to_db": lambda x, X, S, M: specsep.power_to_db(S),
+        "mel_spectrogram": lambda x, X, S, M: specsep.mel_spectrogram(x, 8000, 128, n_mels=16),
+        "snr": lambda x, X, S, M: specsep.metrics.snr(x, x[0]),
+        "si_sdr": lambda x, X, S, M: specsep.metrics.si_sdr(x, x[0]),
+    }
+    arrays = [a.numpy() for a in (x, X, S, M)]
+    for name, call in calls.items():
+        result = call(x, X, S, M)
+        assert isinstance(result, torch.Tensor), name
+        np.testing.assert_array_equal(result.numpy(), call(*arrays), err_msg=name)
