@@ -13,11 +13,12 @@ import torch
 
 from .. import _plan
 from .. import _validate as v
-from . import _functions, masks
+from . import _functions, masks, phase
+from .phase import griffin_lim, misi
 from .masks import binarize, ideal_binary, ideal_ratio, normalize, phase_sensitive, softmask, wiener
 
-__all__ = ["apply_mask", "binarize", "ideal_binary", "ideal_ratio", "istft", "masks", "normalize",
-           "phase_sensitive", "separate", "softmask", "stft", "wiener"]
+__all__ = ["apply_mask", "binarize", "griffin_lim", "ideal_binary", "ideal_ratio", "istft", "masks", "misi",
+           "normalize", "phase", "phase_sensitive", "separate", "softmask", "stft", "wiener"]
 
 # torch's pad_mode names for the paddings specsep computes ("replicate" is NumPy's "edge")
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "edge": "edge"}

@@ -14,13 +14,13 @@ import torch
 
 from .. import _plan
 from .. import _transforms
-from .._arrays import callers_kind
+from .._arrays import as_array, callers_kind
 
 
 def on_kernels(function, data, *args):
     """``function(array, *args)`` on the array of tensor ``data``; the result as a tensor on
     ``data``'s device (zero-copy both ways, kernels on the data's device and stream)."""
-    return callers_kind(lambda array: function(array, *args))(data.detach().resolve_conj().resolve_neg())
+    return callers_kind(lambda tensor: function(as_array(tensor), *args))(data.detach())
 
 
 def plain(plan):
