@@ -80,8 +80,8 @@ def test_griffin_lim_gradcheck_complex_init(backend):
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_misi_gradcheck(backend, momentum):
     """Through the mixture (its error, and its phase: init="mixture") and the source magnitudes."""
-    S = _magnitudes((2, 2, 5, 9), 9)
-    mixture = torch.randn(2, 16, dtype=torch.float64, generator=_generator(10), requires_grad=True)
+    S = _magnitudes((2, 2, 5, 6), 9)
+    mixture = torch.randn(2, 10, dtype=torch.float64, generator=_generator(10), requires_grad=True)
     assert torch.autograd.gradcheck(
         lambda mixture, S: st.misi(mixture, S, 3, momentum, hop_length=HOP, weights=[0.3, 0.7], backend=backend,
                                    checkpoint_every=2), (mixture, S))
@@ -98,11 +98,11 @@ def test_misi_gradcheck_phase_init(backend):
 
 def test_gradcheck_with_tol(backend):
     """Items that stop at different iterations: each contributes the iterations it ran."""
-    S = _magnitudes((3, 5, 9), 14)
-    _, history = st.griffin_lim(S, 12, HOP, rng=15, tol=0.02, return_history=True, backend=backend)
+    S = _magnitudes((3, 5, 6), 14)
+    _, history = st.griffin_lim(S, 8, HOP, rng=15, tol=0.05, return_history=True, backend=backend)
     stopped = torch.isnan(history).sum(dim=-1)
-    assert len(set(stopped.tolist())) > 1, "the items must stop at different iterations"
-    assert torch.autograd.gradcheck(lambda S: st.griffin_lim(S, 12, HOP, rng=15, tol=0.02, backend=backend), (S,))
+    assert len(set(stopped.tolist())) > 1, f"the items must stop at different iterations, got {history}"
+    assert torch.autograd.gradcheck(lambda S: st.griffin_lim(S, 8, HOP, rng=15, tol=0.05, backend=backend), (S,))
 
 
 def test_checkpoint_spacing_changes_nothing():
@@ -185,3 +185,117 @@ def test_float32_misi_gradients_equal_plain_torch(backend, momentum):
 def test_refused(call, error, match):
     with pytest.raises(error, match=match):
         call(torch.rand(2, 5, 9, dtype=torch.float64))
+
+
+# ---- memory ----------------------------------------------------------------------------------------
+
+_PEAK_SCRIPT = """
+import ctypes, json, sys
+import numpy as np, torch
+import specsep, specsep.torch as st
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
+
+function, backward = sys.argv[1], sys.argv[2] == "backward"
+x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 2, 66150)))
+S = specsep.stft(x, 1024, 256).abs()
+call = {"griffin_lim": lambda x, S: st.griffin_lim(S[:, 0], 32, 256, rng=0),
+        "misi": lambda x, S: st.misi(x.sum(dim=-2), S, 32, 0.5, hop_length=256)}[function]
+with torch.no_grad():
+    call(x[..., :1024], S[..., :5])  # the kernels loaded, the caches warm
+S.requires_grad_()
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # memory freed so far leaves the resident set
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # Linux: the peak resident size (VmHWM) starts again from the current one
+base = status("VmRSS")
+y = call(x, S)
+if backward:
+    y.square().sum().backward()
+print(json.dumps((status("VmHWM") - base) / S.numel() / 16))
+"""
+
+
+def _peak(function, backward):
+    """Peak resident memory of one call over the memory before it, in spectra of ``S``'s size
+    (Linux's VmHWM, reset before the call)."""
+    done = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, function, "backward" if backward else "forward"],
+                          capture_output=True, text=True, env=subprocess_env(), check=True)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("function", ["griffin_lim", "misi"])
+def test_backward_memory_within_three_times_the_forward(function):
+    """32 iterations: forward + backward peak within 3x the forward's (which keeps the
+    checkpoints), in separate processes by their peak resident memory. Measured 1.9x for both:
+    Griffin-Lim 15.2 -> 29.2 spectra of S's size, MISI 36.2 -> 69.3 (2 sources)."""
+    forward, both = _peak(function, False), _peak(function, True)
+    assert both <= 3 * forward, f"forward + backward {both:.1f} spectra, forward {forward:.1f}"
+
+
+# ---- training -------------------------------------------------------------------------------------
+
+def _train_with_misi(misi, stft, steps=30, seed=0):
+    """A mask estimator (a per-frame linear layer on log magnitudes, a softmax over two sources),
+    then 4 unrolled MISI iterations, trained on a seeded synthetic mixture (a harmonic tone and
+    noise) with a waveform loss on both sources; the losses per step."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(3000) / 8000.0
+    tone = sum(torch.sin(2 * torch.pi * 330 * k * t) / k for k in range(1, 4))
+    sources = torch.stack([tone, 0.5 * torch.randn(3000, generator=generator)]).expand(2, -1, -1)
+    mixture = sources.sum(dim=-2)
+    n_fft, hop = 128, 32
+    magnitude = stft(mixture, n_fft, hop).abs()
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(n_fft // 2 + 1, 2 * (n_fft // 2 + 1))
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(steps):
+        logits = model(torch.log1p(magnitude).transpose(-1, -2))  # (batch, T, 2F)
+        masks = torch.softmax(logits.unflatten(-1, (2, n_fft // 2 + 1)), dim=-2).permute(0, 2, 3, 1)
+        estimates = misi(mixture, masks * magnitude.unsqueeze(-3), n_fft, hop)
+        loss = ((estimates - sources) ** 2).mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _plain_misi(mixture, S, n_fft, hop):
+    """4 MISI iterations from the mixture's phase in torch ops (equal weights, no momentum)."""
+    window = torch.hann_window(n_fft)
+    X = torch.stft(mixture, n_fft, hop, window=window, pad_mode="constant", return_complex=True)
+    angles = _unit(X).unsqueeze(-3)
+    length = mixture.shape[-1]
+
+    def signals(angles):
+        x = torch.istft((S * angles).flatten(0, 1), n_fft, hop, window=window, length=length).unflatten(0, S.shape[:2])
+        return x + (mixture.unsqueeze(-2) - x.sum(dim=-2, keepdim=True)) / S.shape[-3]
+
+    for _ in range(4):
+        c = torch.stft(signals(angles).flatten(0, 1), n_fft, hop, window=window, pad_mode="constant",
+                       return_complex=True).unflatten(0, S.shape[:2])
+        angles = _unit(c)
+    return signals(angles)
+
+
+def _unit(c):
+    """``c / |c|``, 1 where ``c = 0`` (the mixture's zero-padded edges have such bins)."""
+    modulus = c.abs()
+    return torch.where(modulus > 0, c / torch.where(modulus > 0, modulus, 1), 1)
+
+
+def test_training_through_misi_like_plain_torch():
+    """Through specsep.torch.misi a mask estimator learns as through plain torch MISI: the loss
+    falls below 0.3 of its first value (measured: 0.124 to 0.0181 in 30 steps), and both final
+    losses agree within 1% (measured: 1e-7)."""
+    ours = _train_with_misi(lambda mixture, S, n_fft, hop: st.misi(mixture, S, 4, hop_length=hop),
+                            lambda x, n_fft, hop: st.stft(x, n_fft, hop, window=torch.hann_window(n_fft),
+                                                          pad_mode="constant"))
+    plain = _train_with_misi(_plain_misi, lambda x, n_fft, hop: torch.stft(
+        x, n_fft, hop, window=torch.hann_window(n_fft), pad_mode="constant", return_complex=True))
+    assert ours[-1] < 0.3 * ours[0]
+    assert abs(ours[-1] / plain[-1] - 1) < 0.01

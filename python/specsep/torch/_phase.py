@@ -70,13 +70,14 @@ class Iterations:
         return (angles.conj() * Z_bar).real, self.magnitude * Z_bar, mixture_bar
 
     # ---- the phase update -------------------------------------------------------------------
-    def kept(self, c, x):
-        """Bins of ``c`` above the rounding level of their frame of ``x`` (Note [vanishing bins])."""
+    def kept(self, modulus, x):
+        """Bins whose ``|c|`` is above the rounding level of their frame of ``x`` (Note [vanishing
+        bins])."""
         energy = frame_energy(self.plan, x)
         if self.mixture is not None:  # every source carries noise at the item's scale
             energy = energy.sum(dim=-2, keepdim=True)
         floor = _NOISE_ULPS * self.epsilon * (1.0 + self.alpha) * energy.sqrt().unsqueeze(-2)
-        return c.abs() > floor.to(c.real.dtype)
+        return modulus > floor.to(modulus.dtype)
 
     def active_of(self, active):
         """Per-item flags ``(items...)`` against ``(..., [J,] F, T)``."""
@@ -86,8 +87,8 @@ class Iterations:
         """One iteration: ``(a_(k+1), x_k)``; ``active (items...)`` decides who takes it."""
         x = self.signals(angles)
         c = self.stft(x - self.alpha * previous)
-        kept = self.kept(c, x)
-        new = torch.where(kept, c / (c.abs() + self.tiny), 1)
+        modulus = c.abs()
+        new = torch.where(self.kept(modulus, x), c / (modulus + self.tiny), 1)
         return torch.where(self.active_of(active), new, angles), x
 
     def step_adjoint(self, angles, previous, active, angles_bar, x_bar, x=None):
@@ -98,7 +99,7 @@ class Iterations:
         c = self.stft(x - self.alpha * previous)
         modulus = c.abs()
         u = c / (modulus + self.tiny)
-        moving = self.kept(c, x) & self.active_of(active)
+        moving = self.kept(modulus, x) & self.active_of(active)
         # u = c / |c|: c_bar = (u_bar - u Re(conj(u) u_bar)) / |c|, the radial part removed
         c_bar = torch.where(moving, (angles_bar - u * (u.conj() * angles_bar).real) / (modulus + self.tiny), 0)
         through = torch.where(self.active_of(active), 0, angles_bar)  # stopped items keep a_k
