@@ -61,6 +61,17 @@ def test_tol_and_history_equal_numpy_api(backend):
     assert _rel(y, y_np) <= 1e-12
 
 
+def test_precision_float64_of_float32_data(backend):
+    """precision="float64" iterates in float64 as the NumPy API does; the result and the
+    gradient are in the data's float32."""
+    S = specsep.stft(torch.from_numpy(np.random.default_rng(3).standard_normal((2, 600)).astype(np.float32)), 64)
+    S = S.abs().requires_grad_()
+    y = st.griffin_lim(S, 6, rng=2, precision="float64", backend=backend)
+    expected = specsep.griffin_lim(S.detach(), 6, rng=2, precision="float64", backend=backend)
+    assert y.dtype == torch.float32 and _rel(y, expected) <= 1e-6
+    assert torch.autograd.grad(y.square().sum(), S)[0].dtype == torch.float32
+
+
 # ---- gradcheck ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])

@@ -2,10 +2,13 @@
 backend, cuda-emu running the CUDA kernels), float32 gradients against torch.stft/torch.istft's own,
 torch's argument conventions, the refused cases, and a mask estimator trained through them."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from conftest import has_module, requires_torch
+from conftest import has_module, requires_torch, subprocess_env
 
 pytestmark = requires_torch
 if has_module("torch"):
@@ -238,3 +241,8 @@ def test_numpy_api_returns_tensors_for_tensors():
         result = call(x, X, S, M)
         assert isinstance(result, torch.Tensor), name
         np.testing.assert_array_equal(result.numpy(), call(*arrays), err_msg=name)
+
+
+def test_import_specsep_does_not_import_torch():
+    code = "import sys, specsep; assert 'torch' not in sys.modules; import specsep.torch; assert 'torch' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env=subprocess_env())

@@ -14,6 +14,7 @@ import torch
 from .. import _plan
 from .. import _validate as v
 from . import _functions, masks, phase
+from ._tensors import check_tensor, window_spec
 from .phase import griffin_lim, misi
 from .masks import binarize, ideal_binary, ideal_ratio, normalize, phase_sensitive, softmask, wiener
 
@@ -24,22 +25,9 @@ __all__ = ["apply_mask", "binarize", "griffin_lim", "ideal_binary", "ideal_ratio
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "edge": "edge"}
 
 
-def _tensor(name, x):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__} "
-                        "(specsep's NumPy API takes arrays)")
-    return x
-
-
 def _window(window):
     """torch's ``window`` as a plan's window: ``None`` is torch's all-ones window."""
-    if window is None:
-        return "rectangular"
-    _tensor("window", window)
-    if window.requires_grad:
-        raise ValueError("window requires grad, but specsep.torch computes no gradient for the window: "
-                         "pass window.detach()")
-    return window.detach().to("cpu", torch.float64).numpy()
+    return "rectangular" if window is None else window_spec(check_tensor("window", window))
 
 
 def _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, normalized, dtype):
@@ -96,7 +84,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
         When ``input`` requires grad and the window and hop violate NOLA: the gradient is
         computed by the inverse's overlap-add, which needs NOLA.
     """
-    _tensor("input", input)
+    check_tensor("input", input)
     _check_onesided(onesided)
     v.check_bool("return_complex", return_complex)
     plan = _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, normalized, input.dtype)
@@ -126,7 +114,7 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
     -------
     torch.Tensor, shape (..., length), float32 or float64
     """
-    _tensor("input", input)
+    check_tensor("input", input)
     _check_onesided(onesided)
     if return_complex is not False:
         raise ValueError(f"return_complex={return_complex!r}: specsep's iSTFT returns real signals only")
@@ -150,7 +138,7 @@ def apply_mask(X_mix, M, *, backend=None):
     -------
     torch.Tensor, shape of the broadcast, complex of ``X_mix``'s dtype
     """
-    return _functions.ApplyMask.apply(_tensor("X_mix", X_mix), _tensor("M", M), backend)
+    return _functions.ApplyMask.apply(check_tensor("X_mix", X_mix), check_tensor("M", M), backend)
 
 
 def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="hann", center=True,
@@ -160,9 +148,9 @@ def separate(x_mix, M, n_fft=2048, hop_length=None, win_length=None, window="han
     Arguments, defaults and result as :func:`specsep.separate` (``window`` a name or a tensor;
     ``M`` a tensor, not a callable).
     """
-    _tensor("x_mix", x_mix)
-    _tensor("M", M)
-    window = window if isinstance(window, str) else _window(window)
+    check_tensor("x_mix", x_mix)
+    check_tensor("M", M)
+    window = window_spec(window)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, normalized,
                      str(x_mix.dtype).removeprefix("torch."))
     return _functions.Separate.apply(x_mix, M, plan, length, backend)

@@ -9,16 +9,8 @@ from torch.autograd.function import once_differentiable
 
 from .. import _transforms, api
 from ._adjoint import istft_adjoint, on_kernels, stft_adjoint
-
-
-def _data(tensor):
-    """What a forward pass hands to the kernels: no graph, no lazy conjugation or negation."""
-    return tensor.detach().resolve_conj().resolve_neg()
-
-
-def _sum_to(grad, shape):
-    """``grad`` summed over the axes that broadcasting expanded from ``shape``."""
-    return grad.sum_to_size(shape) if grad.shape != shape else grad
+from ._tensors import data as _data
+from ._tensors import sum_to as _sum_to
 
 
 class STFT(torch.autograd.Function):

@@ -12,16 +12,10 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from .. import masks as _masks
+from ._tensors import data as _data
+from ._tensors import sum_to as _sum_to
 
 __all__ = ["binarize", "ideal_binary", "ideal_ratio", "normalize", "phase_sensitive", "softmask", "wiener"]
-
-
-def _data(tensor):
-    return tensor.detach().resolve_conj().resolve_neg()
-
-
-def _sum_to(grad, shape):
-    return grad.sum_to_size(shape) if grad.shape != shape else grad
 
 
 def _share_backward(weights, M, grad):

@@ -13,24 +13,10 @@ from .._random_angles import complex_angles
 from . import _functions
 from ._adjoint import on_kernels
 from ._phase import Iterations, PhaseRetrieval, default_every
+from ._tensors import check_tensor as _tensor
+from ._tensors import window_spec as _window_spec
 
 __all__ = ["griffin_lim", "misi"]
-
-
-def _tensor(name, x):
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__} (specsep's NumPy API takes arrays)")
-    return x
-
-
-def _window_spec(window):
-    if isinstance(window, str):
-        return window
-    _tensor("window", window)
-    if window.requires_grad:
-        raise ValueError("window requires grad, but specsep.torch computes no gradient for the window: "
-                         "pass window.detach()")
-    return window.detach().to("cpu", torch.float64).numpy()
 
 
 def _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, dtype):
