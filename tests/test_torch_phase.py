@@ -38,27 +38,40 @@ def _rel(a, b):
 
 @pytest.mark.parametrize("momentum", [0.0, 0.99])
 def test_forward_equals_numpy_api(backend, dtype, momentum):
-    """The same iterations as specsep.griffin_lim / specsep.misi (there in one C++ or CUDA loop,
-    here one kernel call per transform): float64 within 1e-12, float32 within 1e-4 after 6
+    """The iterations that autograd records equal specsep.griffin_lim / specsep.misi (there one
+    C++ or CUDA loop, here one kernel call per transform): float64 within 1e-12, float32 within 1e-4 after 6
     iterations (c / |c| amplifies float32 rounding, Note [phase retrieval precision])."""
     rtol = 1e-12 if dtype == np.float64 else 1e-4
     rng = np.random.default_rng(1)
     sources = torch.from_numpy(rng.standard_normal((2, 3, 600)).astype(dtype))
-    S = specsep.stft(sources, 64)
+    S = specsep.stft(sources, 64).abs()
     mixture = sources.sum(dim=-2)
-    y = st.griffin_lim(S[:, 0].abs(), 6, momentum=momentum, rng=2, backend=backend)
-    assert _rel(y, specsep.griffin_lim(S[:, 0].abs(), 6, momentum=momentum, rng=2, backend=backend)) <= rtol
-    y = st.misi(mixture, S.abs(), 6, momentum=momentum, backend=backend)
-    assert _rel(y, specsep.misi(mixture, S.abs(), 6, momentum=momentum, backend=backend)) <= rtol
+    y = st.griffin_lim(S[:, 0].requires_grad_(), 6, momentum=momentum, rng=2, backend=backend)
+    assert _rel(y, specsep.griffin_lim(S[:, 0], 6, momentum=momentum, rng=2, backend=backend)) <= rtol
+    y = st.misi(mixture, S.requires_grad_(), 6, momentum=momentum, backend=backend)
+    assert _rel(y, specsep.misi(mixture, S.detach(), 6, momentum=momentum, backend=backend)) <= rtol
 
 
 def test_tol_and_history_equal_numpy_api(backend):
     S = specsep.stft(torch.from_numpy(np.random.default_rng(3).standard_normal((3, 600))), 64).abs()
-    y, history = st.griffin_lim(S, 40, rng=4, tol=1e-2, return_history=True, backend=backend)
-    y_np, history_np = specsep.griffin_lim(S, 40, rng=4, tol=1e-2, return_history=True, backend=backend)
+    y, history = st.griffin_lim(S.requires_grad_(), 40, rng=4, tol=1e-2, return_history=True, backend=backend)
+    y_np, history_np = specsep.griffin_lim(S.detach(), 40, rng=4, tol=1e-2, return_history=True, backend=backend)
     assert history.shape == history_np.shape and history.shape[-1] < 40
     np.testing.assert_allclose(history.numpy(), history_np.numpy(), rtol=1e-12)
+    assert not history.requires_grad
     assert _rel(y, y_np) <= 1e-12
+
+
+def test_no_graph_runs_the_fused_loop(backend):
+    """Where autograd records nothing (no input requires grad, or torch.no_grad), the NumPy API's
+    loop runs: the same bits."""
+    S = specsep.stft(torch.from_numpy(np.random.default_rng(5).standard_normal((2, 2, 600))), 64).abs()
+    mixture = S.new_tensor(np.random.default_rng(6).standard_normal((2, 600)))
+    assert torch.equal(st.griffin_lim(S[:, 0], 4, rng=1, backend=backend),
+                       specsep.griffin_lim(S[:, 0], 4, rng=1, backend=backend))
+    with torch.no_grad():
+        y = st.misi(mixture, S.requires_grad_(), 4, backend=backend)
+    assert not y.requires_grad and torch.equal(y, specsep.misi(mixture, S.detach(), 4, backend=backend))
 
 
 def test_precision_float64_of_float32_data(backend):

@@ -26,10 +26,14 @@ def _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, dtype):
                      str(dtype).removeprefix("torch."))
 
 
-def _check_every(checkpoint_every, n_iter):
-    if checkpoint_every is None:
-        return default_every(n_iter)
-    return v.check_int("checkpoint_every", checkpoint_every, minimum=1)
+def _check_every(checkpoint_every):
+    return None if checkpoint_every is None else v.check_int("checkpoint_every", checkpoint_every, minimum=1)
+
+
+def _records_graph(*tensors):
+    """Whether autograd records this call: then the iterations run here (their states kept for
+    the backward pass); otherwise the NumPy API's fused loop runs them, the same function."""
+    return torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
 
 
 def _unit(values):
@@ -82,6 +86,11 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     history : torch.Tensor, shape (..., iterations), float64 (only with ``return_history``)
     """
     _tensor("S", S)
+    every = _check_every(checkpoint_every)
+    if not _records_graph(S, init):
+        return api.griffin_lim(S.detach(), n_iter, hop_length, win_length, n_fft, _window_spec(window), center,
+                               pad_mode, length, momentum, init, rng, tol, return_history, precision=precision,
+                               unstable_momentum=unstable_momentum, backend=backend)
     data = S.detach()
     v.check_magnitudes("S", data, min_ndim=2)
     n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
@@ -96,7 +105,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     length = plan.istft_length(S.shape[-1]) if length is None else length
     plan.check_invertible()
     v.check_bool("return_history", return_history)
-    every = _check_every(checkpoint_every, n_iter)
+    every = every or default_every(n_iter)
     angles = _initial(init, tuple(S.shape), rng, S)
     problem = Iterations(iteration_plan, backend, length, momentum, tol, return_history, plan.dtype)
     y, history = PhaseRetrieval.apply(S, angles, None, problem, n_iter, every, S.dtype)
@@ -121,6 +130,11 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     """
     _tensor("x_mix", x_mix)
     _tensor("S_sources", S_sources)
+    every = _check_every(checkpoint_every)
+    if not _records_graph(x_mix, S_sources, init):
+        return api.misi(x_mix.detach(), S_sources.detach(), n_iter, momentum, init, weights, length, tol,
+                        return_history, n_fft, hop_length, win_length, _window_spec(window), center, pad_mode, rng,
+                        precision=precision, unstable_momentum=unstable_momentum, backend=backend)
     mixture = v.as_real_array("x_mix", x_mix.detach())
     v.check_finite("x_mix", mixture)
     S = v.check_magnitudes("S_sources", S_sources.detach(), min_ndim=3)
@@ -143,7 +157,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
                          f"has {plan.n_frames(x_mix.shape[-1])}")
     plan.check_invertible()
     iteration_plan = api._iteration_plan(plan, precision)
-    every = _check_every(checkpoint_every, n_iter)
+    every = every or default_every(n_iter)
 
     def phase_of_mixture():
         # differentiable in x_mix: its STFT (an autograd Function), the phase c / |c| where the
