@@ -94,16 +94,19 @@ class Iterations:
     def step_adjoint(self, angles, previous, active, angles_bar, x_bar, x=None):
         """Reverse of :meth:`step` at ``(a_k, x_(k-1))``: given the gradients for ``a_(k+1)`` and
         (from iteration ``k + 1``'s momentum) for ``x_k``, those for ``a_k``, ``x_(k-1)``, ``S``,
-        and the mixture."""
+        and the mixture. ``x``: ``x_k`` when the caller holds it, else recomputed."""
         x = self.signals(angles) if x is None else x
-        c = self.stft(x - self.alpha * previous)
-        modulus = c.abs()
-        u = c / (modulus + self.tiny)
-        moving = self.kept(modulus, x) & self.active_of(active)
+        u = self.stft(x - self.alpha * previous)
+        modulus = u.abs()
+        moving = self.kept(modulus, x) & self.active_of(active)  # the forward's guard, on |c| itself
+        u.div_(modulus.add_(self.tiny))  # c / |c|, in place: the temporaries of the chain bound the backward's memory
         # u = c / |c|: c_bar = (u_bar - u Re(conj(u) u_bar)) / |c|, the radial part removed
-        c_bar = torch.where(moving, (angles_bar - u * (u.conj() * angles_bar).real) / (modulus + self.tiny), 0)
+        c_bar = u.mul_((u.conj() * angles_bar).real).neg_().add_(angles_bar).div_(modulus)
+        del u, modulus
+        c_bar = torch.where(moving, c_bar, 0)
         through = torch.where(self.active_of(active), 0, angles_bar)  # stopped items keep a_k
         d = stft_adjoint(self.plan, c_bar, x.shape[-1], self.backend)
+        del c_bar
         x_bar = d if x_bar is None else x_bar + d
         S_bar, a_bar, mixture_bar = self.signals_adjoint(x_bar, angles)
         return through + a_bar, -self.alpha * d, S_bar, mixture_bar
@@ -193,9 +196,11 @@ class PhaseRetrieval(torch.autograd.Function):
             states = [ctx.checkpoints[start]]
             for k in range(start, stop - 1):
                 states.append(problem.step(*states[-1], actives[k]))
+            x = None  # x_k: the previous signals of state k + 1, where this segment holds it
             for k in range(stop - 1, start - 1, -1):
                 angles, previous = states.pop()
-                a_bar, x_bar, S_k, mixture_k = problem.step_adjoint(angles, previous, actives[k], a_bar, x_bar)
+                a_bar, x_bar, S_k, mixture_k = problem.step_adjoint(angles, previous, actives[k], a_bar, x_bar, x)
+                x = previous
                 S_bar = S_bar + S_k
                 if mixture_bar is not None:
                     mixture_bar = mixture_bar + mixture_k
