@@ -28,8 +28,21 @@ def on_device(x) -> bool:
     return False
 
 
+def _tensor_data(x):
+    """A torch tensor's data for the kernels: conjugate and negative views resolved; a tensor
+    that requires grad only where no graph is recorded (the NumPy API is not differentiable)."""
+    import torch
+
+    if x.requires_grad and torch.is_grad_enabled():
+        raise TypeError("the tensor requires grad, but specsep's NumPy-API functions are not differentiable: "
+                        "use specsep.torch (autograd Functions), or pass tensor.detach()")
+    return x.detach().resolve_conj().resolve_neg()
+
+
 def as_array(x):
     """``x`` as an ndarray of its own device: a CuPy array for device memory (no copy), else NumPy."""
+    if _module_of(x) == "torch":
+        x = _tensor_data(x)
     if not on_device(x):
         return np.asarray(x)
     if is_emulated(x):

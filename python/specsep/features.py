@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
+from ._arrays import callers_kind
 from .api import stft
 
 
+@callers_kind
 def magnitude(X):
     """``|X|`` of a complex spectrogram.
 
@@ -22,6 +24,7 @@ def magnitude(X):
     return np.abs(v.as_complex_array("X", X, min_ndim=0))
 
 
+@callers_kind
 def power(X):
     """``|X|^2`` of a complex spectrogram.
 
@@ -45,6 +48,7 @@ def _reference_value(ref, S) -> float:
     return v.check_float("ref", value)
 
 
+@callers_kind
 def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     """Power spectrogram in decibels, as ``librosa.power_to_db``.
 
@@ -79,6 +83,7 @@ def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     return log_spec.astype(S.dtype)
 
 
+@callers_kind
 def amplitude_to_db(S, ref=1.0, amin=1e-5, top_db=80.0):
     """Amplitude spectrogram in decibels, as ``librosa.amplitude_to_db``: ``power_to_db(S**2, ref**2, amin**2, top_db)``.
 
@@ -204,6 +209,7 @@ def _row_norms(weights, norm):
     return np.sum(magnitudes ** norm, axis=1, keepdims=True) ** (1.0 / norm)
 
 
+@callers_kind
 def mel_spectrogram(x, sr, n_fft=2048, hop_length=None, n_mels=128, power=2.0, win_length=None,
                     window="hann", center=True, pad_mode="constant", fmin=0.0, fmax=None, htk=False,
                     norm="slaney", *, backend=None):

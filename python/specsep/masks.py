@@ -2,7 +2,8 @@
 
 Sources stack on axis -3 of spectrograms: ``(..., J, F, T)``. Every mask returned here has the
 real dtype matching its input's precision (float32 for float32/complex64, float64 for
-float64/complex128) and is applied to a mixture with :func:`specsep.apply_mask`.
+float64/complex128) and is applied to a mixture with :func:`specsep.apply_mask`. Each returns the
+input's kind of array (a torch tensor for tensors; :mod:`specsep.torch` has differentiable ones).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
+from ._arrays import as_array, callers_kind
 from ._reference import masks as _ref
 
 
 def _sources(name, S, *, complex_only=False):
     """A ``(..., J, F, T)`` array of magnitudes or complex spectrograms (float/complex 32 or 64)."""
-    array = np.asarray(S)
+    array = as_array(S)
     if complex_only or array.dtype.kind == "c":
         return v.as_complex_array(name, array, min_ndim=3)
     return v.as_real_array(name, array, min_ndim=3)
@@ -25,6 +27,7 @@ def _power(power):
     return v.check_float("power", power, minimum=0.0)
 
 
+@callers_kind
 def ideal_binary(S_sources):
     """Ideal binary mask: 1 where a source is the loudest of all, 0 elsewhere.
 
@@ -41,6 +44,7 @@ def ideal_binary(S_sources):
     return _ref.ideal_binary(_sources("S_sources", S_sources))
 
 
+@callers_kind
 def ideal_ratio(S_sources, power=2.0):
     """Ideal ratio mask ``|S_j|^p / sum_k |S_k|^p``.
 
@@ -59,6 +63,7 @@ def ideal_ratio(S_sources, power=2.0):
     return _ref.ideal_ratio(_sources("S_sources", S_sources), _power(power))
 
 
+@callers_kind
 def wiener(S_sources, power=2.0):
     """Wiener-like mask: an alias of :func:`ideal_ratio` (default ``power=2``, the ratio of powers).
 
@@ -68,6 +73,7 @@ def wiener(S_sources, power=2.0):
     return ideal_ratio(S_sources, power)
 
 
+@callers_kind
 def phase_sensitive(X_sources, X_mix, clip=(0.0, 1.0)):
     """Phase-sensitive mask ``|X_j| / |X| cos(theta_j - theta)`` (Erdogan et al. 2015).
 
@@ -102,6 +108,7 @@ def phase_sensitive(X_sources, X_mix, clip=(0.0, 1.0)):
     return _ref.phase_sensitive(X_sources, X_mix, (low, high))
 
 
+@callers_kind
 def softmask(X, X_ref, power=1.0, split_zeros=False):
     """Soft mask ``X^p / (X^p + X_ref^p)``, as ``librosa.util.softmask``.
 
@@ -135,6 +142,7 @@ def softmask(X, X_ref, power=1.0, split_zeros=False):
     return _ref.softmask(X, X_ref, float(power), v.check_bool("split_zeros", split_zeros))
 
 
+@callers_kind
 def binarize(M, threshold=0.5):
     """Hard mask ``M > threshold`` in ``M``'s dtype.
 
@@ -153,6 +161,7 @@ def binarize(M, threshold=0.5):
     return (M > v.check_float("threshold", threshold)).astype(M.dtype)
 
 
+@callers_kind
 def normalize(M):
     """Masks scaled to sum to one over sources.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as v
+from ._arrays import callers_kind
 
 _TINY = np.finfo(np.float64).tiny
 
@@ -27,6 +28,7 @@ def _db(signal_energy, noise_energy):
     return 10.0 * (np.log10(np.maximum(signal_energy, _TINY)) - np.log10(np.maximum(noise_energy, _TINY)))
 
 
+@callers_kind
 def snr(reference, estimate):
     """Signal-to-noise ratio ``10 log10(|s|^2 / |s - s_hat|^2)`` in dB.
 
@@ -44,6 +46,7 @@ def snr(reference, estimate):
     return _db(np.sum(reference ** 2, axis=-1), np.sum((reference - estimate) ** 2, axis=-1))
 
 
+@callers_kind
 def si_sdr(reference, estimate, zero_mean=False):
     """Scale-invariant signal-to-distortion ratio (Le Roux et al. 2019) in dB.
 
