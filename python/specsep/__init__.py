@@ -59,4 +59,7 @@ def __getattr__(name):
     # ``import specsep`` loads no tool module
     if name == "oracle":
         return importlib.import_module("specsep.oracle")
+    # specsep.torch imports torch: loaded on first use too, so that ``import specsep`` needs no torch
+    if name == "torch":
+        return importlib.import_module("specsep.torch")
     raise AttributeError(f"module 'specsep' has no attribute {name!r}")
