@@ -32,30 +32,41 @@ inline fft::Factors factorize(index_t n, bool radix8 = false) {
   return f;
 }
 
-// exp(+2 pi i x / n) for x < n, computed in long double and rounded once to T; the quarter turns
-// exact (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real
-// frame complex and c / |c| of a vanishing Nyquist bin point anywhere).
+// exp(+2 pi i x / n), computed in long double and rounded once to T; the quarter turns exact
+// (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real frame
+// complex and c / |c| of a vanishing Nyquist bin point anywhere).
+template <typename T>
+cplx<T> unit_root(index_t x, index_t n) {
+  const long double two_pi = 6.283185307179586476925286766559L;
+  constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
+  const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
+  return (4 * x) % n == 0 ? quarter_turns[4 * x / n]
+                          : cplx<T>{static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
+}
+
+// exp(+2 pi i x / n) for x < n.
 template <typename T>
 std::vector<cplx<T>> root_table(index_t n) {
   std::vector<cplx<T>> roots(static_cast<size_t>(n));
-  const long double two_pi = 6.283185307179586476925286766559L;
-  constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
-  for (index_t x = 0; x < n; ++x) {
-    const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
-    roots[static_cast<size_t>(x)] = (4 * x) % n == 0
-        ? quarter_turns[4 * x / n]
-        : cplx<T>{static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
-  }
+  for (index_t x = 0; x < n; ++x) roots[static_cast<size_t>(x)] = unit_root<T>(x, n);
   return roots;
 }
+
+}  // namespace specsep
+
+#include "bluestein_plan.hpp"  // uses factorize and unit_root above
+
+namespace specsep {
 
 template <typename T>
 class HostFrameFFT {
  public:
-  explicit HostFrameFFT(index_t n, bool radix8 = false) : roots_(root_table<T>(n)) {
+  explicit HostFrameFFT(index_t n, bool radix8 = false)
+      : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, radix8) {
     view_.n = n;
     view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
     view_.roots = roots_.data();
+    view_.blue = blue_.view();
   }
   HostFrameFFT(const HostFrameFFT&) = delete;
   HostFrameFFT& operator=(const HostFrameFFT&) = delete;
@@ -63,6 +74,7 @@ class HostFrameFFT {
 
  private:
   std::vector<cplx<T>> roots_;
+  BluesteinTables<T> blue_;
   FrameFFT<T> view_{};
 };
 
