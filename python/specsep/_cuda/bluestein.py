@@ -25,6 +25,21 @@ def _pass_cost(n: int) -> int:
     return cost * n
 
 
+# Primes up to this take the passes, larger ones Bluestein's transform (kLargestPassPrime: float32
+# accuracy decides it).
+LARGEST_PASS_PRIME = 509
+
+
+def _largest_prime(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest = p
+            n //= p
+        p += 1
+    return n if n > 1 else largest
+
+
 def _five_smooth(m: int) -> bool:
     for p in (2, 3, 5):
         while m % p == 0:
@@ -33,10 +48,10 @@ def _five_smooth(m: int) -> bool:
 
 
 def convolution_length(n: int) -> int:
-    """Bluestein's convolution length for a complex DFT of length ``n``: the smallest 5-smooth
-    ``m >= 2n - 1`` where its two length-``m`` transforms cost less than the passes over ``n``'s
-    own factors; 0 where the passes are cheaper."""
-    if n < 2:
+    """Bluestein's convolution length for a complex DFT of length ``n``: 0 where the largest prime
+    factor of ``n`` is at most :data:`LARGEST_PASS_PRIME` or the passes cost less than the two
+    length-``m`` transforms; else the smallest 5-smooth ``m >= 2n - 1``."""
+    if _largest_prime(n) <= LARGEST_PASS_PRIME:
         return 0
     m = 2 * n - 1
     while not _five_smooth(m):

@@ -12,13 +12,20 @@ namespace specsep {
 namespace bluestein_detail {
 
 // Operations of the passes for length n, roughly: n * p per prime factor p (a radix-p butterfly
-// per item, or the generic pass's direct length-p DFT).
+// per item, or the prime pass's p / 2-term sums, fft/prime_pass.hpp).
 inline std::int64_t pass_cost(std::int64_t n) {
   std::int64_t cost = 0, rest = n;
   for (std::int64_t p = 2; p * p <= rest; ++p)
     while (rest % p == 0) { cost += p; rest /= p; }
   if (rest > 1) cost += rest;
   return cost * n;
+}
+
+inline std::int64_t largest_prime(std::int64_t n) {
+  std::int64_t largest = 1;
+  for (std::int64_t p = 2; p * p <= n; ++p)
+    while (n % p == 0) { largest = p; n /= p; }
+  return n > 1 ? n : largest;
 }
 
 inline bool five_smooth(std::int64_t m) {
@@ -29,11 +36,18 @@ inline bool five_smooth(std::int64_t m) {
 
 }  // namespace bluestein_detail
 
-// The convolution length of Bluestein's transform for a complex DFT of length n, the smallest
-// 5-smooth m >= 2n - 1, where its two length-m transforms cost less than the passes over n's own
-// factors (a large prime factor's generic pass is O(n p)); 0 where the passes are cheaper.
+// Primes up to this take the passes (fft/prime_pass.hpp, O(n p)), larger ones Bluestein's
+// transform: below it the prime pass is the more accurate of the two (Bluestein's two length-m
+// transforms and three products weigh more than the pass's p / 2 terms; measured in float32, the
+// pass at 251 has 0.6x Bluestein's error), and pocketfft's real transforms keep their generic pass
+// about this far (n_fft = 2 * 257 through Bluestein had 1.4x pocketfft's error).
+constexpr index_t kLargestPassPrime = 509;
+
+// The convolution length of Bluestein's transform for a complex DFT of length n: 0 where the
+// largest prime factor of n is at most kLargestPassPrime or the passes cost less than the two
+// length-m transforms; else the smallest 5-smooth m >= 2n - 1.
 inline index_t bluestein_length(index_t n) {
-  if (n < 2) return 0;
+  if (bluestein_detail::largest_prime(n) <= kLargestPassPrime) return 0;
   std::int64_t m = 2 * static_cast<std::int64_t>(n) - 1;
   while (!bluestein_detail::five_smooth(m)) ++m;
   return 2 * bluestein_detail::pass_cost(m) + 4 * m < bluestein_detail::pass_cost(n) ? static_cast<index_t>(m) : 0;
