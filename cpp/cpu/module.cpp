@@ -243,31 +243,15 @@ py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::
   return out;
 }
 
-// The frame FFT of length n as arrays for the CUDA kernels: the factor list {count, p_1, ...,
-// m, [count_m, q_1, ...]} of the transform they run (n/2 for even n, n for odd n), m its Bluestein
-// convolution length (0: none) and the factors of m; the root table exp(+2 pi i x / n), followed
-// for Bluestein by its chirp, filter and the roots of m.
+// The frame FFT of length n as arrays for the CUDA kernels (specsep::device_plan_arrays, GPU
+// factorisation): the factor list and the root table with Bluestein's tables.
 py::tuple fft_plan_arrays(index_t n) {
   require(n >= 1, "n must be >= 1");
-  const specsep::HostFrameFFT<double> fft(n, /*radix8=*/true);
-  const specsep::FrameFFT<double>& f = fft.view();
-  std::vector<int> list(1, f.factors.count);
-  list.insert(list.end(), f.factors.factors, f.factors.factors + f.factors.count);
-  list.push_back(static_cast<int>(f.blue.m));
-  if (f.blue.m > 0) {
-    list.push_back(f.blue.factors.count);
-    list.insert(list.end(), f.blue.factors.factors, f.blue.factors.factors + f.blue.factors.count);
-  }
-  std::vector<cplx<double>> table(f.roots, f.roots + n);
-  if (f.blue.m > 0) {
-    table.insert(table.end(), f.blue.chirp, f.blue.chirp + f.factors.n);
-    table.insert(table.end(), f.blue.filter, f.blue.filter + f.blue.m);
-    table.insert(table.end(), f.blue.roots, f.blue.roots + f.blue.m);
-  }
-  array<int> factors(static_cast<py::ssize_t>(list.size()));
-  std::copy(list.begin(), list.end(), factors.mutable_data());
-  array<std::complex<double>> roots(static_cast<py::ssize_t>(table.size()));
-  std::copy(table.begin(), table.end(), reinterpret_cast<cplx<double>*>(roots.mutable_data()));
+  const specsep::DevicePlanArrays<double> plan = specsep::device_plan_arrays<double>(n, /*radix8=*/true);
+  array<int> factors(static_cast<py::ssize_t>(plan.factors.size()));
+  std::copy(plan.factors.begin(), plan.factors.end(), factors.mutable_data());
+  array<std::complex<double>> roots(static_cast<py::ssize_t>(plan.roots.size()));
+  std::copy(plan.roots.begin(), plan.roots.end(), reinterpret_cast<cplx<double>*>(roots.mutable_data()));
   return py::make_tuple(std::move(factors), std::move(roots));
 }
 

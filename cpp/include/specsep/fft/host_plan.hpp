@@ -79,4 +79,32 @@ class HostFrameFFT {
   FrameFFT<T> view_{};
 };
 
+// The frame FFT of length n as the CUDA kernels take it (cuda/common.cuh, load_frame_fft): the
+// factor list {count, p_1, ..., m, [count_m, q_1, ...]} of the transform they run (n/2 for even n,
+// n for odd n), m its Bluestein convolution length (0: none) and the factors of m; the root table
+// exp(+2 pi i x / n), followed for Bluestein by its chirp, filter and the roots of m.
+template <typename T>
+struct DevicePlanArrays {
+  std::vector<int> factors;
+  std::vector<cplx<T>> roots;
+  index_t scratch;  // FrameFFT::scratch()
+};
+
+template <typename T>
+DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
+  const HostFrameFFT<T> fft(n, radix8);
+  const FrameFFT<T>& f = fft.view();
+  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.roots + n}, f.scratch()};
+  out.factors.insert(out.factors.end(), f.factors.factors, f.factors.factors + f.factors.count);
+  out.factors.push_back(static_cast<int>(f.blue.m));
+  if (f.blue.m > 0) {
+    out.factors.push_back(f.blue.factors.count);
+    out.factors.insert(out.factors.end(), f.blue.factors.factors, f.blue.factors.factors + f.blue.factors.count);
+    out.roots.insert(out.roots.end(), f.blue.chirp, f.blue.chirp + f.factors.n);
+    out.roots.insert(out.roots.end(), f.blue.filter, f.blue.filter + f.blue.m);
+    out.roots.insert(out.roots.end(), f.blue.roots, f.blue.roots + f.blue.m);
+  }
+  return out;
+}
+
 }  // namespace specsep
