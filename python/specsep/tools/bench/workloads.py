@@ -72,6 +72,7 @@ WORKLOADS = (
     Workload("W3", "roundtrip", "STFT + iSTFT", (64, 1), 4.0, 16000, 512, 128, window="sqrt_hann"),
     Workload("W4", "griffinlim", "fast Griffin-Lim", (4, 1), 10.0, 22050, 1024, 256, n_iter=32, momentum=0.99),
     Workload("W5", "separate", "oracle separation", (4, 2), 10.0, 44100, 2048, 512, n_sources=4),
+    Workload("W6", "stft", "STFT at a prime n_fft", (4, 2), 10.0, 44100, 4093, 1024),
 )
 KEYS = tuple(w.key for w in WORKLOADS)
 
