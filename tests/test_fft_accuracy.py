@@ -110,3 +110,19 @@ def test_bluestein_frames_route_by_their_scratch(n_fft, dtype, place):
     plan = _plan.get(n_fft, n_fft // 4, None, "hann", True, "constant", False, np.dtype(dtype))
     assert emu._work("stft", plan, 0)[0] == place
     assert emu._segment(plan)[1][0] == place  # the iSTFT's
+
+
+@pytest.mark.parametrize("n", [97, 509, 521, 1042, 4093, 8186, 8191])
+def test_backward_frame_fft_error_within_pocketfft(dtype, n):
+    """The inverse real FFT (the iSTFT's) through the cpu module's test hook, the same frame code."""
+    kernels = pytest.importorskip("specsep._cpu")
+    rng = np.random.default_rng(n)
+    complex_type = np.result_type(dtype, np.complex64)
+    Y = (rng.standard_normal((8, n // 2 + 1)) + 1j * rng.standard_normal((8, n // 2 + 1))).astype(complex_type)
+    expected = np.fft.irfft(Y.astype(np.clongdouble), n, axis=-1)
+
+    def error(y):
+        return float(np.linalg.norm((y.astype(np.longdouble) - expected).ravel()) / np.linalg.norm(expected.ravel()))
+
+    ours, pocketfft = error(kernels.irfft(Y, n)), error(scipy.fft.irfft(Y, n, axis=-1))
+    assert ours <= RATIO * pocketfft, f"n {n}: error {ours:.3e} > {RATIO} x pocketfft's {pocketfft:.3e}"
