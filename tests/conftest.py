@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import specsep
+from specsep._cuda import bluestein
 
 # Relative L2 error allowed between a backend and the reference, per real dtype. The reference
 # computes in float64; float32 results carry ~sqrt(log2 n_fft) * eps32 of rounding from the output
@@ -109,15 +110,17 @@ def direct_envelope(window, hop, n_frames):
 
 
 def largest_generic_prime(n):
-    """Largest prime factor > 5 of the complex transform length (n / 2 for even n), else 0: the
-    radix the generic O(p^2) FFT pass handles, which sets rounding error and run time."""
+    """Largest prime factor > 5 of the complex transform length (n / 2 for even n) that the O(p^2)
+    prime pass handles, else 0 (none, or Bluestein's transform takes the length): it sets rounding
+    error and run time."""
     m, largest, d = (n // 2 if n % 2 == 0 else n), 0, 2
+    size = m
     while d * d <= m:
         while m % d == 0:
             largest, m = max(largest, d), m // d
         d += 1
     largest = max(largest, m)
-    return largest if largest > 5 else 0
+    return largest if largest > 5 and not bluestein.convolution_length(size) else 0
 
 
 @pytest.fixture

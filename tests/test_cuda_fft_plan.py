@@ -1,5 +1,6 @@
 """The CUDA kernels' host FFT plan (specsep._cuda.fft_plan, NumPy) is the C++ one
-(cpp/include/specsep/fft/host_plan.hpp, through the cpu module): same factor lists, same root bits."""
+(cpp/include/specsep/fft/host_plan.hpp, through the cpu module): same factor lists, same root bits,
+Bluestein's convolution lengths and tables included."""
 
 import ast
 from pathlib import Path
@@ -11,9 +12,10 @@ from specsep._cuda import fft_plan
 
 _cpu = pytest.importorskip("specsep._cpu", reason="the C++ plan to compare with is in the cpu module")
 
-# small, odd, prime, powers of 2 and 3, mixed radices, the audio sizes
+# small, odd, prime, powers of 2 and 3, mixed radices, the audio sizes; Bluestein's lengths (a prime
+# factor above 509 in n, or n / 2 for even n)
 LENGTHS = [*range(1, 130), 255, 256, 257, 441, 1000, 1023, 1024, 1025, 2048, 2187, 3000, 4096, 4097, 6561,
-           8192, 11025, 16384, 65536, 65537]
+           8192, 11025, 16384, 65536, 65537, 521, 1031, 2062, 3 * 1031, 8186, 12289]
 
 
 @pytest.mark.parametrize("n", LENGTHS)

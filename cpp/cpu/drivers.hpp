@@ -46,10 +46,11 @@ class Scratch : public ScratchMemory {
     Scratch* s_;
   };
   ~Scratch() override { unregister(); }
-  static Lease local(index_t n_fft) {
+  // fft_scratch: the frame FFT's buffer length (FrameFFT::scratch(), Bluestein's can exceed n_fft).
+  static Lease local(index_t n_fft, index_t fft_scratch) {
     thread_local Scratch s;
     Lease lease(s);
-    s.reserve(n_fft);
+    s.reserve(n_fft, fft_scratch);
     return lease;
   }
   cplx<V>* a() { return a_.get(); }
@@ -88,32 +89,32 @@ class Scratch : public ScratchMemory {
     bytes += size;
     return Buffer<E>(static_cast<E*>(p));
   }
-  void reserve(index_t n_fft) {
-    const size_t n = static_cast<size_t>(n_fft);
-    if (n <= capacity_ && (capacity_ <= kKept || n * 4 > capacity_)) return;
+  void reserve(index_t n_fft, index_t fft_scratch) {
+    const size_t n = static_cast<size_t>(n_fft), work = std::max(n + 1, static_cast<size_t>(fft_scratch));
+    if (n <= capacity_ && work <= work_capacity_ && (capacity_ <= kKept || n * 4 > capacity_)) return;
     release();
     size_t bytes = 0;
-    a_ = allocate<cplx<V>>(n + 1, bytes);
-    b_ = allocate<cplx<V>>(n + 1, bytes);
+    a_ = allocate<cplx<V>>(work, bytes);
+    b_ = allocate<cplx<V>>(work, bytes);
     spectrum_ = allocate<cplx<V>>(n / 2 + 1, bytes);
     frames_ = allocate<V>(n, bytes);
     rows_ = allocate<T>(n * static_cast<size_t>(Lanes<T>::count), bytes);
     lanes_ = allocate<V>(n / 2 + 1, bytes);
     lanes_complex_ = allocate<cplx<V>>(n / 2 + 1, bytes);
     capacity_ = n;
+    work_capacity_ = work;
     bytes_ = bytes;
   }
   void release() override {
     a_.reset(), b_.reset(), spectrum_.reset(), lanes_complex_.reset();
     frames_.reset(), lanes_.reset(), rows_.reset(), span_.reset();
-    capacity_ = 0;
-    span_capacity_ = 0;
+    capacity_ = work_capacity_ = span_capacity_ = 0;
     bytes_ = 0;
   }
   Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_;
   Buffer<V> frames_, lanes_;
   Buffer<T> rows_, span_;
-  size_t capacity_ = 0, span_capacity_ = 0;
+  size_t capacity_ = 0, work_capacity_ = 0, span_capacity_ = 0;
 };
 
 // The samples the STFT frames: a signal as it is in memory, or the extrapolation x - alpha * y of
@@ -293,7 +294,7 @@ void run_stft(const CpuPlan<T>& plan, const Signal& x, index_t batch, std::ptrdi
     const index_t b = static_cast<index_t>(interleaved ? task % batch : task / blocks);
     const index_t t_begin = static_cast<index_t>(interleaved ? task / batch : task % blocks) * kFramesPerTask;
     const index_t t_end = std::min(n_frames, t_begin + kFramesPerTask);
-    const auto lease = Scratch<T>::local(plan.n_fft);
+    const auto lease = Scratch<T>::local(plan.n_fft, plan.fft.view().scratch());
     if constexpr (std::is_same_v<Signal, StridedSignals<T>>) {
       const T* item = x.data + x.items[b];
       if (x.step == 1) return frame_task(Samples<T>{item}, b, t_begin, t_end, *lease);
@@ -395,7 +396,7 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
     }
     const index_t covered = std::min(s1, n_full);  // samples past the last frame stay zero
     if (s0 >= covered) return;
-    const auto lease = Scratch<T>::local(plan.n_fft);
+    const auto lease = Scratch<T>::local(plan.n_fft, plan.fft.view().scratch());
     Scratch<T>& s = *lease;
     V* frames = s.frames();
     T* frame_rows = s.rows();

@@ -62,7 +62,7 @@ void for_each_group(index_t signals, const PhaseState<T>& state, const Load& loa
 template <typename T, typename Init>
 void load_initial_angles(const CpuPlan<T>& plan, const PhaseState<T>& state, index_t signals, const Init& init) {
   for_each_group(signals, state, [&](index_t i, index_t t, int count) {
-    init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft)->workspace());
+    init.load(i, t, count, state.n_freqs, state.angles(i, t), Scratch<T>::local(plan.n_fft, plan.fft.view().scratch())->workspace());
   });
 }
 

@@ -253,7 +253,7 @@ py::array rfft(array<T> x, bool radix8) {
   require(n >= 1, "n must be >= 1");
   array<std::complex<T>> out({rows, n / 2 + 1});
   specsep::HostFrameFFT<T> fft(n, radix8);
-  std::vector<cplx<T>> a(n + 1), b(n + 1);
+  std::vector<cplx<T>> a(std::max<size_t>(n + 1, fft.view().scratch())), b(a.size());
   auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
   for (index_t r = 0; r < rows; ++r) {
     const T* row = x.data() + r * stride<T>(x, 0);
@@ -270,7 +270,7 @@ py::array irfft(array<std::complex<T>> X, index_t n, bool radix8) {
   const index_t rows = static_cast<index_t>(X.shape(0));
   array<T> out({rows, n});
   specsep::HostFrameFFT<T> fft(n, radix8);
-  std::vector<cplx<T>> a(n + 1), b(n + 1);
+  std::vector<cplx<T>> a(std::max<size_t>(n + 1, fft.view().scratch())), b(a.size());
   T* y = out.mutable_data();
   for (index_t r = 0; r < rows; ++r) {
     const auto* row = reinterpret_cast<const cplx<T>*>(X.data()) + r * stride<std::complex<T>>(X, 0);
@@ -295,17 +295,15 @@ py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::
   return out;
 }
 
-// The frame FFT of length n as arrays for the CUDA kernels: the factor list {count, p_1, ...} of
-// the transform they run (n/2 for even n, n for odd n) and the root table exp(+2 pi i x / n).
+// The frame FFT of length n as arrays for the CUDA kernels (specsep::device_plan_arrays, GPU
+// factorisation): the factor list and the root table with Bluestein's tables.
 py::tuple fft_plan_arrays(index_t n) {
   require(n >= 1, "n must be >= 1");
-  const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n, /*radix8=*/true);
-  array<int> factors(f.count + 1);
-  factors.mutable_data()[0] = f.count;
-  for (int s = 0; s < f.count; ++s) factors.mutable_data()[1 + s] = f.factors[s];
-  const std::vector<cplx<double>> table = specsep::root_table<double>(n);
-  array<std::complex<double>> roots(n);
-  std::copy(table.begin(), table.end(), reinterpret_cast<cplx<double>*>(roots.mutable_data()));
+  const specsep::DevicePlanArrays<double> plan = specsep::device_plan_arrays<double>(n, /*radix8=*/true);
+  array<int> factors(static_cast<py::ssize_t>(plan.factors.size()));
+  std::copy(plan.factors.begin(), plan.factors.end(), factors.mutable_data());
+  array<std::complex<double>> roots(static_cast<py::ssize_t>(plan.roots.size()));
+  std::copy(plan.roots.begin(), plan.roots.end(), reinterpret_cast<cplx<double>*>(roots.mutable_data()));
   return py::make_tuple(std::move(factors), std::move(roots));
 }
 

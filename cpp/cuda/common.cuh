@@ -17,9 +17,10 @@ struct CudaBlock {
   __device__ __forceinline__ void sync() const { __syncthreads(); }
 };
 
-// The frame FFT of length n from the factor list {count, p_1, ..., p_count} and the root table
-// exp(+2 pi i x / n) that the host built (specsep._cpu.fft_plan_arrays). Built by thread 0 in
-// shared memory; every thread reads it after the barrier.
+// The frame FFT of length n from the factor list {count, p_1, ..., p_count, m, [count_m, q_1, ...]}
+// and the root table exp(+2 pi i x / n) that the host built (python/specsep/_cuda/fft_plan.py);
+// m > 0: Bluestein's transform, whose chirp, filter and roots of m follow the root table. Built by
+// thread 0 in shared memory; every thread reads it after the barrier.
 template <typename T>
 __device__ void load_frame_fft(FrameFFT<T>& f, index_t n, const int* factors, const cplx<T>* roots) {
   if (threadIdx.x == 0) {
@@ -28,13 +29,23 @@ __device__ void load_frame_fft(FrameFFT<T>& f, index_t n, const int* factors, co
     f.factors.n = n % 2 == 0 ? n / 2 : n;
     f.factors.count = factors[0];
     for (int s = 0; s < factors[0]; ++s) f.factors.factors[s] = factors[1 + s];
+    const int* blue = factors + 1 + factors[0];
+    f.blue.m = blue[0];
+    if (f.blue.m > 0) {
+      f.blue.factors.n = f.blue.m;
+      f.blue.factors.count = blue[1];
+      for (int s = 0; s < blue[1]; ++s) f.blue.factors.factors[s] = blue[2 + s];
+      f.blue.chirp = roots + n;
+      f.blue.filter = f.blue.chirp + f.factors.n;
+      f.blue.roots = f.blue.filter + f.blue.m;
+    }
   }
   __syncthreads();
 }
 
-// Scratch per FFT buffer, in complex values: n/2 + 1 for even n (the backward pass keeps bins
-// 0..n/2 in it), n for odd n.
-__device__ __forceinline__ index_t fft_scratch(index_t n) { return n % 2 == 0 ? n / 2 + 1 : n; }
+// Scratch per FFT buffer, in complex values (FrameFFT::scratch()).
+template <typename T>
+__device__ __forceinline__ index_t fft_scratch(const FrameFFT<T>& f) { return f.scratch(); }
 
 // This block's `per_block` values of a global scratch array (the *_global kernels, for work
 // buffers too big for shared memory): one slice per block of the grid, so blocks never share one.

@@ -8,7 +8,7 @@
 // The spectrum of signal i is X(i / sources, t, f) * M(i, t, f): a masked mixture (separate),
 // magnitudes times angles (Griffin-Lim, MISI), or the plain iSTFT with M a single 1 (strides 0).
 //
-// Work buffers: 2 * fft_scratch(n) complex values and `segment` reals, in dynamic shared memory
+// Work buffers: 2 * fft_scratch(f) complex values and `segment` reals, in dynamic shared memory
 // (istft) or, where that does not fit, in a global scratch array (istft_global: `per_block`
 // complex values per block).
 #include "common.cuh"
@@ -22,7 +22,7 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T
                                               int sources, const T* window, const T* synthesis, int n_fft, int hop,
                                               long long n_frames, long long start, long long length, int segment,
                                               T* out, cplx<T>* work) {
-  const index_t scratch = fft_scratch(n_fft);
+  const index_t scratch = fft_scratch(f);
   T* acc = reinterpret_cast<T*>(work + 2 * scratch);
   const index_t signal = blockIdx.y;
   const index_t s0 = start + static_cast<index_t>(blockIdx.x) * segment;  // samples [s0, s1)

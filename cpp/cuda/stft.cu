@@ -2,7 +2,7 @@
 // (centre padding in the index maths), windows, transforms in shared memory and writes the
 // frame's bins, frame-major, with consecutive threads on consecutive bins.
 //
-// Work buffers: stft 2 * fft_scratch(n) complex values; stft_phase_update that plus n/2 + 1
+// Work buffers: stft 2 * fft_scratch(f) complex values; stft_phase_update that plus n/2 + 1
 // complex values and blockDim.x doubles. In dynamic shared memory, or for an FFT too big for it
 // in a global scratch array (the *_global kernels: `per_block` complex values per block).
 #include "common.cuh"
@@ -22,7 +22,7 @@ template <typename T>
 __device__ __forceinline__ void stft_frame(const FrameFFT<T>& f, const T* x, long long x_stride, long long n_samples,
                                            const T* window, int n_fft, int hop, int pad, int pad_mode, T scale,
                                            long long n_frames, cplx<T>* out, cplx<T>* work) {
-  const index_t scratch = fft_scratch(n_fft);
+  const index_t scratch = fft_scratch(f);
   const index_t t = blockIdx.x, signal = blockIdx.y;
   const T* samples = x + signal * x_stride;
   const index_t origin = t * hop - pad;
@@ -62,7 +62,7 @@ __device__ __forceinline__ void stft_phase_update_frame(
     int pad, int pad_mode, long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2,
     cplx<T>* angles, const int* active, int sources, T alpha, T epsilon, int track, double* frame_error,
     cplx<T>* work) {
-  const index_t scratch = fft_scratch(n_fft), F = n_fft / 2 + 1;
+  const index_t scratch = fft_scratch(f), F = n_fft / 2 + 1;
   cplx<T>* spectrum = work + 2 * scratch;
   double* partial = reinterpret_cast<double*>(spectrum + F);
   const index_t t = blockIdx.x, signal = blockIdx.y;

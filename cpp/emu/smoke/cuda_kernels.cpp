@@ -1,6 +1,7 @@
 // Smoke launchers of the CUDA backend's kernels (cpp/cuda/instantiations.inc) for the sanitizer
 // driver: small launches shaped like python/specsep/_cuda/backend.py's, over an even and an odd
-// frame length (radix-4/2 and radix-3/5 passes) and every pad mode, with cheap checks against a
+// frame length (radix-4/2 and radix-3/5 passes; a prime pass and Bluestein's transform in a few)
+// and every pad mode, with cheap checks against a
 // direct DFT and the STFT round trip. Grids stay small: under ThreadSanitizer every CUDA thread
 // of every block is a new TSan fiber (about 1 ms each).
 #include <algorithm>
@@ -41,11 +42,10 @@ struct Setup {
       window[j] = T(0.5 - 0.5 * std::cos(2 * kPi * j / n));  // periodic Hann
       synthesis[j] = window[j] / T(n);
     }
-    const specsep::fft::Factors f = specsep::factorize(n % 2 == 0 ? n / 2 : n);
-    factors.push_back(f.count);
-    for (int s = 0; s < f.count; ++s) factors.push_back(f.factors[s]);
-    roots = specsep::root_table<T>(n);
-    scratch = n % 2 == 0 ? n / 2 + 1 : n;
+    specsep::DevicePlanArrays<T> plan = specsep::device_plan_arrays<T>(n, false);
+    factors = std::move(plan.factors);
+    roots = std::move(plan.roots);
+    scratch = static_cast<long>(plan.scratch);
   }
   bool global = false;  // the *_global kernels: work buffers in a global scratch array, not shared memory
 
@@ -249,6 +249,8 @@ SPECSEP_SMOKE(stft) {
   stft_case<float>(15, 2, 64, 1);
   stft_case<double>(15, 0, 32, 1);
   stft_case<double>(16, 2, 32, 1);
+  stft_case<double>(22, 0, 32, 1);   // the prime pass (11)
+  stft_case<float>(1031, 0, 32, 1);  // Bluestein's transform
 }
 
 SPECSEP_SMOKE(istft) {
@@ -256,6 +258,7 @@ SPECSEP_SMOKE(istft) {
   istft_case<float>(15, 0, 64, 1);
   istft_case<double>(16, 2, 32, 1);
   istft_case<double>(15, 1, 32, 1);
+  istft_case<float>(1042, 0, 32, 1);  // Bluestein's transform (half length 521)
 }
 
 SPECSEP_SMOKE(stft_phase_update) {
@@ -267,11 +270,13 @@ SPECSEP_SMOKE(stft_phase_update) {
 SPECSEP_SMOKE(stft_global) {
   stft_case<float>(16, 1, 32, 2, true);
   stft_case<double>(15, 0, 32, 1, true);
+  stft_case<double>(1031, 0, 32, 1, true);
 }
 
 SPECSEP_SMOKE(istft_global) {
   istft_case<float>(15, 0, 32, 1, true);
   istft_case<double>(16, 2, 32, 2, true);
+  istft_case<double>(1031, 0, 32, 1, true);
 }
 
 SPECSEP_SMOKE(stft_phase_update_global) {

@@ -10,6 +10,7 @@
 //   backward packed input, buffer b: b[k] = X[k], k <= n/2
 #pragma once
 #include "block.hpp"
+#include "fft/bluestein.hpp"
 #include "fft/real.hpp"
 
 namespace specsep {
@@ -19,21 +20,36 @@ struct FrameFFT {
   index_t n;                 // frame length (n_fft)
   fft::Factors factors;   // of n / 2 for even n, of n for odd n
   const cplx<T>* roots;   // exp(+2 pi i x / n), x < n
+  fft::Bluestein<T> blue;  // blue.m > 0: the complex transform goes through Bluestein's
 
   SPECSEP_HD SPECSEP_INLINE bool even() const { return n % 2 == 0; }
+  // Complex values each of the two scratch buffers holds: the transform's length (even n: n/2, and
+  // the backward pass keeps bins 0..n/2 there), or Bluestein's convolution length.
+  SPECSEP_HD SPECSEP_INLINE index_t scratch() const {
+    const index_t own = even() ? n / 2 + 1 : n;
+    return blue.m > own ? blue.m : own;
+  }
 };
 
+// The complex transform of the frame (length n/2 for even n, n for odd n): the plan's passes, or
+// Bluestein's convolution. Returns the buffer holding the result (a or b).
+template <bool fwd, typename V, typename T, typename Block>
+SPECSEP_HD cplx<V>* frame_transform(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b) {
+  if (f.blue.m > 0) return fft::bluestein<fwd>(block, f.factors.n, f.blue, a, b);
+  return fft::transform<fwd>(block, f.factors, fft::Roots<T>{f.roots, f.even() ? 2 : 1}, a, b);
+}
+
 // emit(k, factor * DFT(x)[k]) for k = 0..n/2 (in no particular order), from the packed input in a.
-// a, b: scratch of n values.
+// a, b: scratch of f.scratch() values.
 template <typename V, typename T, typename Block, typename Emit>
 SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b, const Emit& emit,
                                    T factor) {
   const index_t n = f.n;
   if (f.even()) {
-    const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
+    const cplx<V>* Z = frame_transform<true>(block, f, a, b);
     fft::real_forward_post(block, n / 2, Z, emit, fft::Roots<T>{f.roots, 1}, factor);
   } else {
-    const cplx<V>* Z = fft::transform<true>(block, f.factors, fft::Roots<T>{f.roots, 1}, a, b);
+    const cplx<V>* Z = frame_transform<true>(block, f, a, b);
     for (index_t k = block.tid(); k <= n / 2; k += block.size()) emit(k, scale(Z[k], factor));
   }
   block.sync();
@@ -66,7 +82,7 @@ SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T>& f, const Lo
 
 // store(j, n * IDFT(X)[j]) for j < n, from bins X[k] = bins[k], k <= n/2 (a pointer, or anything
 // indexable; the rest Hermitian; the imaginary parts of X[0] and, for even n, X[n/2] are ignored).
-// a, b: scratch of n values; bins may be b.
+// a, b: scratch of f.scratch() values; bins may be b.
 template <typename V, typename T, typename Block, typename Bins, typename Store>
 SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, const Bins& bins, cplx<V>* a,
                                     cplx<V>* b, const Store& store) {
@@ -75,7 +91,7 @@ SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, co
     const index_t h = n / 2;
     fft::real_backward_pre(block, h, bins, a, fft::Roots<T>{f.roots, 1});
     block.sync();
-    const cplx<V>* z = fft::transform<false>(block, f.factors, fft::Roots<T>{f.roots, 2}, a, b);
+    const cplx<V>* z = frame_transform<false>(block, f, a, b);
     for (index_t j = block.tid(); j < h; j += block.size()) {
       store(2 * j, z[j].re);
       store(2 * j + 1, z[j].im);
@@ -88,7 +104,7 @@ SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, co
       if (k > 0) a[n - k] = conj(x);
     }
     block.sync();
-    const cplx<V>* z = fft::transform<false>(block, f.factors, fft::Roots<T>{f.roots, 1}, a, b);
+    const cplx<V>* z = frame_transform<false>(block, f, a, b);
     for (index_t j = block.tid(); j < n; j += block.size()) store(j, z[j].re);
   }
   block.sync();

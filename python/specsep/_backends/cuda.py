@@ -108,8 +108,8 @@ class CudaBackend:
         bytes)`` of dynamic shared memory where they fit beside the kernel's static shared memory,
         else ``("global", values)``: complex values per block of a global scratch array (the
         kernel's ``_global`` variant)."""
-        n, itemsize = plan.n_fft, COMPLEX_OF[plan.dtype].itemsize
-        dynamic = 2 * (n // 2 + 1 if n % 2 == 0 else n) * itemsize + extra_bytes
+        itemsize = COMPLEX_OF[plan.dtype].itemsize
+        dynamic = 2 * fft_plan.scratch(plan.n_fft) * itemsize + extra_bytes
         static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype))
         return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
 

@@ -1,9 +1,10 @@
 """The host side of the CUDA kernels' FFT plan: the factor list and the root table of a frame
 length, as arrays for the device.
 
-The same function as ``specsep::factorize(n, radix8=true)`` and ``specsep::root_table<double>``
-(cpp/include/specsep/fft/host_plan.hpp), written for NumPy so that the ``cuda`` backend needs no CPU module:
-tests/test_cuda_fft_plan.py checks both against the C++ ones, bit for bit.
+The same function as ``specsep::factorize(n, radix8=true)``, ``specsep::root_table<double>``
+(cpp/include/specsep/fft/host_plan.hpp) and the Bluestein tables (bluestein.py), written for NumPy
+so that the ``cuda`` backend needs no CPU module: tests/test_cuda_fft_plan.py checks them against
+the C++ ones, bit for bit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from . import bluestein
 
 MAX_FACTORS = 40  # fft::kMaxFactors of cpp/include/specsep/fft/fft.hpp
 # 2 pi to long double precision, the constant of root_table (parsed at long double precision)
@@ -42,24 +45,45 @@ def factorize(n: int) -> list[int]:
     return factors
 
 
-def root_table(n: int) -> np.ndarray:
-    """``exp(+2 pi i x / n)`` for ``x < n``, complex128: computed in long double and rounded once,
-    the quarter turns exact (as root_table<double> does)."""
-    x = np.arange(n, dtype=np.int64)
+def unit_roots(x: np.ndarray, n: int, dtype=np.float64) -> np.ndarray:
+    """``exp(+2 pi i x / n)`` for the integers ``x`` (``0 <= x < n``), complex of ``dtype``'s
+    precision: computed in long double and rounded once, the quarter turns exact (as unit_root does)."""
     angle = _TWO_PI * x.astype(np.longdouble) / np.longdouble(n)
-    roots = np.cos(angle).astype(np.float64) + 1j * np.sin(angle).astype(np.float64)
+    roots = np.empty(x.shape, dtype=np.result_type(dtype, np.complex64))
+    roots.real, roots.imag = np.cos(angle), np.sin(angle)
     quarter = (4 * x) % n == 0
     roots[quarter] = _QUARTER_TURNS[(4 * x[quarter]) // n]
     return roots
 
 
+def root_table(n: int) -> np.ndarray:
+    """``exp(+2 pi i x / n)`` for ``x < n``, complex128 (as root_table<double> does)."""
+    return unit_roots(np.arange(n, dtype=np.int64), n)
+
+
 @functools.lru_cache(maxsize=16)
 def plan_arrays(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(factors, roots)`` of the frame FFT of length ``n``: the int32 list ``{count, p_1, ...}`` of
-    the transform the kernels run (``n / 2`` points for even ``n``, ``n`` for odd) and
-    :func:`root_table` of ``n`` (read-only)."""
-    factors = factorize(n // 2 if n % 2 == 0 else n)
-    factor_list = np.array([len(factors)] + factors, dtype=np.int32)
-    roots = root_table(n)
+    """``(factors, roots)`` of the frame FFT of length ``n``: the int32 list ``{count, p_1, ...,
+    m, [count_m, q_1, ...]}`` of the transform the kernels run (``n / 2`` points for even ``n``,
+    ``n`` for odd), ``m`` its Bluestein convolution length (0: none) and the factors of ``m``; and
+    :func:`root_table` of ``n``, followed for Bluestein by its chirp, filter and the roots of ``m``
+    (complex128, read-only)."""
+    size = n // 2 if n % 2 == 0 else n
+    factors = factorize(size)
+    m = bluestein.convolution_length(size)
+    factor_list = [len(factors), *factors, m]
+    tables = [root_table(n)]
+    if m:
+        factors_m = factorize(m)
+        factor_list += [len(factors_m), *factors_m]
+        tables += [*bluestein.tables(size, m, unit_roots), root_table(m)]
+    factor_list, roots = np.array(factor_list, dtype=np.int32), np.concatenate(tables)
     factor_list.flags.writeable = roots.flags.writeable = False
     return factor_list, roots
+
+
+def scratch(n: int) -> int:
+    """Complex values of each of the frame FFT's two work buffers (``FrameFFT::scratch()``): ``n / 2 + 1``
+    for even ``n``, ``n`` for odd ``n``, or Bluestein's convolution length where that is longer."""
+    own = n // 2 + 1 if n % 2 == 0 else n
+    return max(own, bluestein.convolution_length(n // 2 if n % 2 == 0 else n))

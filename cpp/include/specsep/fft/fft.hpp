@@ -1,6 +1,7 @@
 // Complex FFT of one sequence, run by a block of workers over shared scratch.
 #pragma once
 #include "passes.hpp"
+#include "prime_pass.hpp"
 
 namespace specsep {
 namespace fft {
@@ -25,7 +26,7 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, 
     case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, roots); break;
     case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, roots); break;
     case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, roots); break;
-    default: pass_generic<fwd>(block, p, ido, l1, n, cc, ch, roots); break;
+    default: pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots); break;
   }
 }
 

@@ -12,8 +12,9 @@
 namespace specsep {
 
 // Radix order: 8s (GPU plans) or 4s first, then a 4 and a 2, then odd factors ascending (3 and 5
-// have butterflies, larger primes take the generic pass). The CPU plans stop at radix 4: a radix-8
-// butterfly over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
+// have butterflies, larger primes the prime pass; HostFrameFFT hands lengths with a prime above
+// kLargestPassPrime to Bluestein's transform). The CPU plans stop at radix 4: a radix-8 butterfly
+// over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
 inline fft::Factors factorize(index_t n, bool radix8 = false) {
   fft::Factors f{};
   f.n = n;
@@ -32,30 +33,41 @@ inline fft::Factors factorize(index_t n, bool radix8 = false) {
   return f;
 }
 
-// exp(+2 pi i x / n) for x < n, computed in long double and rounded once to T; the quarter turns
-// exact (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real
-// frame complex and c / |c| of a vanishing Nyquist bin point anywhere).
+// exp(+2 pi i x / n), computed in long double and rounded once to T; the quarter turns exact
+// (cos(pi) in long double leaves sin ~ -5e-20, which made the Nyquist bin of every real frame
+// complex and c / |c| of a vanishing Nyquist bin point anywhere).
+template <typename T>
+cplx<T> unit_root(index_t x, index_t n) {
+  const long double two_pi = 6.283185307179586476925286766559L;
+  constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
+  const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
+  return (4 * x) % n == 0 ? quarter_turns[4 * x / n]
+                          : cplx<T>{static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
+}
+
+// exp(+2 pi i x / n) for x < n.
 template <typename T>
 std::vector<cplx<T>> root_table(index_t n) {
   std::vector<cplx<T>> roots(static_cast<size_t>(n));
-  const long double two_pi = 6.283185307179586476925286766559L;
-  constexpr cplx<T> quarter_turns[4] = {{T(1), T(0)}, {T(0), T(1)}, {T(-1), T(0)}, {T(0), T(-1)}};
-  for (index_t x = 0; x < n; ++x) {
-    const long double angle = two_pi * static_cast<long double>(x) / static_cast<long double>(n);
-    roots[static_cast<size_t>(x)] = (4 * x) % n == 0
-        ? quarter_turns[4 * x / n]
-        : cplx<T>{static_cast<T>(std::cos(angle)), static_cast<T>(std::sin(angle))};
-  }
+  for (index_t x = 0; x < n; ++x) roots[static_cast<size_t>(x)] = unit_root<T>(x, n);
   return roots;
 }
+
+}  // namespace specsep
+
+#include "bluestein_plan.hpp"  // uses factorize and unit_root above
+
+namespace specsep {
 
 template <typename T>
 class HostFrameFFT {
  public:
-  explicit HostFrameFFT(index_t n, bool radix8 = false) : roots_(root_table<T>(n)) {
+  explicit HostFrameFFT(index_t n, bool radix8 = false)
+      : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, radix8) {
     view_.n = n;
     view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
     view_.roots = roots_.data();
+    view_.blue = blue_.view();
   }
   HostFrameFFT(const HostFrameFFT&) = delete;
   HostFrameFFT& operator=(const HostFrameFFT&) = delete;
@@ -63,7 +75,36 @@ class HostFrameFFT {
 
  private:
   std::vector<cplx<T>> roots_;
+  BluesteinTables<T> blue_;
   FrameFFT<T> view_{};
 };
+
+// The frame FFT of length n as the CUDA kernels take it (cuda/common.cuh, load_frame_fft): the
+// factor list {count, p_1, ..., m, [count_m, q_1, ...]} of the transform they run (n/2 for even n,
+// n for odd n), m its Bluestein convolution length (0: none) and the factors of m; the root table
+// exp(+2 pi i x / n), followed for Bluestein by its chirp, filter and the roots of m.
+template <typename T>
+struct DevicePlanArrays {
+  std::vector<int> factors;
+  std::vector<cplx<T>> roots;
+  index_t scratch;  // FrameFFT::scratch()
+};
+
+template <typename T>
+DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
+  const HostFrameFFT<T> fft(n, radix8);
+  const FrameFFT<T>& f = fft.view();
+  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.roots + n}, f.scratch()};
+  out.factors.insert(out.factors.end(), f.factors.factors, f.factors.factors + f.factors.count);
+  out.factors.push_back(static_cast<int>(f.blue.m));
+  if (f.blue.m > 0) {
+    out.factors.push_back(f.blue.factors.count);
+    out.factors.insert(out.factors.end(), f.blue.factors.factors, f.blue.factors.factors + f.blue.factors.count);
+    out.roots.insert(out.roots.end(), f.blue.chirp, f.blue.chirp + f.factors.n);
+    out.roots.insert(out.roots.end(), f.blue.filter, f.blue.filter + f.blue.m);
+    out.roots.insert(out.roots.end(), f.blue.roots, f.blue.roots + f.blue.m);
+  }
+  return out;
+}
 
 }  // namespace specsep

@@ -117,27 +117,5 @@ SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cp
   });
 }
 
-// One pass of any radix p: a direct length-p DFT per item, O(p^2).
-template <bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD void pass_generic(const Block& block, int p, index_t ido, index_t l1, index_t n_sub,
-                             const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch,
-                             Roots<T> roots) {
-  const index_t root_step = n_sub / p;
-  for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
-    const cplx<V>* in = cc + i + ido * p * k;
-    for (int j = 0; j < p; ++j) {
-      cplx<V> acc = in[0];
-      index_t jm = 0;  // (j * m) mod p, advanced without a division
-      for (int m = 1; m < p; ++m) {
-        jm += j;
-        if (jm >= p) jm -= p;
-        acc = acc + twiddle_mul<fwd>(in[ido * m], roots[jm * root_step]);
-      }
-      if (i != 0 && j != 0) acc = twiddle_mul<fwd>(acc, roots[j * l1 * i]);
-      ch[i + ido * (k + l1 * j)] = acc;
-    }
-  });
-}
-
 }  // namespace fft
 }  // namespace specsep

@@ -89,6 +89,7 @@ WORKLOADS = (
              pad_mode="reflect", layout="frames", base="W2"),
     Workload("W5L", "separate", "oracle separation from librosa's STFTs", (4, 2), 10.0, 44100, 2048, 512,
              n_sources=4, layout="fortran", base="W5"),
+    Workload("W6", "stft", "STFT at a prime n_fft", (4, 2), 10.0, 44100, 4093, 1024),
 )
 KEYS = tuple(w.key for w in WORKLOADS)
 

@@ -1,0 +1,128 @@
+// Host side of Bluestein's transform (fft/bluestein.hpp): when to use it, its convolution length
+// and its tables. Host code only; python/specsep/_cuda/bluestein.py is the same function for the
+// CUDA kernels, checked bit for bit against this one by tests/test_cuda_fft_plan.py.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "bluestein.hpp"
+
+namespace specsep {
+
+namespace bluestein_detail {
+
+// Operations of the passes for length n, roughly: n * p per prime factor p (a radix-p butterfly
+// per item, or the prime pass's p / 2-term sums, fft/prime_pass.hpp).
+inline std::int64_t pass_cost(std::int64_t n) {
+  std::int64_t cost = 0, rest = n;
+  for (std::int64_t p = 2; p * p <= rest; ++p)
+    while (rest % p == 0) { cost += p; rest /= p; }
+  if (rest > 1) cost += rest;
+  return cost * n;
+}
+
+inline std::int64_t largest_prime(std::int64_t n) {
+  std::int64_t largest = 1;
+  for (std::int64_t p = 2; p * p <= n; ++p)
+    while (n % p == 0) { largest = p; n /= p; }
+  return n > 1 ? n : largest;
+}
+
+inline bool five_smooth(std::int64_t m) {
+  for (std::int64_t p : {2, 3, 5})
+    while (m % p == 0) m /= p;
+  return m == 1;
+}
+
+}  // namespace bluestein_detail
+
+// Primes up to this take the passes (fft/prime_pass.hpp, O(n p)), larger ones Bluestein's
+// transform: below it the prime pass is the more accurate of the two (Bluestein's two length-m
+// transforms and three products weigh more than the pass's p / 2 terms; measured in float32, the
+// pass at 251 has 0.6x Bluestein's error), and pocketfft's real transforms keep their generic pass
+// about this far (n_fft = 2 * 257 through Bluestein had 1.4x pocketfft's error).
+constexpr index_t kLargestPassPrime = 509;
+
+// The convolution length of Bluestein's transform for a complex DFT of length n: 0 where the
+// largest prime factor of n is at most kLargestPassPrime or the passes cost less than the two
+// length-m transforms; else the smallest 5-smooth m >= 2n - 1.
+inline index_t bluestein_length(index_t n) {
+  if (bluestein_detail::largest_prime(n) <= kLargestPassPrime) return 0;
+  std::int64_t m = 2 * static_cast<std::int64_t>(n) - 1;
+  while (!bluestein_detail::five_smooth(m)) ++m;
+  return 2 * bluestein_detail::pass_cost(m) + 4 * m < bluestein_detail::pass_cost(n) ? static_cast<index_t>(m) : 0;
+}
+
+// The chirp exp(+pi i k^2 / n), k < n, and the filter H / m, H the forward length-m DFT of the
+// chirp wrapped around, each rounded once to T. H is computed in long double by direct radix
+// passes (the primes of m ascending, every product taken, no special cases) written out in real
+// arithmetic, in the order that _cuda/bluestein.py repeats.
+template <typename T>
+class BluesteinTables {
+ public:
+  explicit BluesteinTables(index_t n, bool radix8) {
+    view_.m = bluestein_length(n);
+    if (view_.m == 0) return;
+    const index_t m = view_.m;
+    view_.factors = factorize(m, radix8);
+    roots_ = root_table<T>(m);
+    chirp_.resize(static_cast<size_t>(n));
+    std::vector<long double> re(static_cast<size_t>(m), 0.0L), im(static_cast<size_t>(m), 0.0L);
+    for (index_t k = 0; k < n; ++k) {
+      const index_t turn = static_cast<index_t>(static_cast<std::int64_t>(k) * k % (2 * static_cast<std::int64_t>(n)));
+      const cplx<long double> c = unit_root<long double>(turn, 2 * n);
+      chirp_[static_cast<size_t>(k)] = unit_root<T>(turn, 2 * n);
+      re[static_cast<size_t>(k)] = c.re, im[static_cast<size_t>(k)] = c.im;
+      if (k > 0) re[static_cast<size_t>(m - k)] = c.re, im[static_cast<size_t>(m - k)] = c.im;
+    }
+    forward_dft(re, im);
+    filter_.resize(static_cast<size_t>(m));
+    for (size_t k = 0; k < filter_.size(); ++k)
+      filter_[k] = {static_cast<T>(re[k] / static_cast<long double>(m)), static_cast<T>(im[k] / static_cast<long double>(m))};
+    view_.chirp = chirp_.data();
+    view_.filter = filter_.data();
+    view_.roots = roots_.data();
+  }
+  BluesteinTables(const BluesteinTables&) = delete;
+  BluesteinTables& operator=(const BluesteinTables&) = delete;
+  const fft::Bluestein<T>& view() const { return view_; }
+  const std::vector<cplx<T>>& chirp() const { return chirp_; }
+  const std::vector<cplx<T>>& filter() const { return filter_; }
+  const std::vector<cplx<T>>& roots() const { return roots_; }
+
+ private:
+  // Stockham passes as in fft/passes.hpp: CC(i, q, k) = cc[i + ido (q + p k)] to
+  // CH(i, k, j) = ch[i + ido (k + l1 j)] = w^(j l1 i) sum_q CC(i, q, k) w_p^(j q), w = exp(-2 pi i / m).
+  static void forward_dft(std::vector<long double>& re, std::vector<long double>& im) {
+    const index_t m = static_cast<index_t>(re.size());
+    const std::vector<cplx<long double>> w = root_table<long double>(m);
+    std::vector<long double> re2(re.size()), im2(im.size());
+    index_t l1 = 1, rest = m;
+    for (index_t p : {2, 3, 5}) {
+      for (; rest % p == 0; rest /= p, l1 *= p) {
+        const index_t ido = m / (l1 * p);
+        for (index_t k = 0; k < l1; ++k)
+          for (index_t j = 0; j < p; ++j)
+            for (index_t i = 0; i < ido; ++i) {
+              long double acc_re = re[i + ido * p * k], acc_im = im[i + ido * p * k];
+              for (index_t q = 1; q < p; ++q) {
+                const cplx<long double> r = w[(j * q % p) * (m / p)];
+                const long double x_re = re[i + ido * (q + p * k)], x_im = im[i + ido * (q + p * k)];
+                acc_re = acc_re + (x_re * r.re + x_im * r.im);
+                acc_im = acc_im + (x_im * r.re - x_re * r.im);
+              }
+              const cplx<long double> t = w[j * l1 * i];
+              re2[i + ido * (k + l1 * j)] = acc_re * t.re + acc_im * t.im;
+              im2[i + ido * (k + l1 * j)] = acc_im * t.re - acc_re * t.im;
+            }
+        re.swap(re2);
+        im.swap(im2);
+      }
+    }
+  }
+
+  std::vector<cplx<T>> chirp_, filter_, roots_;
+  fft::Bluestein<T> view_{};
+};
+
+}  // namespace specsep

@@ -1,0 +1,105 @@
+"""The host side of Bluestein's transform for the CUDA kernels: when to use it, its convolution
+length and its tables.
+
+The same functions as ``specsep::bluestein_length`` and ``specsep::BluesteinTables<double>``
+(cpp/include/specsep/fft/bluestein_plan.hpp), written for NumPy: tests/test_cuda_fft_plan.py
+checks them against the C++ ones, bit for bit. The filter's DFT runs in long double in the same
+order of operations as the C++ loops (x87 long double on both sides: no fused multiply-adds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pass_cost(n: int) -> int:
+    """Operations of the passes for length ``n``, roughly: ``n * p`` per prime factor ``p``."""
+    cost, rest, p = 0, n, 2
+    while p * p <= rest:
+        while rest % p == 0:
+            cost += p
+            rest //= p
+        p += 1
+    if rest > 1:
+        cost += rest
+    return cost * n
+
+
+# Primes up to this take the passes, larger ones Bluestein's transform (kLargestPassPrime: float32
+# accuracy decides it).
+LARGEST_PASS_PRIME = 509
+
+
+def _largest_prime(n: int) -> int:
+    largest, p = 1, 2
+    while p * p <= n:
+        while n % p == 0:
+            largest = p
+            n //= p
+        p += 1
+    return n if n > 1 else largest
+
+
+def _five_smooth(m: int) -> bool:
+    for p in (2, 3, 5):
+        while m % p == 0:
+            m //= p
+    return m == 1
+
+
+def convolution_length(n: int) -> int:
+    """Bluestein's convolution length for a complex DFT of length ``n``: 0 where the largest prime
+    factor of ``n`` is at most :data:`LARGEST_PASS_PRIME` or the passes cost less than the two
+    length-``m`` transforms; else the smallest 5-smooth ``m >= 2n - 1``."""
+    if _largest_prime(n) <= LARGEST_PASS_PRIME:
+        return 0
+    m = 2 * n - 1
+    while not _five_smooth(m):
+        m += 1
+    return m if 2 * _pass_cost(m) + 4 * m < _pass_cost(n) else 0
+
+
+def _forward_dft(re: np.ndarray, im: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The forward DFT of ``re + i im`` (long double) by direct radix passes over the primes of its
+    length ascending, ``w`` its root table (real and imaginary parts, long double)."""
+    m = re.size
+    l1, rest = 1, m
+    for p in (2, 3, 5):
+        while rest % p == 0:
+            ido = m // (l1 * p)
+            cc_re, cc_im = re.reshape(l1, p, ido), im.reshape(l1, p, ido)  # CC(i, q, k) = cc[k, q, i]
+            ch_re, ch_im = np.empty((p, l1, ido), np.longdouble), np.empty((p, l1, ido), np.longdouble)
+            twiddle = np.arange(ido) * l1
+            for j in range(p):
+                acc_re, acc_im = cc_re[:, 0, :].copy(), cc_im[:, 0, :].copy()
+                for q in range(1, p):
+                    r = (j * q % p) * (m // p)
+                    r_re, r_im = w.real[r], w.imag[r]
+                    x_re, x_im = cc_re[:, q, :], cc_im[:, q, :]
+                    acc_re = acc_re + (x_re * r_re + x_im * r_im)
+                    acc_im = acc_im + (x_im * r_re - x_re * r_im)
+                t_re, t_im = w.real[j * twiddle], w.imag[j * twiddle]
+                ch_re[j] = acc_re * t_re + acc_im * t_im
+                ch_im[j] = acc_im * t_re - acc_re * t_im
+            re, im = ch_re.reshape(m), ch_im.reshape(m)
+            rest //= p
+            l1 *= p
+    return re, im
+
+
+def tables(n: int, m: int, unit_roots) -> tuple[np.ndarray, np.ndarray]:
+    """``(chirp, filter)``, complex128: ``exp(+pi i k^2 / n)`` for ``k < n`` and ``H / m``, ``H`` the
+    forward length-``m`` DFT of the chirp wrapped around (``h_d = h_(m-d)``), computed in long
+    double and rounded once. ``unit_roots(x, n, dtype)``: ``exp(+2 pi i x / n)`` of fft_plan."""
+    k = np.arange(n, dtype=np.int64)
+    turn = k * k % (2 * n)  # the angle reduced in integers
+    chirp_ld = unit_roots(turn, 2 * n, np.longdouble)
+    h = np.zeros(m, dtype=np.clongdouble)
+    h[:n] = chirp_ld
+    h[m - n + 1:] = chirp_ld[1:][::-1]
+    w = unit_roots(np.arange(m, dtype=np.int64), m, np.longdouble)
+    re, im = _forward_dft(h.real.copy(), h.imag.copy(), w)
+    scale = np.longdouble(m)
+    filter_ = np.empty(m, dtype=np.complex128)
+    filter_.real, filter_.imag = re / scale, im / scale
+    return unit_roots(turn, 2 * n, np.float64), filter_
