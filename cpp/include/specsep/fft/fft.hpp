@@ -30,17 +30,17 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, 
   }
 }
 
-// Unnormalised DFT of `a` (length plan.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
+// Unnormalised DFT of `a` (length fact.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
 // with the opposite sign. `b` is scratch of the same length. Returns the buffer holding the
 // result (a or b). Every worker of the block must call it; it ends with a barrier.
 template <bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& plan, Roots<T> roots,
+SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> roots,
                               cplx<V>* a, cplx<V>* b) {
   index_t l1 = 1;
-  for (int s = 0; s < plan.count; ++s) {
-    const int p = plan.factors[s];
-    const index_t ido = plan.n / (l1 * p);
-    run_pass<fwd>(block, p, ido, l1, plan.n, a, b, roots);
+  for (int s = 0; s < fact.count; ++s) {
+    const int p = fact.factors[s];
+    const index_t ido = fact.n / (l1 * p);
+    run_pass<fwd>(block, p, ido, l1, fact.n, a, b, roots);
     block.sync();
     cplx<V>* t = a;
     a = b;

@@ -49,7 +49,7 @@ def _layout(X, layout):
     return np.ascontiguousarray(X)
 
 
-def _initial_angles(shape, dtype=np.complex64):
+def _seeded_phases(shape, dtype=np.complex64):
     """The random initial phases every Griffin-Lim here starts from (librosa's formula and seed)."""
     return np.exp(2j * np.pi * np.random.default_rng(GL_SEED).random(shape)).astype(dtype)
 
@@ -82,7 +82,7 @@ class Implementation:
 
     def initial_angles(self, shape):
         """The shared initial phases of Griffin-Lim, as this implementation takes them."""
-        return _initial_angles(shape)
+        return _seeded_phases(shape)
 
     def setup(self, threads: int) -> None:
         """Global settings for a run with ``threads`` threads (undone by :meth:`teardown`)."""
@@ -330,7 +330,7 @@ class ScipyShortTimeFFT(Implementation):
         self._plan(w)
         momentum = w.momentum / (1 + w.momentum)
         with self._ctx():
-            angles = _initial_angles(S.shape) * S
+            angles = _seeded_phases(S.shape) * S
             tprev = None
             for _ in range(w.n_iter):
                 rebuilt = self._stft(w, self._istft(w, angles, w.samples))
@@ -434,7 +434,7 @@ class NumpyScipyFFT(Implementation):
     def griffinlim(self, w, S):
         momentum = np.float32(w.momentum / (1 + w.momentum))
         St = S.swapaxes(-1, -2)  # frame-major, like the spectra below
-        angles = _initial_angles(S.shape).swapaxes(-1, -2) * St
+        angles = _seeded_phases(S.shape).swapaxes(-1, -2) * St
         tiny = np.finfo(np.float32).tiny
         tprev = None
         for _ in range(w.n_iter):
@@ -546,7 +546,7 @@ class Torch(Implementation):
     @staticmethod
     def _random_angles(shape):
         """The shared initial phases made by torch, on its threads: the same draws as
-        :func:`_initial_angles`, ``torch.polar`` in float32 (within 1e-6 of its complex64 angles)."""
+        :func:`_seeded_phases`, ``torch.polar`` in float32 (within 1e-6 of its complex64 angles)."""
         import torch
 
         turns = torch.from_numpy(np.random.default_rng(GL_SEED).random(shape)).to(torch.float32)
