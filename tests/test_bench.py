@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import import_torch
 
 from specsep.tools import bench as _bench
 from specsep.tools.bench import harness, peers, signals, workloads
@@ -202,7 +203,7 @@ def test_layout_workloads_hand_every_implementation_the_other_librarys_layout():
     """W2L and W5L give librosa.stft's layout (its strides, checked against librosa itself), W2T
     torch.stft's, to every implementation; the summary sets specsep's time against its own layout's."""
     librosa = pytest.importorskip("librosa")
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     chosen = workloads.select(["W2", "W2L", "W2T", "W5L"], quick=True)
     spy = _LayoutSpy()
     cells = harness.run(chosen, [spy], threads=1, warmup=0, repeats=1, verbose=False)
