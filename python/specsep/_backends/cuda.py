@@ -258,8 +258,11 @@ class CudaBackend:
                                            + n_frames * plan.n_freqs * COMPLEX_OF[plan.dtype].itemsize  # their STFT
                                            + sources * (n_frames * plan.n_freqs + length) * plan.dtype.itemsize))
         X = self.stft(plan, xp.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
-        masks = xp.ascontiguousarray(xp.broadcast_to(masks, batch + masks.shape[-3:]))
-        masks = masks.reshape((-1,) + masks.shape[-2:])
+        masks = xp.broadcast_to(masks, batch + masks.shape[-3:])
+        if masks.swapaxes(-1, -2).flags.c_contiguous:  # frame-major, as stft's spectra: read coalesced
+            masks = masks.swapaxes(-1, -2).reshape((-1, n_frames, plan.n_freqs)).swapaxes(-1, -2)
+        else:  # read dense (signals, F, T): a frame's bins at a stride of n_frames
+            masks = xp.ascontiguousarray(masks).reshape((-1,) + masks.shape[-2:])
         out = xp.empty((masks.shape[0], length), dtype=plan.dtype)
         self._istft_rows(plan, self._frame_major(X), masks, sources, length, out)
         out = out.reshape(batch + (sources, length))
