@@ -148,3 +148,19 @@ def test_istft_of_librosa_layout_copies_nothing():
     finally:
         tracemalloc.stop()
     assert peak < X.nbytes / 8, f"peak {peak} bytes for an input of {X.nbytes} bytes"
+
+
+@pytest.mark.skipif("cuda-emu" not in specsep.available_backends(), reason="cuda-emu not built")
+def test_separate_of_frame_major_device_masks(dtype):
+    """Masks made from specsep's spectrograms on the device are frame-major in memory; the cuda
+    backend reads them in place (coalesced) with the bits of the same masks laid out (F, T)."""
+    from specsep import _backends
+
+    xp = _backends.select("cuda-emu").xp
+    x = xp.asarray(_signals(dtype, (2, 3, 2000)))
+    X = np.abs(specsep.stft(x, **ARGS, backend="cuda-emu"))
+    masks = xp.stack([X, 2 * X], axis=-3) / (3 * X[..., None, :, :] + 1)
+    assert masks.swapaxes(-1, -2).flags.c_contiguous and not masks.flags.c_contiguous
+    expected = specsep.separate(np.asarray(x), np.ascontiguousarray(np.asarray(masks)), **ARGS, backend="cuda-emu")
+    assert_same_bits(np.asarray(specsep.separate(x, masks, **ARGS, backend="cuda-emu")), expected,
+                     "separate of frame-major device masks")

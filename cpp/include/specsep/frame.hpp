@@ -66,7 +66,11 @@ SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, c
 template <typename V, typename T, typename Block, typename Load>
 SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a) {
   if (f.even()) {
-    for (index_t j = block.tid(); j < f.n / 2; j += block.size()) a[j] = {load(2 * j), load(2 * j + 1)};
+    // a[j] = {x[2j], x[2j+1]} is x itself in memory: consecutive workers load consecutive samples
+    // (coalesced on a GPU), where pairs would have every load and store at stride 2.
+    static_assert(sizeof(cplx<V>) == 2 * sizeof(V), "a complex is its two parts, unpadded");
+    V* samples = &a[0].re;
+    for (index_t j = block.tid(); j < f.n; j += block.size()) samples[j] = load(j);
   } else {
     for (index_t j = block.tid(); j < f.n; j += block.size()) a[j] = {load(j), V()};
   }
@@ -92,10 +96,9 @@ SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, co
     fft::real_backward_pre(block, h, bins, a, fft::Roots<T>{f.roots, 1});
     block.sync();
     const cplx<V>* z = frame_transform<false>(block, f, a, b);
-    for (index_t j = block.tid(); j < h; j += block.size()) {
-      store(2 * j, z[j].re);
-      store(2 * j + 1, z[j].im);
-    }
+    // Sample 2j is z[j].re, 2j+1 is z[j].im: z read as n reals, one sample per worker in turn.
+    const V* samples = &z[0].re;
+    for (index_t j = block.tid(); j < n; j += block.size()) store(j, samples[j]);
   } else {
     for (index_t k = block.tid(); k <= n / 2; k += block.size()) {
       cplx<V> x = bins[k];

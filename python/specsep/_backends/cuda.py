@@ -12,7 +12,9 @@ a host synchronisation per iteration.
 Layouts (Note [layouts on cuda]): the kernels take dense arrays (CuPy passes a data pointer; the
 emulator refuses any other), so signals, spectrograms and masks of other layouts (librosa's,
 transposed, sliced) go through one device-side copy each (``ascontiguousarray``, counted by
-``_reserve``) before the launches; stft's output is frame-major, read by the iSTFT as it is.
+``_reserve``) before the launches; stft's output is frame-major, read by the iSTFT as it is, and
+Griffin-Lim and MISI copy their magnitudes frame-major once, so that a warp reads a frame's bins
+at consecutive addresses in every iteration.
 tests/test_layouts.py holds every layout to the contiguous call's bits on cuda-emu. The cpu
 backend reads every layout in place (_backends/cpu.py).
 
@@ -192,7 +194,8 @@ class CudaBackend:
 
     def _istft_rows(self, plan, X, M, sources, length, out):
         """``out (signals, length)`` from frame-major ``X (items, frames, freqs)`` times ``M
-        (signals, freqs, frames)`` (None: no mask), signal i reading item i // sources."""
+        (signals, freqs, frames)`` (None: no mask), signal i reading item i // sources. ``M`` is
+        dense, or the transposed view of a dense frame-major array (read coalesced, _retrieve)."""
         c = self._constants(plan)
         n_frames = X.shape[1]
         signals = out.shape[0]
@@ -206,7 +209,7 @@ class CudaBackend:
             if M is None:  # a single 1 read through strides 0
                 mask, ms = self.xp.ones(1, dtype=plan.dtype), (_long(0), _long(0), _long(0))
             else:
-                mask = M[first:last]
+                mask = M[first:last] if M.flags.c_contiguous else M[first:last].swapaxes(-1, -2)
                 ms = (_long(M.strides[0] // M.itemsize), _long(M.strides[2] // M.itemsize),
                       _long(M.strides[1] // M.itemsize))
             items = X[first // sources:-(-last // sources)]
@@ -255,8 +258,11 @@ class CudaBackend:
                                            + n_frames * plan.n_freqs * COMPLEX_OF[plan.dtype].itemsize  # their STFT
                                            + sources * (n_frames * plan.n_freqs + length) * plan.dtype.itemsize))
         X = self.stft(plan, xp.broadcast_to(x_mix, batch + x_mix.shape[-1:]))
-        masks = xp.ascontiguousarray(xp.broadcast_to(masks, batch + masks.shape[-3:]))
-        masks = masks.reshape((-1,) + masks.shape[-2:])
+        masks = xp.broadcast_to(masks, batch + masks.shape[-3:])
+        if masks.swapaxes(-1, -2).flags.c_contiguous:  # frame-major, as stft's spectra: read coalesced
+            masks = masks.swapaxes(-1, -2).reshape((-1, n_frames, plan.n_freqs)).swapaxes(-1, -2)
+        else:  # read dense (signals, F, T): a frame's bins at a stride of n_frames
+            masks = xp.ascontiguousarray(masks).reshape((-1,) + masks.shape[-2:])
         out = xp.empty((masks.shape[0], length), dtype=plan.dtype)
         self._istft_rows(plan, self._frame_major(X), masks, sources, length, out)
         out = out.reshape(batch + (sources, length))
@@ -278,7 +284,9 @@ class CudaBackend:
         squares *= squares
         norm = xp.sqrt(xp.sum(squares, axis=-1))
         del squares
-        S = xp.ascontiguousarray(S, dtype=real)
+        # Frame-major (signals, T, F): the kernels read a frame's magnitudes at consecutive
+        # addresses (F, T would put every lane of a warp on its own row); one copy for all iterations.
+        S = xp.ascontiguousarray(S.swapaxes(-1, -2), dtype=real)
         # (signals, T, F), a private copy: the kernels update it in place, and ascontiguousarray would
         # hand back the caller's (read-only, broadcast) view whenever it is already contiguous (T = 1)
         angles = xp.array(angles.swapaxes(-1, -2), dtype=COMPLEX_OF[real], order="C", copy=True)
@@ -293,13 +301,13 @@ class CudaBackend:
         threads = _threads(plan.n_fft)
         update_work = self._update_work(plan)
         pad = plan.padding
-        ms = (_long(F * n_frames), _long(1), _long(n_frames))
+        ms = (_long(F * n_frames), _long(F), _long(1))
         alpha = real.type(momentum / (1.0 + momentum))
 
         signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
 
         def invert(y):
-            self._istft_rows(plan, angles, S, 1, length, y)
+            self._istft_rows(plan, angles, S.swapaxes(-1, -2), 1, length, y)
             if mixture is not None:
                 for first, last in item_ranges:
                     self._launch("misi_distribute", plan, (-(-length // 256), last - first), (256,), (

@@ -228,6 +228,9 @@ class HostArrays:
         check_host(M=first_masks)
         single = first_masks.ndim == x_mix.ndim + 1
         sources = 1 if single else first_masks.shape[-3]
+        # Masks frame-major in memory (made from specsep's spectrograms) are staged frame-major: a
+        # plain copy here, and the kernels read them coalesced (cuda backend's separate).
+        frame_major = abs(first_masks.strides[-1]) > abs(first_masks.strides[-2])
         batch = np.broadcast_shapes(x_mix.shape[:-1], first_masks.shape[:first_masks.ndim - (2 if single else 3)])
         items = int(np.prod(batch))
         out = np.empty(batch + ((length,) if single else (sources, length)), real)
@@ -241,7 +244,8 @@ class HostArrays:
             offset = first * plan.hop_length - plan.padding
             n = s1 - offset
             lo, hi = first * plan.hop_length, (stop - 1) * plan.hop_length + plan.n_fft
-            mask_shape = first_masks.shape[:-1] + (stop - first,)
+            mask_shape = first_masks.shape[:-2] + ((stop - first, plan.n_freqs) if frame_major
+                                                   else (plan.n_freqs, stop - first))
 
             def sink(y, s0=s0, s1=s1, offset=offset):
                 out[..., s0:s1] = y[..., s0 - offset:]
@@ -249,10 +253,11 @@ class HostArrays:
             def masks(first=first, stop=stop):
                 block_masks = masks_of(first, stop)
                 check_host(M=block_masks)
-                return block_masks
+                return block_masks.swapaxes(-1, -2) if frame_major else block_masks
 
             def compute(segment, block_masks, n=n):
-                return (self.device.separate(uncentred, segment, block_masks, n),)
+                masks = block_masks.swapaxes(-1, -2) if frame_major else block_masks
+                return (self.device.separate(uncentred, segment, masks, n),)
             blocks.append(Block([(x_mix.shape[:-1] + (hi - lo,), real,
                                   lambda lo=lo, hi=hi: _chunks.padded_segment(plan, x_mix, lo, hi)),
                                  (mask_shape, first_masks.dtype, masks)],
