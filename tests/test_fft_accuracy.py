@@ -112,6 +112,24 @@ def test_bluestein_frames_route_by_their_scratch(n_fft, dtype, place):
     assert emu._segment(plan)[1][0] == place  # the iSTFT's
 
 
+@pytest.mark.parametrize(("n_fft", "smooth"), [(512, True), (400, True), (30, True), (15, True), (14, False),
+                                               (97, False), (1042, False)])
+def test_frame_ffts_run_their_kernel_instantiation(n_fft, smooth, dtype, rng):
+    """Frames whose transform has radix 2, 3, 4, 5 and 8 passes alone run the kernels' default
+    instantiation, compiled without the prime pass and Bluestein's branch (and their registers);
+    frames with a prime factor above 5 (7, 97; 521 through Bluestein's) the one for any length."""
+    _emu = pytest.importorskip("specsep._emu", reason="the cuda-emu backend is not available in this build")
+    assert fft_plan.smooth(n_fft) == smooth
+    x = rng.standard_normal((2, 4 * n_fft)).astype(dtype)
+    before = _emu.launches()
+    X = specsep.stft(x, n_fft=n_fft, hop_length=n_fft // 4, backend="cuda-emu")
+    launched = {name for name, count in _emu.launches().items() if count > before[name]}
+    cpp = "float" if dtype == np.float32 else "double"
+    arguments = cpp if smooth else f"{cpp}, specsep::fft::Lengths::any"
+    assert launched == {f"specsep::cuda::stft<{arguments}>"}
+    assert_close(X, specsep.stft(x, n_fft=n_fft, hop_length=n_fft // 4, backend="numpy"), RTOL[np.dtype(dtype)])
+
+
 @pytest.mark.parametrize("n", [97, 509, 521, 1042, 4093, 8186, 8191])
 def test_backward_frame_fft_error_within_pocketfft(dtype, n):
     """The inverse real FFT (the iSTFT's) through the cpu module's test hook, the same frame code."""

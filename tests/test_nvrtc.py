@@ -29,12 +29,15 @@ def compiled():
         raise
 
 
-def test_instantiation_list_covers_both_precisions():
-    pairs = source.instantiations()
-    kernels = {kernel for kernel, _ in pairs}
+def test_instantiation_list_covers_both_precisions_and_any_length():
+    lines = source.instantiations()
+    kernels = {kernel for kernel, *_ in lines}
     assert kernels >= {"stft", "stft_phase_update", "istft", "misi_distribute", "convergence"}
+    frame_fft = {k + suffix for k in ("stft", "stft_phase_update", "istft") for suffix in ("", "_global")}
     for kernel in kernels:
-        assert (kernel, "float") in pairs and (kernel, "double") in pairs
+        for cpp in ("float", "double"):
+            assert (kernel, cpp) in lines
+            assert ((kernel, cpp, source.ANY_LENGTH) in lines) == (kernel in frame_fft)
 
 
 @pytest.mark.parametrize("arch", resources.ARCHITECTURES)
@@ -75,8 +78,8 @@ def test_nvcc_compiles_the_same_list(tmp_path):
     kernels, include = source.source_dirs()
     unit = tmp_path / "check.cu"
     unit.write_text('#include "kernels.cu"\n'
-                    "#define SPECSEP_INSTANTIATE(name, T) "
-                    "template __global__ decltype(specsep::cuda::name<T>) specsep::cuda::name<T>;\n"
+                    "#define SPECSEP_INSTANTIATE(name, ...) template __global__ "
+                    "decltype(specsep::cuda::name<__VA_ARGS__>) specsep::cuda::name<__VA_ARGS__>;\n"
                     '#include "instantiations.inc"\n')
     result = subprocess.run(
         ["nvcc", "-std=c++17", "-arch=sm_90", "-cubin", "-Xptxas", "-v", f"-I{kernels}", f"-I{include}",

@@ -20,9 +20,11 @@ struct CudaBlock {
 // The frame FFT of length n from the factor list {count, p_1, ..., p_count, m, [count_m, q_1, ...]}
 // and the root table exp(+2 pi i x / n) that the host built (python/specsep/_cuda/fft_plan.py);
 // m > 0: Bluestein's transform, whose chirp, filter and roots of m follow the root table. Built by
-// thread 0 in shared memory; every thread reads it after the barrier.
-template <typename T>
-__device__ void load_frame_fft(FrameFFT<T>& f, index_t n, const int* factors, const cplx<T>* roots) {
+// thread 0 in shared memory; every thread reads it after the barrier. Every frame-FFT kernel takes
+// L = fft::Lengths::smooth by default and is instantiated for L = any too: the host launches the
+// smooth one only for lists whose factors are all 2, 3, 4, 5 or 8 (cuda_source.name_expression).
+template <typename T, fft::Lengths L>
+__device__ void load_frame_fft(FrameFFT<T, L>& f, index_t n, const int* factors, const cplx<T>* roots) {
   if (threadIdx.x == 0) {
     f.n = n;
     f.roots = roots;
@@ -44,8 +46,8 @@ __device__ void load_frame_fft(FrameFFT<T>& f, index_t n, const int* factors, co
 }
 
 // Scratch per FFT buffer, in complex values (FrameFFT::scratch()).
-template <typename T>
-__device__ __forceinline__ index_t fft_scratch(const FrameFFT<T>& f) { return f.scratch(); }
+template <typename T, fft::Lengths L>
+__device__ __forceinline__ index_t fft_scratch(const FrameFFT<T, L>& f) { return f.scratch(); }
 
 // This block's `per_block` values of a global scratch array (the *_global kernels, for work
 // buffers too big for shared memory): one slice per block of the grid, so blocks never share one.

@@ -16,8 +16,8 @@
 namespace specsep {
 namespace cuda {
 
-template <typename T>
-__device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T>* X, long long xs0, long long xs1,
+template <typename T, fft::Lengths L>
+__device__ __forceinline__ void istft_segment(const FrameFFT<T, L>& f, const cplx<T>* X, long long xs0, long long xs1,
                                               long long xs2, const T* M, long long ms0, long long ms1, long long ms2,
                                               int sources, const T* window, const T* synthesis, int n_fft, int hop,
                                               long long n_frames, long long start, long long length, int segment,
@@ -57,25 +57,25 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T>& f, const cplx<T
   }
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void istft(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M, long long ms0,
                       long long ms1, long long ms2, int sources, const T* window, const T* synthesis,
                       const cplx<T>* roots, const int* factors, int n_fft, int hop, long long n_frames,
                       long long start, long long length, int segment, T* out) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   SPECSEP_DYN_SHARED(cplx<T>, smem);
   istft_segment(f, X, xs0, xs1, xs2, M, ms0, ms1, ms2, sources, window, synthesis, n_fft, hop, n_frames, start, length,
                 segment, out, smem);
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void istft_global(const cplx<T>* X, long long xs0, long long xs1, long long xs2, const T* M,
                              long long ms0, long long ms1, long long ms2, int sources, const T* window,
                              const T* synthesis, const cplx<T>* roots, const int* factors, int n_fft, int hop,
                              long long n_frames, long long start, long long length, int segment, T* out,
                              cplx<T>* scratch, long long per_block) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   istft_segment(f, X, xs0, xs1, xs2, M, ms0, ms1, ms2, sources, window, synthesis, n_fft, hop, n_frames, start, length,
                 segment, out, block_scratch(scratch, per_block));

@@ -18,10 +18,10 @@ __device__ __forceinline__ T framed_sample(const T* signal, long long n_samples,
 }
 
 // out[signal, t, f] = scale * sum_j window[j] x_pad[t * hop + j] exp(-2 pi i j f / n_fft).
-template <typename T>
-__device__ __forceinline__ void stft_frame(const FrameFFT<T>& f, const T* x, long long x_stride, long long n_samples,
-                                           const T* window, int n_fft, int hop, int pad, int pad_mode, T scale,
-                                           long long n_frames, cplx<T>* out, cplx<T>* work) {
+template <typename T, fft::Lengths L>
+__device__ __forceinline__ void stft_frame(const FrameFFT<T, L>& f, const T* x, long long x_stride,
+                                           long long n_samples, const T* window, int n_fft, int hop, int pad,
+                                           int pad_mode, T scale, long long n_frames, cplx<T>* out, cplx<T>* work) {
   const index_t scratch = fft_scratch(f);
   const index_t t = blockIdx.x, signal = blockIdx.y;
   const T* samples = x + signal * x_stride;
@@ -31,21 +31,21 @@ __device__ __forceinline__ void stft_frame(const FrameFFT<T>& f, const T* x, lon
                 work, work + scratch, out + (signal * n_frames + t) * (n_fft / 2 + 1), scale);
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void stft(const T* x, long long x_stride, long long n_samples, const T* window, const cplx<T>* roots,
                      const int* factors, int n_fft, int hop, int pad, int pad_mode, T scale, long long n_frames,
                      cplx<T>* out) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   SPECSEP_DYN_SHARED(cplx<T>, smem);
   stft_frame(f, x, x_stride, n_samples, window, n_fft, hop, pad, pad_mode, scale, n_frames, out, smem);
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void stft_global(const T* x, long long x_stride, long long n_samples, const T* window,
                             const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad, int pad_mode,
                             T scale, long long n_frames, cplx<T>* out, cplx<T>* scratch, long long per_block) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   stft_frame(f, x, x_stride, n_samples, window, n_fft, hop, pad, pad_mode, scale, n_frames, out,
              block_scratch(scratch, per_block));
@@ -56,9 +56,9 @@ __global__ void stft_global(const T* x, long long x_stride, long long n_samples,
 // convergence); then c = STFT(x_k - alpha * x_(k-1)) of y and y_previous (Note [momentum by
 // linearity] in specsep/phase.hpp) and the new angles c / |c| (items not `active` keep theirs;
 // `epsilon`: Note [vanishing bins]). Signals are (item * sources + j).
-template <typename T>
+template <typename T, fft::Lengths L>
 __device__ __forceinline__ void stft_phase_update_frame(
-    const FrameFFT<T>& f, const T* y, const T* y_previous, long long length, const T* window, int n_fft, int hop,
+    const FrameFFT<T, L>& f, const T* y, const T* y_previous, long long length, const T* window, int n_fft, int hop,
     int pad, int pad_mode, long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2,
     cplx<T>* angles, const int* active, int sources, T alpha, T epsilon, int track, double* frame_error,
     cplx<T>* work) {
@@ -106,27 +106,27 @@ __device__ __forceinline__ void stft_phase_update_frame(
   for (index_t k = threadIdx.x; k < F; k += blockDim.x) angles[row + k] = unit_phase<T>(spectrum[k], floor);
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void stft_phase_update(const T* y, const T* y_previous, long long length, const T* window,
                                   const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad, int pad_mode,
                                   long long n_frames, const T* magnitude, long long ms0, long long ms1, long long ms2,
                                   cplx<T>* angles, const int* active, int sources, T alpha, T epsilon, int track,
                                   double* frame_error) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   SPECSEP_DYN_SHARED(cplx<T>, smem);
   stft_phase_update_frame(f, y, y_previous, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1,
                           ms2, angles, active, sources, alpha, epsilon, track, frame_error, smem);
 }
 
-template <typename T>
+template <typename T, fft::Lengths L = fft::Lengths::smooth>
 __global__ void stft_phase_update_global(const T* y, const T* y_previous, long long length, const T* window,
                                          const cplx<T>* roots, const int* factors, int n_fft, int hop, int pad,
                                          int pad_mode, long long n_frames, const T* magnitude, long long ms0,
                                          long long ms1, long long ms2, cplx<T>* angles, const int* active,
                                          int sources, T alpha, T epsilon, int track, double* frame_error,
                                          cplx<T>* scratch, long long per_block) {
-  __shared__ FrameFFT<T> f;
+  __shared__ FrameFFT<T, L> f;
   load_frame_fft(f, n_fft, factors, roots);
   stft_phase_update_frame(f, y, y_previous, length, window, n_fft, hop, pad, pad_mode, n_frames, magnitude, ms0, ms1,
                           ms2, angles, active, sources, alpha, epsilon, track, frame_error,

@@ -7,7 +7,7 @@
 
 namespace {
 const bool registered = [] {
-#define SPECSEP_INSTANTIATE(kernel, T) SPECSEP_EMU_INSTANTIATE_AS("specsep", kernel, T)
+#define SPECSEP_INSTANTIATE(kernel, ...) SPECSEP_EMU_INSTANTIATE_AS("specsep", kernel, __VA_ARGS__)
 #include "instantiations.inc"
 #undef SPECSEP_INSTANTIATE
   return true;

@@ -1,12 +1,12 @@
 #include "registry.hpp"
 
-#include <cxxabi.h>
 #include <elf.h>
 #include <link.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -46,11 +46,17 @@ std::string KernelInfo::signature() const {
 
 namespace {
 
-// The file of the loaded object whose segments hold `address` (the main program: /proc/self/exe).
-std::string object_file(const void* address) {
+// The loaded object whose segments hold `address` (the main program: /proc/self/exe), and the
+// address its symbol values are relative to.
+struct LoadedObject {
+  std::string file;
+  std::uintptr_t base = 0;
+};
+
+LoadedObject object_of(const void* address) {
   struct Query {
     std::uintptr_t address = 0;
-    std::string file;
+    LoadedObject object;
     bool found = false;
   } q;
   q.address = reinterpret_cast<std::uintptr_t>(address);
@@ -61,7 +67,8 @@ std::string object_file(const void* address) {
           const auto& ph = info->dlpi_phdr[i];
           const std::uintptr_t begin = info->dlpi_addr + ph.p_vaddr;
           if (ph.p_type == PT_LOAD && q.address >= begin && q.address < begin + ph.p_memsz) {
-            q.file = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
+            q.object.file = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
+            q.object.base = info->dlpi_addr;
             q.found = true;
             return 1;
           }
@@ -70,12 +77,19 @@ std::string object_file(const void* address) {
       },
       &q);
   if (!q.found) throw Error("static shared memory: no loaded object holds the kernels");
-  return q.file;
+  return q.object;
 }
 
-// Demangled name -> size of every function-local static object ("_ZZ..." symbols) of an ELF file:
-// from .symtab, or .dynsym where the file is stripped (template kernels' statics are exported).
-std::map<std::string, std::size_t> local_statics(const std::string& file) {
+// The symbols of an ELF file that size a kernel's static shared memory: the mangled name of every
+// function by its value, and the size of every function-local static object ("_ZZ..." symbols) by
+// its mangled name; from .symtab, or .dynsym where the file is stripped (template kernels and
+// their statics are exported).
+struct Symbols {
+  std::map<std::uintptr_t, std::string> functions;
+  std::map<std::string, std::size_t> statics;
+};
+
+Symbols read_symbols(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (bytes.size() < sizeof(Elf64_Ehdr) || bytes.compare(0, 4, ELFMAG) != 0 || bytes[EI_CLASS] != ELFCLASS64)
@@ -90,15 +104,14 @@ std::map<std::string, std::size_t> local_statics(const std::string& file) {
   if (!table) throw Error("static shared memory: " + file + " has no symbol table");
   const char* names = base + sections[table->sh_link].sh_offset;
   const auto* symbols = reinterpret_cast<const Elf64_Sym*>(base + table->sh_offset);
-  std::map<std::string, std::size_t> found;
+  Symbols found;
   for (std::size_t i = 0; i < table->sh_size / sizeof(Elf64_Sym); ++i) {
     const Elf64_Sym& sym = symbols[i];
     const char* mangled = names + sym.st_name;
-    if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || std::strncmp(mangled, "_ZZ", 3) != 0) continue;
-    int status = 0;
-    char* name = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
-    if (status == 0) found[name] = sym.st_size;
-    std::free(name);
+    if (ELF64_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_value != 0)
+      found.functions.emplace(sym.st_value, mangled);
+    else if (ELF64_ST_TYPE(sym.st_info) == STT_OBJECT && std::strncmp(mangled, "_ZZ", 3) == 0)
+      found.statics[mangled] = sym.st_size;
   }
   return found;
 }
@@ -108,16 +121,21 @@ std::map<std::string, std::size_t> local_statics(const std::string& file) {
 std::size_t KernelInfo::static_shared() const {
   static std::mutex mutex;
   static std::map<std::string, std::size_t> of_kernel;
-  static std::map<std::string, std::map<std::string, std::size_t>> of_file;
+  static std::map<std::string, Symbols> of_file;
   std::lock_guard<std::mutex> lock(mutex);
   if (auto known = of_kernel.find(name); known != of_kernel.end()) return known->second;
-  const std::string file = object_file(reinterpret_cast<const void*>(fn));
-  auto statics = of_file.find(file);
-  if (statics == of_file.end()) statics = of_file.emplace(file, local_statics(file)).first;
-  // A kernel's statics are named "<name expression>(<parameters>)::...".
+  const LoadedObject object = object_of(reinterpret_cast<const void*>(fn));
+  auto symbols = of_file.find(object.file);
+  if (symbols == of_file.end()) symbols = of_file.emplace(object.file, read_symbols(object.file)).first;
+  // The kernel by its address, not its name expression, whose default template arguments (fft::Lengths)
+  // its symbol spells out; its statics are "_ZZ" <its mangled name less "_Z"> "E" <the static's name>.
+  const auto kernel = symbols->second.functions.find(reinterpret_cast<std::uintptr_t>(fn) - object.base);
+  if (kernel == symbols->second.functions.end() || kernel->second.rfind("_Z", 0) != 0)
+    throw Error("static shared memory: no symbol of " + object.file + " names the kernel " + name);
+  const std::string prefix = "_ZZ" + kernel->second.substr(2) + "E";
+  const auto& statics = symbols->second.statics;
   std::size_t bytes = 0;
-  const std::string prefix = name + "(";
-  for (auto s = statics->second.lower_bound(prefix); s != statics->second.end() && s->first.rfind(prefix, 0) == 0; ++s)
+  for (auto s = statics.lower_bound(prefix); s != statics.end() && s->first.rfind(prefix, 0) == 0; ++s)
     bytes += s->second;
   return of_kernel[name] = bytes;
 }

@@ -270,8 +270,10 @@ void launch(const std::string& name, Dim3 grid, Dim3 block, std::size_t shared_m
 }  // namespace emu
 }  // namespace specsep
 
-// Registers one line SPECSEP_INSTANTIATE(kernel, T) of an instantiation list under its name
-// expression "specsep::cuda::kernel<T>" (see kernels.cpp):
-//   #define SPECSEP_INSTANTIATE(kernel, T) SPECSEP_EMU_INSTANTIATE_AS("specsep", kernel, T)
-#define SPECSEP_EMU_INSTANTIATE_AS(group, kernel, T) \
-  ::specsep::emu::register_kernel("specsep::cuda::" #kernel "<" #T ">", group, &::specsep::cuda::kernel<T>);
+// Registers one line SPECSEP_INSTANTIATE(kernel, T, ...) of an instantiation list under its name
+// expression "specsep::cuda::kernel<T, ...>", the template arguments as the line spells them (see
+// kernels.cpp):
+//   #define SPECSEP_INSTANTIATE(kernel, ...) SPECSEP_EMU_INSTANTIATE_AS("specsep", kernel, __VA_ARGS__)
+#define SPECSEP_EMU_INSTANTIATE_AS(group, kernel, ...)                                      \
+  ::specsep::emu::register_kernel("specsep::cuda::" #kernel "<" #__VA_ARGS__ ">", group, \
+                                  &::specsep::cuda::kernel<__VA_ARGS__>);

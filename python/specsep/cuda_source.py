@@ -16,10 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cuda import fft_plan
 from ._version import __version__
 
 # C++ spelling of each real dtype, for name expressions (one place, like cupyx's helper).
 CPP_TYPE = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+
+# The second template argument of a frame-FFT kernel's instantiation for any frame length (fft::Lengths
+# of cpp/include/specsep/fft/fft.hpp); the smooth lengths take the default, Lengths::smooth.
+ANY_LENGTH = "specsep::fft::Lengths::any"
 
 # The options CuPy's runtime adds itself are -arch and --device-as-default-execution-space; ours:
 NVRTC_OPTIONS = ("-std=c++17", "-ftz=true")
@@ -65,17 +70,30 @@ def include_options() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def instantiations() -> tuple[tuple[str, str], ...]:
-    """``(kernel, type)`` pairs of cpp/cuda/instantiations.inc, the single list of kernels."""
+def instantiations() -> tuple[tuple[str, ...], ...]:
+    """The lines of cpp/cuda/instantiations.inc, the single list of kernels: ``(kernel, type)``, or
+    ``(kernel, type, ANY_LENGTH)`` for the frame-FFT kernels' instantiation for any frame length."""
     text = (source_dirs()[0] / "instantiations.inc").read_text()
-    return tuple(re.findall(r"^SPECSEP_INSTANTIATE\((\w+),\s*(\w+)\)", text, flags=re.M))
+    lines = re.findall(r"^SPECSEP_INSTANTIATE\((.*)\)$", text, flags=re.M)
+    return tuple(tuple(argument.strip() for argument in line.split(",")) for line in lines)
 
 
-def name_expression(kernel: str, dtype) -> str:
-    """The name expression of ``kernel`` instantiated for the real ``dtype``."""
-    return f"specsep::cuda::{kernel}<{CPP_TYPE[np.dtype(dtype)]}>"
+def name_expression(kernel: str, dtype, n_fft: int) -> str:
+    """The name expression of ``kernel`` instantiated for the real ``dtype`` and, for a frame-FFT
+    kernel, frames of ``n_fft`` samples: its default instantiation where the frame's transform is
+    smooth (radix 2, 3, 4, 5 and 8 passes alone), else its instantiation for any length."""
+    arguments = (CPP_TYPE[np.dtype(dtype)],)
+    if kernel in _frame_fft_kernels() and not fft_plan.smooth(n_fft):
+        arguments += (ANY_LENGTH,)
+    return f"specsep::cuda::{kernel}<{', '.join(arguments)}>"
 
 
 def name_expressions() -> tuple[str, ...]:
     """The name expressions of every instantiation, in the order of instantiations.inc."""
-    return tuple(f"specsep::cuda::{kernel}<{cpp}>" for kernel, cpp in instantiations())
+    return tuple(f"specsep::cuda::{kernel}<{', '.join(arguments)}>" for kernel, *arguments in instantiations())
+
+
+@functools.lru_cache(maxsize=1)
+def _frame_fft_kernels() -> frozenset[str]:
+    """The kernels with an instantiation for any frame length."""
+    return frozenset(kernel for kernel, *arguments in instantiations() if ANY_LENGTH in arguments)

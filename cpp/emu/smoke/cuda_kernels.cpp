@@ -1,6 +1,7 @@
 // Smoke launchers of the CUDA backend's kernels (cpp/cuda/instantiations.inc) for the sanitizer
 // driver: small launches shaped like python/specsep/_cuda/backend.py's, over an even and an odd
-// frame length (radix-4/2 and radix-3/5 passes; a prime pass and Bluestein's transform in a few)
+// frame length (radix-4/2 and radix-3/5 passes; a prime pass and Bluestein's transform in a few,
+// through the kernels' instantiation for any length)
 // and every pad mode, with cheap checks against a
 // direct DFT and the STFT round trip. Grids stay small: under ThreadSanitizer every CUDA thread
 // of every block is a new TSan fiber (about 1 ms each).
@@ -31,8 +32,11 @@ struct Setup {
   std::vector<cplx<T>> roots;
   long scratch;
 
+  bool smooth;  // fft::is_smooth: the frame-FFT kernels' default instantiation runs it
+
   Setup(int n, int h, int mode, int nthreads, long long samples, int nsignals)
-      : n_fft(n), hop(h), pad(n / 2), pad_mode(mode), threads(nthreads), n_samples(samples), signals(nsignals) {
+      : n_fft(n), hop(h), pad(n / 2), pad_mode(mode), threads(nthreads), n_samples(samples), signals(nsignals),
+        smooth(specsep::fft::is_smooth(specsep::factorize(n % 2 == 0 ? n / 2 : n))) {
     n_frames = 1 + (n_samples + 2 * pad - n_fft) / hop;
     x.resize(static_cast<size_t>(signals * n_samples));
     for (size_t i = 0; i < x.size(); ++i) x[i] = T(std::sin(0.37 * double(i)) + 0.25 * std::cos(1.9 * double(i)));
@@ -50,6 +54,11 @@ struct Setup {
   bool global = false;  // the *_global kernels: work buffers in a global scratch array, not shared memory
 
   long freqs() const { return n_fft / 2 + 1; }
+  // The name expression of frame-FFT kernel k<T> for this frame length (cpp/cuda/instantiations.inc).
+  std::string kernel(const char* k) const {
+    const std::string plain = name(k, T());
+    return smooth ? plain : plain.substr(0, plain.size() - 1) + ", specsep::fft::Lengths::any>";
+  }
   // The global kernels' scratch: `per_block` complex values for each of `blocks` blocks.
   std::vector<cplx<T>> scratch_for(unsigned blocks, long long per_block) const {
     return std::vector<cplx<T>>(static_cast<size_t>(blocks * per_block));
@@ -81,12 +90,12 @@ std::vector<cplx<T>> run_stft(const Setup<T>& s) {
   if (s.global) {
     const long long per_block = 2 * s.scratch;
     std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
-    launch(name("stft_global", T()), grid, {static_cast<unsigned>(s.threads)}, 0, s.x.data(), s.n_samples,
+    launch(s.kernel("stft_global"), grid, {static_cast<unsigned>(s.threads)}, 0, s.x.data(), s.n_samples,
            s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, T(1),
            s.n_frames, out.data(), scratch.data(), per_block);
     return out;
   }
-  launch(name("stft", T()), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared(), s.x.data(), s.n_samples,
+  launch(s.kernel("stft"), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared(), s.x.data(), s.n_samples,
          s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad, s.pad_mode, T(1),
          s.n_frames, out.data());
   return out;
@@ -133,12 +142,12 @@ std::vector<T> run_istft(const Setup<T>& s, const std::vector<cplx<T>>& X, int s
   if (s.global) {
     const long long per_block = 2 * s.scratch + (segment + 1) / 2;  // segment reals in complex values
     std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
-    launch(name("istft_global", T()), grid, {static_cast<unsigned>(s.threads)}, 0, X.data(), s.n_frames * F, F,
+    launch(s.kernel("istft_global"), grid, {static_cast<unsigned>(s.threads)}, 0, X.data(), s.n_frames * F, F,
            1ll, M, ms0, ms1, ms2, sources, s.window.data(), s.synthesis.data(), s.roots.data(), s.factors.data(),
            s.n_fft, s.hop, s.n_frames, start, length, segment, out.data(), scratch.data(), per_block);
     return out;
   }
-  launch(name("istft", T()), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared() + segment * sizeof(T), X.data(),
+  launch(s.kernel("istft"), grid, {static_cast<unsigned>(s.threads)}, s.fft_shared() + segment * sizeof(T), X.data(),
          s.n_frames * F, F, 1ll, M, ms0, ms1, ms2, sources, s.window.data(), s.synthesis.data(), s.roots.data(),
          s.factors.data(), s.n_fft, s.hop, s.n_frames, start, length, segment, out.data());
   return out;
@@ -194,13 +203,13 @@ void phase_update_case(int n_fft, int pad_mode, bool global = false) {
   if (global) {
     const long long per_block = static_cast<long long>((shared + sizeof(cplx<T>) - 1) / sizeof(cplx<T>));
     std::vector<cplx<T>> scratch = s.scratch_for(grid.x * grid.y, per_block);
-    launch(name("stft_phase_update_global", T()), grid, {static_cast<unsigned>(threads)}, 0, s.x.data(),
+    launch(s.kernel("stft_phase_update_global"), grid, {static_cast<unsigned>(threads)}, 0, s.x.data(),
            previous.data(), s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad,
            s.pad_mode, s.n_frames, magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames,
            angles.data(), active.data(), 1, T(0.5), std::numeric_limits<T>::epsilon(), 1, frame_error.data(),
            scratch.data(), per_block);
   } else {
-    launch(name("stft_phase_update", T()), grid, {static_cast<unsigned>(threads)}, shared, s.x.data(),
+    launch(s.kernel("stft_phase_update"), grid, {static_cast<unsigned>(threads)}, shared, s.x.data(),
            previous.data(), s.n_samples, s.window.data(), s.roots.data(), s.factors.data(), s.n_fft, s.hop, s.pad,
            s.pad_mode, s.n_frames, magnitude.data(), static_cast<long long>(F * s.n_frames), 1ll, s.n_frames,
            angles.data(), active.data(), 1, T(0.5), std::numeric_limits<T>::epsilon(), 1, frame_error.data());
@@ -259,11 +268,14 @@ SPECSEP_SMOKE(istft) {
   istft_case<double>(16, 2, 32, 1);
   istft_case<double>(15, 1, 32, 1);
   istft_case<float>(1042, 0, 32, 1);  // Bluestein's transform (half length 521)
+  istft_case<double>(22, 1, 32, 1);   // the prime pass (11)
 }
 
 SPECSEP_SMOKE(stft_phase_update) {
   phase_update_case<float>(16, 1);
   phase_update_case<double>(15, 0);
+  phase_update_case<float>(22, 1);  // the prime pass (11)
+  phase_update_case<double>(22, 0);
 }
 
 // The global-scratch variants (work buffers too big for shared memory): the same checks.
@@ -271,17 +283,21 @@ SPECSEP_SMOKE(stft_global) {
   stft_case<float>(16, 1, 32, 2, true);
   stft_case<double>(15, 0, 32, 1, true);
   stft_case<double>(1031, 0, 32, 1, true);
+  stft_case<float>(22, 2, 32, 1, true);
 }
 
 SPECSEP_SMOKE(istft_global) {
   istft_case<float>(15, 0, 32, 1, true);
   istft_case<double>(16, 2, 32, 2, true);
   istft_case<double>(1031, 0, 32, 1, true);
+  istft_case<float>(22, 1, 32, 1, true);
 }
 
 SPECSEP_SMOKE(stft_phase_update_global) {
   phase_update_case<float>(15, 2, true);
   phase_update_case<double>(16, 1, true);
+  phase_update_case<float>(22, 2, true);
+  phase_update_case<double>(22, 0, true);
 }
 
 SPECSEP_SMOKE(misi_distribute) {

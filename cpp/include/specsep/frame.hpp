@@ -15,7 +15,9 @@
 
 namespace specsep {
 
-template <typename T>
+// lengths: which lengths the code using it is compiled for (fft::Lengths): smooth code needs
+// fft::is_smooth(factors), and then never takes Bluestein's branch (blue.m == 0).
+template <typename T, fft::Lengths lengths = fft::Lengths::any>
 struct FrameFFT {
   index_t n;                 // frame length (n_fft)
   fft::Factors factors;   // of n / 2 for even n, of n for odd n
@@ -32,39 +34,41 @@ struct FrameFFT {
 };
 
 // The complex transform of the frame (length n/2 for even n, n for odd n): the plan's passes, or
-// Bluestein's convolution. Returns the buffer holding the result (a or b).
-template <bool fwd, typename V, typename T, typename Block>
-SPECSEP_HD cplx<V>* frame_transform(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b) {
-  if (f.blue.m > 0) return fft::bluestein<fwd>(block, f.factors.n, f.blue, a, b);
-  return fft::transform<fwd>(block, f.factors, fft::Roots<T>{f.roots, f.even() ? 2 : 1}, a, b);
+// Bluestein's convolution. Returns the buffer holding the result (a or b). stride: of the root
+// table, 2 for even n and 1 for odd n, a constant where the caller knows which.
+template <bool fwd, typename V, typename T, fft::Lengths L, typename Block>
+SPECSEP_HD cplx<V>* frame_transform(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
+                                    index_t stride) {
+  if (L == fft::Lengths::any && f.blue.m > 0) return fft::bluestein<fwd>(block, f.factors.n, f.blue, a, b);
+  return fft::transform<fwd, L>(block, f.factors, fft::Roots<T>{f.roots, stride}, a, b);
 }
 
 // emit(k, factor * DFT(x)[k]) for k = 0..n/2 (in no particular order), from the packed input in a.
 // a, b: scratch of f.scratch() values.
-template <typename V, typename T, typename Block, typename Emit>
-SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b, const Emit& emit,
-                                   T factor) {
+template <typename V, typename T, fft::Lengths L, typename Block, typename Emit>
+SPECSEP_HD void frame_forward_bins(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
+                                   const Emit& emit, T factor) {
   const index_t n = f.n;
   if (f.even()) {
-    const cplx<V>* Z = frame_transform<true>(block, f, a, b);
+    const cplx<V>* Z = frame_transform<true>(block, f, a, b, 2);
     fft::real_forward_post(block, n / 2, Z, emit, fft::Roots<T>{f.roots, 1}, factor);
   } else {
-    const cplx<V>* Z = frame_transform<true>(block, f, a, b);
+    const cplx<V>* Z = frame_transform<true>(block, f, a, b, 1);
     for (index_t k = block.tid(); k <= n / 2; k += block.size()) emit(k, scale(Z[k], factor));
   }
   block.sync();
 }
 
 // out[k] = factor * DFT(x)[k], k = 0..n/2, from the packed input in a.
-template <typename V, typename T, typename Block>
-SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
+template <typename V, typename T, fft::Lengths L, typename Block>
+SPECSEP_HD void frame_forward_packed(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
                                      cplx<V>* out, T factor) {
   frame_forward_bins(block, f, a, b, [out](index_t k, cplx<V> x) { out[k] = x; }, factor);
 }
 
 // The packed input of the forward transform, into a, from load(j), the windowed sample j.
-template <typename V, typename T, typename Block, typename Load>
-SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a) {
+template <typename V, typename T, fft::Lengths L, typename Block, typename Load>
+SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T, L>& f, const Load& load, cplx<V>* a) {
   if (f.even()) {
     // a[j] = {x[2j], x[2j+1]} is x itself in memory: consecutive workers load consecutive samples
     // (coalesced on a GPU), where pairs would have every load and store at stride 2.
@@ -77,8 +81,8 @@ SPECSEP_HD void frame_pack(const Block& block, const FrameFFT<T>& f, const Load&
   block.sync();
 }
 
-template <typename V, typename T, typename Block, typename Load>
-SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a,
+template <typename V, typename T, fft::Lengths L, typename Block, typename Load>
+SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T, L>& f, const Load& load, cplx<V>* a,
                               cplx<V>* b, cplx<V>* out, T factor) {
   frame_pack(block, f, load, a);
   frame_forward_packed(block, f, a, b, out, factor);
@@ -87,15 +91,15 @@ SPECSEP_HD void frame_forward(const Block& block, const FrameFFT<T>& f, const Lo
 // store(j, n * IDFT(X)[j]) for j < n, from bins X[k] = bins[k], k <= n/2 (a pointer, or anything
 // indexable; the rest Hermitian; the imaginary parts of X[0] and, for even n, X[n/2] are ignored).
 // a, b: scratch of f.scratch() values; bins may be b.
-template <typename V, typename T, typename Block, typename Bins, typename Store>
-SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, const Bins& bins, cplx<V>* a,
+template <typename V, typename T, fft::Lengths L, typename Block, typename Bins, typename Store>
+SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T, L>& f, const Bins& bins, cplx<V>* a,
                                     cplx<V>* b, const Store& store) {
   const index_t n = f.n;
   if (f.even()) {
     const index_t h = n / 2;
     fft::real_backward_pre(block, h, bins, a, fft::Roots<T>{f.roots, 1});
     block.sync();
-    const cplx<V>* z = frame_transform<false>(block, f, a, b);
+    const cplx<V>* z = frame_transform<false>(block, f, a, b, 2);
     // Sample 2j is z[j].re, 2j+1 is z[j].im: z read as n reals, one sample per worker in turn.
     const V* samples = &z[0].re;
     for (index_t j = block.tid(); j < n; j += block.size()) store(j, samples[j]);
@@ -107,21 +111,21 @@ SPECSEP_HD void frame_backward_bins(const Block& block, const FrameFFT<T>& f, co
       if (k > 0) a[n - k] = conj(x);
     }
     block.sync();
-    const cplx<V>* z = frame_transform<false>(block, f, a, b);
+    const cplx<V>* z = frame_transform<false>(block, f, a, b, 1);
     for (index_t j = block.tid(); j < n; j += block.size()) store(j, z[j].re);
   }
   block.sync();
 }
 
 // The same from bins packed in b.
-template <typename V, typename T, typename Block, typename Store>
-SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T>& f, cplx<V>* a, cplx<V>* b,
+template <typename V, typename T, fft::Lengths L, typename Block, typename Store>
+SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
                                       const Store& store) {
   frame_backward_bins(block, f, static_cast<const cplx<V>*>(b), a, b, store);
 }
 
-template <typename V, typename T, typename Block, typename Load, typename Store>
-SPECSEP_HD void frame_backward(const Block& block, const FrameFFT<T>& f, const Load& load, cplx<V>* a,
+template <typename V, typename T, fft::Lengths L, typename Block, typename Load, typename Store>
+SPECSEP_HD void frame_backward(const Block& block, const FrameFFT<T, L>& f, const Load& load, cplx<V>* a,
                                cplx<V>* b, const Store& store) {
   for (index_t k = block.tid(); k <= f.n / 2; k += block.size()) b[k] = load(k);
   block.sync();

@@ -112,7 +112,7 @@ class CudaBackend:
         kernel's ``_global`` variant)."""
         itemsize = COMPLEX_OF[plan.dtype].itemsize
         dynamic = 2 * fft_plan.scratch(plan.n_fft) * itemsize + extra_bytes
-        static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype))
+        static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype, plan.n_fft))
         return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
 
     def _launch_work(self, kernel, plan, grid, block, args, work):
@@ -165,7 +165,8 @@ class CudaBackend:
             raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
                              f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
                              "shorter signals or the cpu backend")
-        self.launcher.launch(cuda_source.name_expression(kernel, plan.dtype), grid, block, args, shared_mem)
+        name = cuda_source.name_expression(kernel, plan.dtype, plan.n_fft)
+        self.launcher.launch(name, grid, block, args, shared_mem)
 
     def _grid_rows(self, rows, group=1):
         """Ranges ``[first, last)`` of ``rows`` (signals or items: gridDim.y of every launch) that

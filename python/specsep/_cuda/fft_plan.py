@@ -45,6 +45,12 @@ def factorize(n: int) -> list[int]:
     return factors
 
 
+def smooth(n: int) -> bool:
+    """Whether the frame FFT of length ``n`` runs passes of radix 2, 3, 4, 5 and 8 alone
+    (``fft::is_smooth``): no prime pass, no Bluestein's transform."""
+    return set(factorize(n // 2 if n % 2 == 0 else n)) <= {2, 3, 4, 5, 8}
+
+
 def unit_roots(x: np.ndarray, n: int, dtype=np.float64) -> np.ndarray:
     """``exp(+2 pi i x / n)`` for the integers ``x`` (``0 <= x < n``), complex of ``dtype``'s
     precision: computed in long double and rounded once, the quarter turns exact (as unit_root does)."""

@@ -1,5 +1,5 @@
 // Bluestein's chirp-z transform: the DFT of a length n with a large prime factor as a cyclic
-// convolution of length m >= 2n - 1, m 5-smooth, run through the mixed-radix passes.
+// convolution of length m >= 2n - 1, m 5-smooth, run through the mixed-radix passes (smooth code).
 //
 // With jk = (j^2 + k^2 - (k - j)^2) / 2 and the chirp c_k = exp(+pi i k^2 / n),
 //     forward:  X_k = conj(c_k) sum_j (x_j conj(c_j)) c_(k-j),
@@ -33,10 +33,10 @@ SPECSEP_HD cplx<V>* bluestein(const Block& block, index_t n, const Bluestein<T>&
   for (index_t k = block.tid(); k < m; k += block.size())
     a[k] = k < n ? twiddle_mul<fwd>(a[k], blue.chirp[k]) : cplx<V>{V(), V()};
   block.sync();
-  cplx<V>* c = transform<true>(block, blue.factors, Roots<T>{blue.roots, 1}, a, b);
+  cplx<V>* c = transform<true, Lengths::smooth>(block, blue.factors, Roots<T>{blue.roots, 1}, a, b);
   for (index_t k = block.tid(); k < m; k += block.size()) c[k] = twiddle_mul<!fwd>(c[k], blue.filter[k]);
   block.sync();
-  c = transform<false>(block, blue.factors, Roots<T>{blue.roots, 1}, c, c == a ? b : a);
+  c = transform<false, Lengths::smooth>(block, blue.factors, Roots<T>{blue.roots, 1}, c, c == a ? b : a);
   for (index_t k = block.tid(); k < n; k += block.size()) c[k] = twiddle_mul<fwd>(c[k], blue.chirp[k]);
   block.sync();
   return c;

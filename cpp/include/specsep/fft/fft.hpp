@@ -16,8 +16,22 @@ struct Factors {
   int factors[kMaxFactors];
 };
 
+// The lengths a transform is compiled for: `any`, or only the `smooth` ones whose factors are all
+// 2, 3, 4, 5 or 8. The smooth code has no prime pass (nor, in frame.hpp, Bluestein's branch): a GPU
+// kernel holds the registers of every path it contains, taken or not, so the CUDA kernels have a
+// smooth instantiation for the usual lengths (docs/kernel-resources.md).
+enum class Lengths { smooth, any };
+
+SPECSEP_HD SPECSEP_INLINE bool is_smooth(const Factors& fact) {
+  for (int s = 0; s < fact.count; ++s) {
+    const int p = fact.factors[s];
+    if (p != 2 && p != 3 && p != 4 && p != 5 && p != 8) return false;
+  }
+  return true;
+}
+
 // Pass dispatch on the radix of one stage.
-template <bool fwd, typename V, typename T, typename Block>
+template <bool fwd, Lengths lengths, typename V, typename T, typename Block>
 SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, index_t l1, index_t n,
                                         const cplx<V>* cc, cplx<V>* ch, Roots<T> roots) {
   switch (p) {
@@ -26,21 +40,24 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, 
     case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, roots); break;
     case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, roots); break;
     case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, roots); break;
-    default: pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots); break;
+    default:  // never reached by smooth code: its callers hold is_smooth(fact)
+      if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots);
+      break;
   }
 }
 
 // Unnormalised DFT of `a` (length fact.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
 // with the opposite sign. `b` is scratch of the same length. Returns the buffer holding the
-// result (a or b). Every worker of the block must call it; it ends with a barrier.
-template <bool fwd, typename V, typename T, typename Block>
+// result (a or b). Every worker of the block must call it; it ends with a barrier. Smooth code
+// (lengths == Lengths::smooth) needs is_smooth(fact).
+template <bool fwd, Lengths lengths = Lengths::any, typename V, typename T, typename Block>
 SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> roots,
                               cplx<V>* a, cplx<V>* b) {
   index_t l1 = 1;
   for (int s = 0; s < fact.count; ++s) {
     const int p = fact.factors[s];
     const index_t ido = fact.n / (l1 * p);
-    run_pass<fwd>(block, p, ido, l1, fact.n, a, b, roots);
+    run_pass<fwd, lengths>(block, p, ido, l1, fact.n, a, b, roots);
     block.sync();
     cplx<V>* t = a;
     a = b;
