@@ -292,6 +292,17 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, S.dtype)
+    iteration_plan, length = _griffin_lim_checks(plan, S, n_iter, length, precision, return_history)
+    angles = _initial_angles(init, S.shape, rng)
+    check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
+    y, history = _backends.select(backend, S).griffin_lim(iteration_plan, S, n_iter, momentum, angles, length, tol,
+                                                          history=return_history)
+    return (y, history) if return_history else y
+
+
+def _griffin_lim_checks(plan, S, n_iter, length, precision, return_history):
+    """griffin_lim's checks against its plan (here and in specsep.torch): the iteration plan and
+    the output length."""
     iteration_plan = _iteration_plan(plan, precision)
     v.check_spectrogram(plan, S, "S")
     length = v.check_optional_length(length)
@@ -300,11 +311,28 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     length = plan.istft_length(S.shape[-1]) if length is None else length
     plan.check_invertible()
     v.check_bool("return_history", return_history)
-    angles = _initial_angles(init, S.shape, rng)
-    check_same_device(S=S, init=None if isinstance(angles, RandomAngles) else angles)
-    y, history = _backends.select(backend, S).griffin_lim(iteration_plan, S, n_iter, momentum, angles, length, tol,
-                                                          history=return_history)
-    return (y, history) if return_history else y
+    return iteration_plan, length
+
+
+def _misi_sources_of(S, mixture_shape):
+    """Refuses source magnitudes ``S`` (..., J, F, T) whose batch axes are not the mixture's."""
+    if S.shape[:-3] != tuple(mixture_shape[:-1]):
+        raise ValueError(
+            f"S_sources has batch shape {S.shape[:-3]} but x_mix has {tuple(mixture_shape[:-1])}; "
+            "S_sources must be (..., J, F, T) for x_mix (..., samples)"
+        )
+
+
+def _misi_checks(plan, S, n_samples, precision):
+    """misi's checks against its plan (here and in specsep.torch): the iteration plan."""
+    v.check_spectrogram(plan, S, "S_sources")
+    if S.shape[-1] != plan.n_frames(n_samples):
+        raise ValueError(
+            f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({n_samples} samples) "
+            f"has {plan.n_frames(n_samples)}"
+        )
+    plan.check_invertible()
+    return _iteration_plan(plan, precision)
 
 
 @callers_kind
@@ -357,11 +385,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     check_same_device(x_mix=x_mix, S_sources=S)
     n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
-    if S.shape[:-3] != x_mix.shape[:-1]:
-        raise ValueError(
-            f"S_sources has batch shape {S.shape[:-3]} but x_mix has {x_mix.shape[:-1]}; "
-            "S_sources must be (..., J, F, T) for x_mix (..., samples)"
-        )
+    _misi_sources_of(S, x_mix.shape)
     length = v.check_optional_length(length)
     if length is not None:
         x_mix = _transforms.fit_length(x_mix, length)
@@ -369,14 +393,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan.get(n_fft, hop_length, win_length, window, center, pad_mode, False, x_mix.dtype)
-    v.check_spectrogram(plan, S, "S_sources")
-    if S.shape[-1] != plan.n_frames(x_mix.shape[-1]):
-        raise ValueError(
-            f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({x_mix.shape[-1]} samples) "
-            f"has {plan.n_frames(x_mix.shape[-1])}"
-        )
-    plan.check_invertible()
-    iteration_plan = _iteration_plan(plan, precision)
+    iteration_plan = _misi_checks(plan, S, x_mix.shape[-1], precision)
     chosen = _backends.select(backend, x_mix)
 
     def phase_of_mixture():

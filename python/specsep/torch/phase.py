@@ -97,14 +97,7 @@ def griffin_lim(S, n_iter=32, hop_length=None, win_length=None, n_fft=None, wind
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, S.dtype)
-    iteration_plan = api._iteration_plan(plan, precision)
-    v.check_spectrogram(plan, data, "S")
-    length = v.check_optional_length(length)
-    if n_iter > 0:
-        v.check_iterated_length(plan, length, S.shape[-1])
-    length = plan.istft_length(S.shape[-1]) if length is None else length
-    plan.check_invertible()
-    v.check_bool("return_history", return_history)
+    iteration_plan, length = api._griffin_lim_checks(plan, data, n_iter, length, precision, return_history)
     every = every or default_every(n_iter)
     angles = _initial(init, tuple(S.shape), rng, S)
     problem = Iterations(iteration_plan, backend, length, momentum, tol, return_history, plan.dtype)
@@ -141,9 +134,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     v.check_same_precision("S_sources", S, mixture.dtype, "x_mix")
     n_iter, momentum, tol = v.check_iteration(n_iter, momentum, tol, unstable_momentum)
     v.check_bool("return_history", return_history)
-    if S.shape[:-3] != mixture.shape[:-1]:
-        raise ValueError(f"S_sources has batch shape {S.shape[:-3]} but x_mix has {mixture.shape[:-1]}; "
-                         "S_sources must be (..., J, F, T) for x_mix (..., samples)")
+    api._misi_sources_of(S, mixture.shape)
     length = v.check_optional_length(length)
     if length is not None and length != x_mix.shape[-1]:  # trimmed or zero-padded, differentiably
         x_mix = torch.nn.functional.pad(x_mix, (0, length - x_mix.shape[-1]))
@@ -151,12 +142,7 @@ def misi(x_mix, S_sources, n_iter=32, momentum=0.0, init="mixture", weights=None
     if n_fft is None:
         n_fft = 2 * (S.shape[-2] - 1)
     plan = _plan_of(n_fft, hop_length, win_length, window, center, pad_mode, x_mix.dtype)
-    v.check_spectrogram(plan, S, "S_sources")
-    if S.shape[-1] != plan.n_frames(x_mix.shape[-1]):
-        raise ValueError(f"S_sources has {S.shape[-1]} frames but the STFT of x_mix ({x_mix.shape[-1]} samples) "
-                         f"has {plan.n_frames(x_mix.shape[-1])}")
-    plan.check_invertible()
-    iteration_plan = api._iteration_plan(plan, precision)
+    iteration_plan = api._misi_checks(plan, S, x_mix.shape[-1], precision)
     every = every or default_every(n_iter)
 
     def phase_of_mixture():
