@@ -197,6 +197,12 @@ class STFT:
         return get(self.n_fft, self.hop_length, self.win_length, self.window_spec, False, "constant",
                    self.normalized, self.dtype)
 
+    def bare(self) -> STFT:
+        """This plan without centre padding and normalisation: the windowed analysis and overlap-add
+        that specsep.torch's adjoint transforms are made of (padding and scale handled around them)."""
+        return get(self.n_fft, self.hop_length, self.win_length, self.window_spec, False, "constant", False,
+                   self.dtype)
+
     def check_invertible(self) -> None:
         if not self.invertible:
             raise ValueError(_nola_message(self))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import _plan
 from .. import _transforms
 from .._arrays import as_array, callers_kind
 
@@ -21,13 +20,6 @@ def on_kernels(function, data, *args):
     """``function(array, *args)`` on the array of tensor ``data``; the result as a tensor on
     ``data``'s device (zero-copy both ways, kernels on the data's device and stream)."""
     return callers_kind(lambda tensor: function(as_array(tensor), *args))(data.detach())
-
-
-def plain(plan):
-    """``plan`` without centre padding and normalisation: the bare windowed analysis and
-    overlap-add that the adjoints are made of (padding and scale are handled around them)."""
-    return _plan.get(plan.n_fft, plan.hop_length, plan.win_length, plan.window_spec, False, "constant",
-                     False, plan.dtype)
 
 
 # Note [onesided weights]: the STFT keeps bins f = 0 .. n_fft // 2 of a real frame's DFT, so
@@ -67,7 +59,7 @@ def stft_adjoint(plan, G, n_samples, backend):
     kernel, its envelope division undone), then the centre padding folded back onto the samples
     it copied (:func:`fold_padding`)."""
     n_frames = G.shape[-1]
-    bare = plain(plan)
+    bare = plan.bare()
     span = plan.n_fft + plan.hop_length * (n_frames - 1)
     real = G.real.dtype
     weighted = G.resolve_conj() * onesided_weights(plan.n_fft, real, G.device)
@@ -80,7 +72,7 @@ def istft_adjoint(plan, g, n_frames, backend):
     """Adjoint of ``istft(plan, ., length)``: ``g (..., length)`` real to ``(..., F, n_frames)``
     complex. The gradient placed on the un-trimmed output, divided by the envelope, analysed by
     the STFT kernel and weighted by ``2 / n_fft`` inside, ``1 / n_fft`` at DC and Nyquist."""
-    bare = plain(plan)
+    bare = plan.bare()
     span = plan.n_fft + plan.hop_length * (n_frames - 1)
     kept = min(g.shape[-1], span - plan.padding)
     full = g.new_zeros(g.shape[:-1] + (span,))
