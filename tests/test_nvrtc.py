@@ -1,6 +1,6 @@
 """Step 1 of the GPU verification ladder: every kernel instantiation compiles through NVRTC with
-the options CuPy's runtime uses, for sm_80 and sm_90, without register spills; the same list
-compiles with nvcc; the resource table in docs/ is current. No GPU needed."""
+the options CuPy's runtime uses, for every architecture of kernel_resources.ARCHITECTURES, without
+register spills; the same list compiles with nvcc for the same architectures; the resource table in docs/ is current. No GPU needed."""
 
 from __future__ import annotations
 
@@ -81,10 +81,12 @@ def test_nvcc_compiles_the_same_list(tmp_path):
                     "#define SPECSEP_INSTANTIATE(name, ...) template __global__ "
                     "decltype(specsep::cuda::name<__VA_ARGS__>) specsep::cuda::name<__VA_ARGS__>;\n"
                     '#include "instantiations.inc"\n')
+    targets = [f"-gencode=arch=compute_{arch},code=sm_{arch}" for arch in resources.ARCHITECTURES]
     result = subprocess.run(
-        ["nvcc", "-std=c++17", "-arch=sm_90", "-cubin", "-Xptxas", "-v", f"-I{kernels}", f"-I{include}",
-         str(unit), "-o", str(tmp_path / "check.cubin")], capture_output=True, text=True, check=False)
+        ["nvcc", "-std=c++17", *targets, "-fatbin", "-Xptxas", "-v", f"-I{kernels}", f"-I{include}",
+         str(unit), "-o", str(tmp_path / "check.fatbin")], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    entries = re.findall(r"Compiling entry function '(\w+)'", result.stderr)
-    assert len(entries) == len(source.name_expressions())
+    entries = re.findall(r"Compiling entry function '(\w+)' for 'sm_(\d+)'", result.stderr)
+    for arch in resources.ARCHITECTURES:
+        assert sum(1 for _, a in entries if a == arch) == len(source.name_expressions()), arch
     assert not re.search(r"[1-9]\d* bytes spill (stores|loads)", result.stderr), result.stderr

@@ -19,7 +19,9 @@ import numpy as np
 
 from specsep import cuda_source as source
 
-ARCHITECTURES = ("80", "90")
+# Turing (T4), Ampere (A100, RTX 30xx), Ada (L4, RTX 4090), Hopper (H100, H200), Blackwell data
+# centre (B200) and consumer (RTX 50xx): what CUDA 13 compiles for, from sm_75 up.
+ARCHITECTURES = ("75", "80", "86", "89", "90", "100", "120")
 # CuPy's runtime adds these two to the options it is given (cupy/cuda/compiler.py).
 CUPY_RUNTIME_OPTIONS = ("--device-as-default-execution-space",)
 
