@@ -115,24 +115,15 @@ def _plans(n_max):
     """For each complex length n from 2 to n_max: the plan's choice (Bluestein's convolution length
     or 0), the cost of the passes and of Bluestein's two transforms of the smallest 5-smooth
     m >= 2n - 1, n's largest prime, and m; the costs computed apart from the plan's functions."""
-    spf = _factor_table(n_max)
     smooth = sorted(2 ** a * 3 ** b * 5 ** c for a in range(19) for b in range(12) for c in range(8))
+    spf = _factor_table(smooth[bisect.bisect_left(smooth, 2 * n_max - 1)])
     plans = []
     for n in range(2, n_max + 1):
         m = smooth[bisect.bisect_left(smooth, 2 * n - 1)]
         factors = _factors(n, spf)
-        convolution = 2 * _cost(m, _factors_smooth(m))
+        convolution = 2 * _cost(m, _factors(m, spf))
         plans.append((n, bluestein.convolution_length(n), _cost(n, factors), convolution, max(factors), m))
     return plans
-
-
-def _factors_smooth(m):
-    factors = []
-    for p in (2, 3, 5):
-        while m % p == 0:
-            factors.append(p)
-            m //= p
-    return factors
 
 
 def test_bluestein_where_accurate_and_cheaper():
@@ -146,7 +137,7 @@ def test_bluestein_where_accurate_and_cheaper():
 
 def test_frame_fft_cost_is_n_log_n():
     """The cost of the chosen plan is at most 47 n log2 n for every complex length to 65537: the
-    passes cost n sum(p_i) over the primes p_i of n, at most (p / log2 p) n sum(log2 p_i) = 46.4 n
+    passes cost at most n sum(p_i) over the primes p_i of n, at most (p / log2 p) n sum(log2 p_i) = 46.4 n
     log2 n with every p_i <= p = 401, and Bluestein's transform at most ~10 n log2 n. The prime
     pass at 509 (issue 16: n_fft 509 ran 20x slower than scipy.fft) costs 56.6 n log2 n."""
     bound = 47
