@@ -48,19 +48,20 @@ inline bool five_smooth(std::int64_t m) {
 // p (p / 2 terms per value), and pocketfft keeps its generic pass for most lengths with p below
 // about 380. Measured over every n_fft from 2 to 8192 whose largest prime is 53 to 509, with
 // Bluestein's transform in place of the passes, the error over pocketfft's (float32 and float64,
-// the inputs of tests/test_fft_accuracy.py's sweep) was 1.6 to 2.1 below p = 300, up to 1.58 up to
-// 383 (n_fft = 17 * 383), 1.43 at 401, at most 1.32 above.
+// the inputs of tests/test_fft_accuracy.py's sweep) was at worst 1.5 to 2.1 for each p below 300,
+// up to 1.58 to p = 383 (n_fft = 17 * 383), 1.43 at 401, at most 1.32 above.
 constexpr index_t kLargestPassPrime = 401;
 
 // The convolution length of Bluestein's transform for a complex DFT of length n: the smallest
 // 5-smooth m >= 2n - 1 where n has a prime above kLargestPassPrime and the two length-m transforms
 // cost less than the passes (2 pass_cost(m) < pass_cost(n)); else 0, the passes run. The cost test
-// is pocketfft's (cost_guess in pocketfft_c) with specsep's weights and no fudge factor: over primes
-// 7..1021 and their multiples by 2..128 up to 9000, the measured time of Bluestein's transform over
-// the passes' was the model's ratio within about 20% (its three products take under 5%), and the
-// choice by the model cost 1% over the faster one's time on average. Alone it would take Bluestein's
-// transform from p = 53 (it is faster from p = 47); above kLargestPassPrime it takes it for every
-// n up to 2^38.
+// is pocketfft's (cost_guess in pocketfft_c) with specsep's weights and no fudge factor. Measured on
+// one core over primes 7..1021 and their multiples by 2..128 up to 9000 (float32 and float64): the
+// time of Bluestein's transform over the passes' was the model's ratio to a median 1.0 to 1.1 (90%
+// of lengths within 0.7 to 1.4; its three products are left out, lost in the noise), and the
+// model's choices ran within 1% of the faster choice's time on average. Alone it would take
+// Bluestein's transform from p = 53 (faster from p = 47); above kLargestPassPrime it takes it for
+// every n up to 2^38.
 inline index_t bluestein_length(index_t n) {
   if (bluestein_detail::largest_prime(n) <= kLargestPassPrime) return 0;
   std::int64_t m = 2 * static_cast<std::int64_t>(n) - 1;
