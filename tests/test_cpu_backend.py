@@ -57,9 +57,9 @@ FFT_SIZES = {
     # 2^a 3^b 5^c up to 8192 (powers of two included): the sizes with butterflies only
     "smooth": sorted({2 ** a * 3 ** b * 5 ** c for a in range(14) for b in range(9) for c in range(6)
                       if 300 < 2 ** a * 3 ** b * 5 ** c <= 8192}),
-    # primes above 300 up to 8191 (the prime pass up to 509, Bluestein's transform above): a spread
+    # primes above 300 up to 8191 (the prime pass up to 401, Bluestein's transform above): a spread
     # of them (every 150th prime) and those beside powers of two, instead of all 980
-    "primes": sorted(set(_LARGE[::150]) | {509, 521, 1021, 1031, 2039, 2053, 4093, 4099, 8191}),
+    "primes": sorted(set(_LARGE[::150]) | {401, 409, 509, 521, 1021, 1031, 2039, 2053, 4093, 4099, 8191}),
 }
 
 
@@ -68,7 +68,7 @@ def fft_rtol(n, dtype):
 
     Rounding errors of independent operations add like a random walk: each output of the
     radix-2/3/4/5 passes goes through ~log2(n) butterflies, and each output of the generic pass of
-    an odd prime p (up to 509; Bluestein's transform takes larger ones) sums p / 2 terms, so the error
+    an odd prime p (up to 401; Bluestein's transform takes larger ones) sums p / 2 terms, so the error
     is ~eps * sqrt(log2 n + c * p). Measured over these sizes (4 random rows each, both modules):
     error / (eps * sqrt(log2 n + 1)) <= 0.52 for 2^a 3^b 5^c sizes. The bound below,
     eps * sqrt(log2 n + 1 + p / 4) (p = 0 for Bluestein's lengths: float32 at 8191 is 2e-7 = 1.7 eps),

@@ -12,10 +12,10 @@ from specsep._cuda import fft_plan
 
 _cpu = pytest.importorskip("specsep._cpu", reason="the C++ plan to compare with is in the cpu module")
 
-# small, odd, prime, powers of 2 and 3, mixed radices, the audio sizes; Bluestein's lengths (a prime
-# factor above 509 in n, or n / 2 for even n)
+# small, odd, prime, powers of 2 and 3, mixed radices, the audio sizes; either side of Bluestein's
+# threshold (a prime factor above 401 in n, or n / 2 for even n); Bluestein's lengths
 LENGTHS = [*range(1, 130), 255, 256, 257, 441, 1000, 1023, 1024, 1025, 2048, 2187, 3000, 4096, 4097, 6561,
-           8192, 11025, 16384, 65536, 65537, 521, 1031, 2062, 3 * 1031, 8186, 12289]
+           8192, 11025, 16384, 65536, 65537, 401, 802, 409, 818, 509, 521, 1031, 2062, 3 * 1031, 8186, 12289]
 
 
 @pytest.mark.parametrize("n", LENGTHS)

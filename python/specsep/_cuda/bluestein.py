@@ -13,21 +13,28 @@ import numpy as np
 
 
 def _pass_cost(n: int) -> int:
-    """Operations of the passes for length ``n``, roughly: ``n * p`` per prime factor ``p``."""
-    cost, rest, p = 0, n, 2
+    """The run time of the passes for length ``n`` (``bluestein_detail::pass_cost``): ``n`` times a
+    weight per pass of the CPU factorisation, 4 for radix 4, 1 for a lone 2, ``p`` for an odd prime."""
+    per_value, rest = 0, n
+    while rest % 4 == 0:
+        per_value += 4
+        rest //= 4
+    if rest % 2 == 0:
+        per_value += 1
+        rest //= 2
+    p = 3
     while p * p <= rest:
         while rest % p == 0:
-            cost += p
+            per_value += p
             rest //= p
-        p += 1
+        p += 2
     if rest > 1:
-        cost += rest
-    return cost * n
+        per_value += rest
+    return per_value * n
 
 
-# Primes up to this take the passes, larger ones Bluestein's transform (kLargestPassPrime: float32
-# accuracy decides it).
-LARGEST_PASS_PRIME = 509
+# Lengths whose primes are all up to this take the passes (kLargestPassPrime: accuracy decides it).
+LARGEST_PASS_PRIME = 401
 
 
 def _largest_prime(n: int) -> int:
@@ -40,23 +47,31 @@ def _largest_prime(n: int) -> int:
     return n if n > 1 else largest
 
 
-def _five_smooth(m: int) -> bool:
-    for p in (2, 3, 5):
-        while m % p == 0:
-            m //= p
-    return m == 1
+def _five_smooth_above(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= ``n`` (the C++ steps up from ``n`` one at a time: the same
+    value, here without thousands of Python steps per length)."""
+    best, f5 = 2 * n, 1
+    while f5 < best:
+        f35 = f5
+        while f35 < best:
+            x = f35
+            while x < n:
+                x *= 2
+            best = min(best, x)
+            f35 *= 3
+        f5 *= 5
+    return best
 
 
 def convolution_length(n: int) -> int:
-    """Bluestein's convolution length for a complex DFT of length ``n``: 0 where the largest prime
-    factor of ``n`` is at most :data:`LARGEST_PASS_PRIME` or the passes cost less than the two
-    length-``m`` transforms; else the smallest 5-smooth ``m >= 2n - 1``."""
+    """Bluestein's convolution length for a complex DFT of length ``n``: the smallest 5-smooth
+    ``m >= 2n - 1`` where ``n`` has a prime above :data:`LARGEST_PASS_PRIME` and the two length-``m``
+    transforms cost less than the passes (``2 _pass_cost(m) < _pass_cost(n)``); else 0 (the
+    calibration of both: bluestein_plan.hpp)."""
     if _largest_prime(n) <= LARGEST_PASS_PRIME:
         return 0
-    m = 2 * n - 1
-    while not _five_smooth(m):
-        m += 1
-    return m if 2 * _pass_cost(m) + 4 * m < _pass_cost(n) else 0
+    m = _five_smooth_above(2 * n - 1)
+    return m if 2 * _pass_cost(m) < _pass_cost(n) else 0
 
 
 def _forward_dft(re: np.ndarray, im: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,14 +11,20 @@ namespace specsep {
 
 namespace bluestein_detail {
 
-// Operations of the passes for length n, roughly: n * p per prime factor p (a radix-p butterfly
-// per item, or the prime pass's p / 2-term sums, fft/prime_pass.hpp).
+// The run time of the passes for length n (fft/passes.hpp, fft/prime_pass.hpp), as the CPU
+// factorisation runs them: n times a weight per pass, 4 for radix 4, 1 for a lone 2, p for an odd
+// prime p (3 and 5 have butterflies, larger p the prime pass's p / 2 paired terms per value). One
+// unit is about 0.07 ns per value and frame on one core in float32 (8 frames per AVX2 vector),
+// 0.15 ns in float64. Fitted to the passes' times over 5-smooth lengths up to 8192 and primes 7 to
+// 1021 (the prime pass takes 0.069 p ns per value: radix 4 costs as much as p = 4).
 inline std::int64_t pass_cost(std::int64_t n) {
-  std::int64_t cost = 0, rest = n;
-  for (std::int64_t p = 2; p * p <= rest; ++p)
-    while (rest % p == 0) { cost += p; rest /= p; }
-  if (rest > 1) cost += rest;
-  return cost * n;
+  std::int64_t per_value = 0, rest = n;
+  while (rest % 4 == 0) { per_value += 4; rest /= 4; }
+  if (rest % 2 == 0) { per_value += 1; rest /= 2; }
+  for (std::int64_t p = 3; p * p <= rest; p += 2)
+    while (rest % p == 0) { per_value += p; rest /= p; }
+  if (rest > 1) per_value += rest;
+  return per_value * n;
 }
 
 inline std::int64_t largest_prime(std::int64_t n) {
@@ -36,21 +42,31 @@ inline bool five_smooth(std::int64_t m) {
 
 }  // namespace bluestein_detail
 
-// Primes up to this take the passes (fft/prime_pass.hpp, O(n p)), larger ones Bluestein's
-// transform: below it the prime pass is the more accurate of the two (Bluestein's two length-m
-// transforms and three products weigh more than the pass's p / 2 terms; measured in float32, the
-// pass at 251 has 0.6x Bluestein's error), and pocketfft's real transforms keep their generic pass
-// about this far (n_fft = 2 * 257 through Bluestein had 1.4x pocketfft's error).
-constexpr index_t kLargestPassPrime = 509;
+// Lengths whose primes are all up to this take the passes, whatever their cost: accuracy. The
+// error of Bluestein's transform is about 1.3 eps whatever n (two length-m transforms and three
+// products: the same with pocketfft's own transforms in place of ours), the prime pass's grows with
+// p (p / 2 terms per value), and pocketfft keeps its generic pass for most lengths with p below
+// about 380. Measured over every n_fft from 2 to 8192 whose largest prime is 53 to 509, with
+// Bluestein's transform in place of the passes, the error over pocketfft's (float32 and float64,
+// the inputs of tests/test_fft_accuracy.py's sweep) was at worst 1.5 to 2.1 for each p below 300,
+// up to 1.58 to p = 383 (n_fft = 17 * 383), 1.43 at 401, at most 1.32 above.
+constexpr index_t kLargestPassPrime = 401;
 
-// The convolution length of Bluestein's transform for a complex DFT of length n: 0 where the
-// largest prime factor of n is at most kLargestPassPrime or the passes cost less than the two
-// length-m transforms; else the smallest 5-smooth m >= 2n - 1.
+// The convolution length of Bluestein's transform for a complex DFT of length n: the smallest
+// 5-smooth m >= 2n - 1 where n has a prime above kLargestPassPrime and the two length-m transforms
+// cost less than the passes (2 pass_cost(m) < pass_cost(n)); else 0, the passes run. The cost test
+// is pocketfft's (cost_guess in pocketfft_c) with specsep's weights and no fudge factor. Measured on
+// one core over primes 7..1021 and their multiples by 2..128 up to 9000 (float32 and float64): the
+// time of Bluestein's transform over the passes' was the model's ratio to a median 1.0 to 1.1 (90%
+// of lengths within 0.7 to 1.4; its three products are left out, lost in the noise), and the
+// model's choices ran within 1% of the faster choice's time on average. Alone it would take
+// Bluestein's transform from p = 53 (faster from p = 47); above kLargestPassPrime it takes it for
+// every n up to 2^38.
 inline index_t bluestein_length(index_t n) {
   if (bluestein_detail::largest_prime(n) <= kLargestPassPrime) return 0;
   std::int64_t m = 2 * static_cast<std::int64_t>(n) - 1;
   while (!bluestein_detail::five_smooth(m)) ++m;
-  return 2 * bluestein_detail::pass_cost(m) + 4 * m < bluestein_detail::pass_cost(n) ? static_cast<index_t>(m) : 0;
+  return 2 * bluestein_detail::pass_cost(m) < bluestein_detail::pass_cost(n) ? static_cast<index_t>(m) : 0;
 }
 
 // The chirp exp(+pi i k^2 / n), k < n, and the filter H / m, H the forward length-m DFT of the

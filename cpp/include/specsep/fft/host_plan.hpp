@@ -12,8 +12,8 @@
 namespace specsep {
 
 // Radix order: 8s (GPU plans) or 4s first, then a 4 and a 2, then odd factors ascending (3 and 5
-// have butterflies, larger primes the prime pass; HostFrameFFT hands lengths with a prime above
-// kLargestPassPrime to Bluestein's transform). The CPU plans stop at radix 4: a radix-8 butterfly
+// have butterflies, larger primes the prime pass; HostFrameFFT hands the lengths that
+// bluestein_length chooses to Bluestein's transform). The CPU plans stop at radix 4: a radix-8 butterfly
 // over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
 inline fft::Factors factorize(index_t n, bool radix8 = false) {
   fft::Factors f{};
