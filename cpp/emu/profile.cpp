@@ -21,6 +21,7 @@ struct Access {
   std::uintptr_t site;  // the instruction (its return address), + piece index for split accesses
   std::uintptr_t address;
   unsigned char width, store, space;
+  unsigned array;  // global: the argument array's index
 };
 
 struct Recorder {
@@ -44,9 +45,10 @@ struct Lane {
   unsigned lane;
   std::uintptr_t address;
   unsigned width;
+  unsigned array;
 };
 
-void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int direction) {
+void count_global(Recorder& r, Counters& c, Counters& by_array, const std::vector<Lane>& lanes, int direction) {
   std::unordered_set<std::uint64_t> sectors, lines;
   std::unordered_map<std::uintptr_t, unsigned> distinct;
   for (const Lane& l : lanes) {
@@ -60,9 +62,11 @@ void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int 
   }
   std::uint64_t bytes = 0;
   for (const auto& d : distinct) bytes += d.second;
-  c.units += sectors.size();
-  c.lines += lines.size();
-  c.ideal_units += (bytes + 31) / 32;
+  for (Counters* counts : {&c, &by_array}) {
+    counts->units += sectors.size();
+    counts->lines += lines.size();
+    counts->ideal_units += (bytes + 31) / 32;
+  }
 }
 
 void count_shared(Counters& c, const std::vector<Lane>& lanes, unsigned width) {
@@ -111,7 +115,7 @@ void flush(Recorder& r) {
           it = requests.emplace(key, std::vector<Lane>()).first;
           order.push_back(key);
         }
-        it->second.push_back(Lane{static_cast<unsigned>(t % kWarpSize), a.address, a.width});
+        it->second.push_back(Lane{static_cast<unsigned>(t % kWarpSize), a.address, a.width, a.array});
       }
       r.threads[t].clear();
     }
@@ -119,15 +123,20 @@ void flush(Recorder& r) {
       const std::vector<Lane>& lanes = requests[key];
       const int space = static_cast<int>(key.kind / 2), direction = static_cast<int>(key.kind % 2);
       Counters& c = r.report.counters[space][direction];
-      unsigned width = 0;
+      Counters* arg = space == kGlobal ? &r.report.by_array[lanes[0].array][direction] : nullptr;
+      unsigned width = 0, bytes = 0;
       for (const Lane& l : lanes) {
         width = std::max(width, l.width);
-        c.bytes += l.width;
+        bytes += l.width;
       }
-      ++c.requests;
-      ++c.by_width[width_index(width)];
+      for (Counters* counts : {&c, arg}) {
+        if (!counts) continue;
+        counts->bytes += bytes;
+        ++counts->requests;
+        ++counts->by_width[width_index(width)];
+      }
       if (space == kGlobal)
-        count_global(r, c, lanes, direction);
+        count_global(r, c, *arg, lanes, direction);
       else
         count_shared(c, lanes, width);
     }
@@ -153,6 +162,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
   const auto raw = reinterpret_cast<std::uintptr_t>(address);
   std::uintptr_t a = 0;
   int space = -1;
+  unsigned array = 0;
   if (in(raw, g_dynamic_shared, g_dynamic_shared_size)) {
     space = kShared;
     a = raw - reinterpret_cast<std::uintptr_t>(g_dynamic_shared);
@@ -165,6 +175,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     for (std::size_t i = 0; i < r.arrays.size() && space < 0; ++i)
       if (raw >= r.arrays[i].first && raw < r.arrays[i].second) {
         space = kGlobal;
+        array = static_cast<unsigned>(i);
         a = raw - r.arrays[i].first + ((i + 1) << 40);
       }
   }
@@ -186,7 +197,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     while (w > size || at % w != 0) w /= 2;
     r.threads[static_cast<std::size_t>(thread)].push_back(Access{site * 64 + piece++, at, static_cast<unsigned char>(w),
                                                                  static_cast<unsigned char>(store),
-                                                                 static_cast<unsigned char>(space)});
+                                                                 static_cast<unsigned char>(space), array});
     at += w;
     size -= w;
   }
@@ -206,6 +217,7 @@ void begin(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
     const auto b = reinterpret_cast<std::uintptr_t>(a.first);
     r.arrays.emplace_back(b, b + a.second);
   }
+  r.report.by_array.resize(r.arrays.size());
   r.active = true;
 }
 

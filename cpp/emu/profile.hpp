@@ -24,6 +24,7 @@
 // replacement of aggregates): a copy of a whole struct is one access of its size, split into
 // naturally aligned pieces of at most 16 bytes (the widest GPU access).
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +59,9 @@ struct LaunchReport {
   std::uint64_t block_load_sectors = 0;  // sum over blocks of the distinct sectors a block loads
                                          // (its L1 misses, were L1 private to the block)
   std::uint64_t local_accesses = 0;      // accesses outside shared memory and the argument arrays
+  // The global counters again per argument array (in the order given to begin), [Direction]: which
+  // argument's accesses carry the sectors. A request counts for the array of its first lane.
+  std::vector<std::array<Counters, 2>> by_array;
 };
 
 // Starts recording a launch whose global memory is `arrays` (begin, size in bytes).
