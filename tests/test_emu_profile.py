@@ -96,6 +96,17 @@ def test_inactive_lanes_leave_the_request(rng):
     assert (load["requests"], load["units"], load["ideal_units"], load["bytes"]) == (2, 6, 6, 192)
 
 
+def test_barriers_reconverge_the_warp(rng):
+    """Lane 0 skips a load in the first of two rounds that end at a barrier: its load of round 2 is a
+    request of round 2 (31 then 32 consecutive floats, 4 sectors each), where grouping it with
+    the other lanes' first load would span 5 sectors."""
+    x, out = aligned(64, np.float32, rng), aligned(32, np.float32, rng)
+    report = run("selftest_reconverge", "float", (1,), (32,), (x, out, np.int32(2)))
+    np.testing.assert_allclose(out, np.where(np.arange(32) > 0, x[:32], 0) + x[32:], rtol=1e-6)
+    load = report["global_load"]
+    assert (load["requests"], load["units"], load["ideal_units"], load["bytes"]) == (2, 8, 8, 63 * 4)
+
+
 @pytest.mark.parametrize("ctype, stride, wavefronts, ideal", [
     ("float", 1, 1, 1), ("float", 2, 2, 1), ("float", 32, 32, 1), ("float", 0, 1, 1), ("float", 3, 1, 1),
     ("double", 1, 2, 2), ("float2", 1, 2, 2), ("double", 2, 4, 2), ("double", 0, 2, 1),

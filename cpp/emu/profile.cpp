@@ -22,6 +22,7 @@ struct Access {
   std::uintptr_t address;
   unsigned char width, store, space;
   unsigned array;  // global: the argument array's index
+  unsigned epoch;  // the thread's block barriers before it
 };
 
 struct Recorder {
@@ -31,6 +32,7 @@ struct Recorder {
   std::unordered_set<std::uint64_t> touched[2];                   // global sectors per direction
   std::unordered_set<std::uint64_t> block_loads;                  // sectors the current block loaded
   std::vector<std::vector<Access>> threads;                       // the current block's accesses
+  std::vector<unsigned> epochs;                                   // its threads' barriers so far
   long long block = -1;                                           // its linear index
 };
 
@@ -97,19 +99,28 @@ void flush(Recorder& r) {
   for (std::size_t warp = 0; warp * kWarpSize < nthreads; ++warp) {
     struct Key {
       std::uintptr_t site;
-      unsigned kind, n;
-      bool operator==(const Key& o) const { return site == o.site && kind == o.kind && n == o.n; }
+      unsigned kind, epoch, n;
+      bool operator==(const Key& o) const {
+        return site == o.site && kind == o.kind && epoch == o.epoch && n == o.n;
+      }
     };
     struct Hash {
-      std::size_t operator()(const Key& k) const { return k.site * 0x9E3779B97F4A7C15ull ^ (k.n * 4 + k.kind); }
+      std::size_t operator()(const Key& k) const {
+        return k.site * 0x9E3779B97F4A7C15ull ^ ((std::size_t(k.epoch) << 32) + k.n * 4 + k.kind);
+      }
     };
     std::unordered_map<Key, std::vector<Lane>, Hash> requests;
     std::vector<Key> order;
     for (std::size_t t = warp * kWarpSize; t < std::min(nthreads, (warp + 1) * kWarpSize); ++t) {
-      std::unordered_map<std::uintptr_t, unsigned> seen;  // (site, kind) -> executions so far
+      std::unordered_map<std::uintptr_t, unsigned> seen;  // (site, kind) -> executions since the barrier
+      unsigned epoch = 0;
       for (const Access& a : r.threads[t]) {
+        if (a.epoch != epoch) {
+          seen.clear();
+          epoch = a.epoch;
+        }
         const unsigned kind = a.space * 2 + a.store;
-        const Key key{a.site, kind, seen[a.site * 4 + kind]++};
+        const Key key{a.site, kind, epoch, seen[a.site * 4 + kind]++};
         auto it = requests.find(key);
         if (it == requests.end()) {
           it = requests.emplace(key, std::vector<Lane>()).first;
@@ -150,6 +161,18 @@ bool in(std::uintptr_t a, const void* begin, std::size_t size) {
   return a >= b && a < b + size;
 }
 
+// Folds the previous block in when the running thread is in another one.
+void enter_block(Recorder& r) {
+  const long long block =
+      blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
+  if (block == r.block) return;
+  flush(r);
+  r.block = block;
+  const std::size_t nthreads = static_cast<std::size_t>(blockDim.x) * blockDim.y * blockDim.z;
+  r.threads.resize(nthreads);
+  r.epochs.assign(nthreads, 0);
+}
+
 // `narrow`: the widest piece, 16 bytes or less (a range access of an under-aligned struct).
 void record(std::uintptr_t site, const void* address, std::size_t size, bool store, std::size_t narrow = 16) {
   Recorder& r = recorder();
@@ -183,13 +206,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     ++r.report.local_accesses;
     return;
   }
-  const long long block =
-      blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
-  if (block != r.block) {
-    flush(r);
-    r.block = block;
-    r.threads.resize(static_cast<std::size_t>(blockDim.x) * blockDim.y * blockDim.z);
-  }
+  enter_block(r);
   // Naturally aligned pieces of at most 16 bytes, each its own site.
   std::uintptr_t piece = 0;
   for (std::uintptr_t at = a; size > 0;) {
@@ -197,7 +214,8 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     while (w > size || at % w != 0) w /= 2;
     r.threads[static_cast<std::size_t>(thread)].push_back(Access{site * 64 + piece++, at, static_cast<unsigned char>(w),
                                                                  static_cast<unsigned char>(store),
-                                                                 static_cast<unsigned char>(space), array});
+                                                                 static_cast<unsigned char>(space), array,
+                                                                 r.epochs[static_cast<std::size_t>(thread)]});
     at += w;
     size -= w;
   }
@@ -219,6 +237,14 @@ void begin(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
   }
   r.report.by_array.resize(r.arrays.size());
   r.active = true;
+}
+
+void barrier() {
+  Recorder& r = recorder();
+  const int thread = current_thread();
+  if (!r.active || thread < 0) return;
+  enter_block(r);
+  ++r.epochs[static_cast<std::size_t>(thread)];
 }
 
 LaunchReport end() {
