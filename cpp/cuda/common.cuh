@@ -32,14 +32,13 @@ __device__ void load_frame_fft(FrameFFT<T, L>& f, index_t n, const int* factors,
     f.factors.n = n % 2 == 0 ? n / 2 : n;
     f.factors.count = factors[0];
     for (int s = 0; s < factors[0]; ++s) f.factors.factors[s] = factors[1 + s];
-    f.twiddles = roots + n;
     const int* blue = factors + 1 + factors[0];
     f.blue.m = blue[0];
     if (f.blue.m > 0) {
       f.blue.factors.n = f.blue.m;
       f.blue.factors.count = blue[1];
       for (int s = 0; s < blue[1]; ++s) f.blue.factors.factors[s] = blue[2 + s];
-      f.blue.chirp = f.twiddles + fft::twiddle_count(f.factors);
+      f.blue.chirp = f.twiddles() + fft::twiddle_count(f.factors);
       f.blue.filter = f.blue.chirp + f.factors.n;
       f.blue.twiddles = f.blue.filter + f.blue.m;
     }

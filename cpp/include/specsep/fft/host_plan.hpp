@@ -83,9 +83,9 @@ class HostFrameFFT {
       : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, radix8) {
     view_.n = n;
     view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
-    twiddles_ = twiddle_table(view_.factors, roots_.data(), n % 2 == 0 ? 2 : 1);
+    const std::vector<cplx<T>> twiddles = twiddle_table(view_.factors, roots_.data(), n % 2 == 0 ? 2 : 1);
+    roots_.insert(roots_.end(), twiddles.begin(), twiddles.end());  // FrameFFT::twiddles()
     view_.roots = roots_.data();
-    view_.twiddles = twiddles_.data();
     view_.blue = blue_.view();
   }
   HostFrameFFT(const HostFrameFFT&) = delete;
@@ -93,7 +93,7 @@ class HostFrameFFT {
   const FrameFFT<T>& view() const { return view_; }
 
  private:
-  std::vector<cplx<T>> roots_, twiddles_;
+  std::vector<cplx<T>> roots_;  // the root table of n and the passes' twiddles
   BluesteinTables<T> blue_;
   FrameFFT<T> view_{};
 };
@@ -114,8 +114,7 @@ template <typename T>
 DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
   const HostFrameFFT<T> fft(n, radix8);
   const FrameFFT<T>& f = fft.view();
-  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.roots + n}, f.scratch()};
-  out.roots.insert(out.roots.end(), f.twiddles, f.twiddles + fft::twiddle_count(f.factors));
+  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.twiddles() + fft::twiddle_count(f.factors)}, f.scratch()};
   out.factors.insert(out.factors.end(), f.factors.factors, f.factors.factors + f.factors.count);
   out.factors.push_back(static_cast<int>(f.blue.m));
   if (f.blue.m > 0) {
