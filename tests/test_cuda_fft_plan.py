@@ -33,3 +33,21 @@ def test_the_cuda_backend_does_not_import_the_cpu_module():
         imported = {alias.name for node in ast.walk(ast.parse(path.read_text()))
                     if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
         assert not imported & {"_cpu", "_cpu_avx2", "specsep._cpu"}, path.name
+
+
+@pytest.mark.parametrize("n", [2, 30, 441, 1022, 2048, 4096])
+def test_twiddle_tables_follow_the_root_table(n):
+    """Behind the root table of n, each pass's twiddles tw[(j - 1) * ido + i] = exp(+2 pi i j l1 i / size)
+    (fft/passes.hpp), in pass order, for the size = n / 2 (even n) or n points the passes transform."""
+    factors, roots = fft_plan.plan_arrays(n)
+    size = n // 2 if n % 2 == 0 else n
+    expected, l1 = [], 1
+    for p in factors[1:1 + factors[0]]:
+        ido = size // (l1 * p)
+        j, i = np.meshgrid(np.arange(1, p), np.arange(ido), indexing="ij")
+        expected.append(np.exp(2j * np.pi * (j * l1 * i).ravel() / size))
+        l1 *= p
+    expected = np.concatenate(expected) if expected else np.empty(0)
+    assert factors[1 + factors[0]] == 0  # no Bluestein tables behind them
+    assert roots.size == n + expected.size
+    np.testing.assert_allclose(roots[n:], expected, rtol=0, atol=4e-15)  # NumPy's exp of a rounded angle: a few ulps

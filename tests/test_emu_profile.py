@@ -60,6 +60,18 @@ def test_global_sectors_per_request(ctype, stride, sectors, ideal, rng):
     assert report["shared_load"]["requests"] == report["shared_store"]["requests"] == 0
 
 
+def test_global_counts_per_argument(rng):
+    """global_by_arg splits the global counts by kernel argument: the strided loads are all the
+    input's (args[0]), the stores all the output's (args[1]), and the scalar has none."""
+    x, out = aligned(2 * 64, np.float32, rng), aligned(64, np.float32, rng)
+    report = run("selftest_global_stride", "float", (1,), (64,), (x, out, np.int32(2)))
+    by_arg = report["global_by_arg"]
+    assert set(by_arg) == {0, 1}
+    assert by_arg[0]["load"] == report["global_load"] and by_arg[0]["store"]["requests"] == 0
+    assert by_arg[1]["store"] == report["global_store"] and by_arg[1]["load"]["requests"] == 0
+    assert by_arg[0]["load"]["units"] == 2 * 8  # stride-2 floats: 8 sectors per request, 2 warps
+
+
 def test_counts_do_not_depend_on_host_alignment(rng):
     """Arrays are placed as a GPU allocator would (256-byte aligned bases), whatever the host's
     addresses: a copy 16 bytes off a 128-byte boundary counts the same."""
@@ -82,6 +94,17 @@ def test_inactive_lanes_leave_the_request(rng):
     x, out = aligned(48, np.float32, rng), aligned(48, np.float32, rng)
     load = run("selftest_global_stride", "float", (1,), (48,), (x, out, np.int32(1)))["global_load"]
     assert (load["requests"], load["units"], load["ideal_units"], load["bytes"]) == (2, 6, 6, 192)
+
+
+def test_barriers_reconverge_the_warp(rng):
+    """Lane 0 skips a load in the first of two rounds that end at a barrier: its load of round 2 is a
+    request of round 2 (31 then 32 consecutive floats, 4 sectors each), where grouping it with
+    the other lanes' first load would span 5 sectors."""
+    x, out = aligned(64, np.float32, rng), aligned(32, np.float32, rng)
+    report = run("selftest_reconverge", "float", (1,), (32,), (x, out, np.int32(2)))
+    np.testing.assert_allclose(out, np.where(np.arange(32) > 0, x[:32], 0) + x[32:], rtol=1e-6)
+    load = report["global_load"]
+    assert (load["requests"], load["units"], load["ideal_units"], load["bytes"]) == (2, 8, 8, 63 * 4)
 
 
 @pytest.mark.parametrize("ctype, stride, wavefronts, ideal", [
@@ -138,6 +161,9 @@ def test_recording_profiles_the_backend_kernels(rng):
     assert stft.global_load.requests > 0 and stft.global_store.requests > 0
     assert stft.shared_load.requests > 0 and stft.shared_load.units >= stft.shared_load.ideal_units > 0
     assert stft.global_load.units >= stft.global_load.ideal_units > 0
+    # per argument (the signal x is args[0], the output args[12]), summing to the kernel's totals
+    assert stft.global_by_arg[0]["load"].requests > 0 and stft.global_by_arg[12]["store"].requests > 0
+    assert sum(d["load"].units for d in stft.global_by_arg.values()) == stft.global_load.units
     # outside the block nothing is recorded
     specsep.stft(x, n_fft=512, hop_length=128, backend="cuda-emu")
     assert emu_profile.by_kernel(launches)["specsep::cuda::stft<float>"].launches == stft.launches

@@ -18,8 +18,9 @@ struct CudaBlock {
 };
 
 // The frame FFT of length n from the factor list {count, p_1, ..., p_count, m, [count_m, q_1, ...]}
-// and the root table exp(+2 pi i x / n) that the host built (python/specsep/_cuda/fft_plan.py);
-// m > 0: Bluestein's transform, whose chirp, filter and roots of m follow the root table. Built by
+// and the root table exp(+2 pi i x / n) followed by the passes' twiddle tables that the host built
+// (python/specsep/_cuda/fft_plan.py); m > 0: Bluestein's transform, whose chirp, filter and twiddle
+// tables of m follow. Built by
 // thread 0 in shared memory; every thread reads it after the barrier. Every frame-FFT kernel takes
 // L = fft::Lengths::smooth by default and is instantiated for L = any too: the host launches the
 // smooth one only for lists whose factors are all 2, 3, 4, 5 or 8 (cuda_source.name_expression).
@@ -37,9 +38,9 @@ __device__ void load_frame_fft(FrameFFT<T, L>& f, index_t n, const int* factors,
       f.blue.factors.n = f.blue.m;
       f.blue.factors.count = blue[1];
       for (int s = 0; s < blue[1]; ++s) f.blue.factors.factors[s] = blue[2 + s];
-      f.blue.chirp = roots + n;
+      f.blue.chirp = f.twiddles() + fft::twiddle_count(f.factors);
       f.blue.filter = f.blue.chirp + f.factors.n;
-      f.blue.roots = f.blue.filter + f.blue.m;
+      f.blue.twiddles = f.blue.filter + f.blue.m;
     }
   }
   __syncthreads();

@@ -184,8 +184,9 @@ std::size_t parse_shared_mem(const std::string& kernel, py::handle obj) {
 
 #if SPECSEP_EMU_PROFILE
 namespace profile = specsep::emu::profile;
-std::vector<profile::LaunchReport>& profile_reports() {
-  static auto* reports = new std::vector<profile::LaunchReport>();
+// Each launch's report with the argument positions of its arrays.
+std::vector<std::pair<profile::LaunchReport, std::vector<int>>>& profile_reports() {
+  static auto* reports = new std::vector<std::pair<profile::LaunchReport, std::vector<int>>>();
   return *reports;
 }
 
@@ -193,10 +194,12 @@ std::vector<profile::LaunchReport>& profile_reports() {
 void profiled_run(const KernelInfo& k, const py::sequence& args, const std::vector<Slot>& slots, Dim3 g, Dim3 b,
                   std::size_t smem) {
   std::vector<std::pair<const void*, std::size_t>> arrays;
-  for (py::handle obj : args)
-    if (py::isinstance(obj, numpy_ndarray())) {
-      const auto a = py::reinterpret_borrow<py::array>(obj);
+  std::vector<int> positions;  // of the arrays among the arguments
+  for (std::size_t i = 0; i < args.size(); ++i)
+    if (py::isinstance(args[i], numpy_ndarray())) {
+      const auto a = py::reinterpret_borrow<py::array>(args[i]);
       arrays.emplace_back(a.data(), static_cast<std::size_t>(a.nbytes()));
+      positions.push_back(static_cast<int>(i));
     }
   profile::LaunchReport report;
   {
@@ -210,7 +213,7 @@ void profiled_run(const KernelInfo& k, const py::sequence& args, const std::vect
     }
     report = profile::end();
   }
-  profile_reports().push_back(std::move(report));
+  profile_reports().emplace_back(std::move(report), std::move(positions));
 }
 
 py::dict counters_dict(const profile::Counters& c) {
@@ -227,7 +230,7 @@ py::dict counters_dict(const profile::Counters& c) {
   return d;
 }
 
-py::dict report_dict(const profile::LaunchReport& r) {
+py::dict report_dict(const profile::LaunchReport& r, const std::vector<int>& positions) {
   py::dict d;
   d["kernel"] = r.kernel;
   d["grid"] = py::make_tuple(r.grid.x, r.grid.y, r.grid.z);
@@ -242,6 +245,16 @@ py::dict report_dict(const profile::LaunchReport& r) {
   d["unique_sectors_store"] = r.unique_sectors[profile::kStore];
   d["block_load_sectors"] = r.block_load_sectors;
   d["local_accesses"] = r.local_accesses;
+  py::dict by_arg;  // argument position -> {"load": ..., "store": ...}, for the arrays accessed
+  for (std::size_t i = 0; i < r.by_array.size(); ++i) {
+    const auto& c = r.by_array[i];
+    if (c[profile::kLoad].requests + c[profile::kStore].requests == 0) continue;
+    py::dict level;
+    level["load"] = counters_dict(c[profile::kLoad]);
+    level["store"] = counters_dict(c[profile::kStore]);
+    by_arg[py::int_(positions[i])] = level;
+  }
+  d["global_by_arg"] = by_arg;
   return d;
 }
 #endif
@@ -380,13 +393,14 @@ PYBIND11_MODULE(SPECSEP_EMU_MODULE_NAME, m) {
 #if SPECSEP_EMU_PROFILE
   m.def("profile_reports", [] {
     py::list out;
-    for (const auto& r : profile_reports()) out.append(report_dict(r));
+    for (const auto& r : profile_reports()) out.append(report_dict(r.first, r.second));
     profile_reports().clear();
     return out;
   }, "The access counts of the launches since the last call, oldest first (and forgets them): per launch kernel, "
      "grid, block, shared_mem, local_accesses, unique_sectors_load/_store, block_load_sectors, and for each of "
      "global_load, global_store, shared_load, shared_store: requests, bytes, units (global: 32-byte sectors; shared: "
-     "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes).");
+     "wavefronts), ideal_units, lines (global: 128-byte lines) and by_width (requests per access width in bytes); "
+     "global_by_arg: the global counts per argument position, {position: {'load': ..., 'store': ...}}.");
 #endif
   m.def("flavour", [] { return std::string(specsep::emu::flavour()); }, "'plain', 'tsan' or 'asan'.");
   m.def("static_shared_bytes", [] { return specsep::emu::static_shared_bytes(); },

@@ -21,6 +21,8 @@ struct Access {
   std::uintptr_t site;  // the instruction (its return address), + piece index for split accesses
   std::uintptr_t address;
   unsigned char width, store, space;
+  unsigned array;  // global: the argument array's index
+  unsigned epoch;  // the thread's block barriers before it
 };
 
 struct Recorder {
@@ -30,6 +32,7 @@ struct Recorder {
   std::unordered_set<std::uint64_t> touched[2];                   // global sectors per direction
   std::unordered_set<std::uint64_t> block_loads;                  // sectors the current block loaded
   std::vector<std::vector<Access>> threads;                       // the current block's accesses
+  std::vector<unsigned> epochs;                                   // its threads' barriers so far
   long long block = -1;                                           // its linear index
 };
 
@@ -44,9 +47,10 @@ struct Lane {
   unsigned lane;
   std::uintptr_t address;
   unsigned width;
+  unsigned array;
 };
 
-void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int direction) {
+void count_global(Recorder& r, Counters& c, Counters& by_array, const std::vector<Lane>& lanes, int direction) {
   std::unordered_set<std::uint64_t> sectors, lines;
   std::unordered_map<std::uintptr_t, unsigned> distinct;
   for (const Lane& l : lanes) {
@@ -60,9 +64,11 @@ void count_global(Recorder& r, Counters& c, const std::vector<Lane>& lanes, int 
   }
   std::uint64_t bytes = 0;
   for (const auto& d : distinct) bytes += d.second;
-  c.units += sectors.size();
-  c.lines += lines.size();
-  c.ideal_units += (bytes + 31) / 32;
+  for (Counters* counts : {&c, &by_array}) {
+    counts->units += sectors.size();
+    counts->lines += lines.size();
+    counts->ideal_units += (bytes + 31) / 32;
+  }
 }
 
 void count_shared(Counters& c, const std::vector<Lane>& lanes, unsigned width) {
@@ -93,25 +99,34 @@ void flush(Recorder& r) {
   for (std::size_t warp = 0; warp * kWarpSize < nthreads; ++warp) {
     struct Key {
       std::uintptr_t site;
-      unsigned kind, n;
-      bool operator==(const Key& o) const { return site == o.site && kind == o.kind && n == o.n; }
+      unsigned kind, epoch, n;
+      bool operator==(const Key& o) const {
+        return site == o.site && kind == o.kind && epoch == o.epoch && n == o.n;
+      }
     };
     struct Hash {
-      std::size_t operator()(const Key& k) const { return k.site * 0x9E3779B97F4A7C15ull ^ (k.n * 4 + k.kind); }
+      std::size_t operator()(const Key& k) const {
+        return k.site * 0x9E3779B97F4A7C15ull ^ ((std::size_t(k.epoch) << 32) + k.n * 4 + k.kind);
+      }
     };
     std::unordered_map<Key, std::vector<Lane>, Hash> requests;
     std::vector<Key> order;
     for (std::size_t t = warp * kWarpSize; t < std::min(nthreads, (warp + 1) * kWarpSize); ++t) {
-      std::unordered_map<std::uintptr_t, unsigned> seen;  // (site, kind) -> executions so far
+      std::unordered_map<std::uintptr_t, unsigned> seen;  // (site, kind) -> executions since the barrier
+      unsigned epoch = 0;
       for (const Access& a : r.threads[t]) {
+        if (a.epoch != epoch) {
+          seen.clear();
+          epoch = a.epoch;
+        }
         const unsigned kind = a.space * 2 + a.store;
-        const Key key{a.site, kind, seen[a.site * 4 + kind]++};
+        const Key key{a.site, kind, epoch, seen[a.site * 4 + kind]++};
         auto it = requests.find(key);
         if (it == requests.end()) {
           it = requests.emplace(key, std::vector<Lane>()).first;
           order.push_back(key);
         }
-        it->second.push_back(Lane{static_cast<unsigned>(t % kWarpSize), a.address, a.width});
+        it->second.push_back(Lane{static_cast<unsigned>(t % kWarpSize), a.address, a.width, a.array});
       }
       r.threads[t].clear();
     }
@@ -119,15 +134,20 @@ void flush(Recorder& r) {
       const std::vector<Lane>& lanes = requests[key];
       const int space = static_cast<int>(key.kind / 2), direction = static_cast<int>(key.kind % 2);
       Counters& c = r.report.counters[space][direction];
-      unsigned width = 0;
+      Counters* arg = space == kGlobal ? &r.report.by_array[lanes[0].array][direction] : nullptr;
+      unsigned width = 0, bytes = 0;
       for (const Lane& l : lanes) {
         width = std::max(width, l.width);
-        c.bytes += l.width;
+        bytes += l.width;
       }
-      ++c.requests;
-      ++c.by_width[width_index(width)];
+      for (Counters* counts : {&c, arg}) {
+        if (!counts) continue;
+        counts->bytes += bytes;
+        ++counts->requests;
+        ++counts->by_width[width_index(width)];
+      }
       if (space == kGlobal)
-        count_global(r, c, lanes, direction);
+        count_global(r, c, *arg, lanes, direction);
       else
         count_shared(c, lanes, width);
     }
@@ -139,6 +159,18 @@ void flush(Recorder& r) {
 bool in(std::uintptr_t a, const void* begin, std::size_t size) {
   const auto b = reinterpret_cast<std::uintptr_t>(begin);
   return a >= b && a < b + size;
+}
+
+// Folds the previous block in when the running thread is in another one.
+void enter_block(Recorder& r) {
+  const long long block =
+      blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
+  if (block == r.block) return;
+  flush(r);
+  r.block = block;
+  const std::size_t nthreads = static_cast<std::size_t>(blockDim.x) * blockDim.y * blockDim.z;
+  r.threads.resize(nthreads);
+  r.epochs.assign(nthreads, 0);
 }
 
 // `narrow`: the widest piece, 16 bytes or less (a range access of an under-aligned struct).
@@ -153,6 +185,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
   const auto raw = reinterpret_cast<std::uintptr_t>(address);
   std::uintptr_t a = 0;
   int space = -1;
+  unsigned array = 0;
   if (in(raw, g_dynamic_shared, g_dynamic_shared_size)) {
     space = kShared;
     a = raw - reinterpret_cast<std::uintptr_t>(g_dynamic_shared);
@@ -165,6 +198,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     for (std::size_t i = 0; i < r.arrays.size() && space < 0; ++i)
       if (raw >= r.arrays[i].first && raw < r.arrays[i].second) {
         space = kGlobal;
+        array = static_cast<unsigned>(i);
         a = raw - r.arrays[i].first + ((i + 1) << 40);
       }
   }
@@ -172,13 +206,7 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     ++r.report.local_accesses;
     return;
   }
-  const long long block =
-      blockIdx.x + static_cast<long long>(gridDim.x) * (blockIdx.y + static_cast<long long>(gridDim.y) * blockIdx.z);
-  if (block != r.block) {
-    flush(r);
-    r.block = block;
-    r.threads.resize(static_cast<std::size_t>(blockDim.x) * blockDim.y * blockDim.z);
-  }
+  enter_block(r);
   // Naturally aligned pieces of at most 16 bytes, each its own site.
   std::uintptr_t piece = 0;
   for (std::uintptr_t at = a; size > 0;) {
@@ -186,7 +214,8 @@ void record(std::uintptr_t site, const void* address, std::size_t size, bool sto
     while (w > size || at % w != 0) w /= 2;
     r.threads[static_cast<std::size_t>(thread)].push_back(Access{site * 64 + piece++, at, static_cast<unsigned char>(w),
                                                                  static_cast<unsigned char>(store),
-                                                                 static_cast<unsigned char>(space)});
+                                                                 static_cast<unsigned char>(space), array,
+                                                                 r.epochs[static_cast<std::size_t>(thread)]});
     at += w;
     size -= w;
   }
@@ -206,7 +235,16 @@ void begin(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
     const auto b = reinterpret_cast<std::uintptr_t>(a.first);
     r.arrays.emplace_back(b, b + a.second);
   }
+  r.report.by_array.resize(r.arrays.size());
   r.active = true;
+}
+
+void barrier() {
+  Recorder& r = recorder();
+  const int thread = current_thread();
+  if (!r.active || thread < 0) return;
+  enter_block(r);
+  ++r.epochs[static_cast<std::size_t>(thread)];
 }
 
 LaunchReport end() {

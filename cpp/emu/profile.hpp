@@ -9,8 +9,10 @@
 // Each access of a CUDA thread is attributed to the running fiber and classified as shared
 // (the block's dynamic buffer or the static __shared__ range), global (inside one of the launch's
 // argument arrays) or local (anything else: the fiber's stack, constant tables). The k-th
-// execution of one instruction (its call site) by the lanes of a warp is one warp request: lanes
-// that skip it (divergence) are inactive in it. Per request:
+// execution of one instruction (its call site) by the lanes of a warp since the last block barrier
+// is one warp request: lanes that skip it (divergence) are inactive in it, and a barrier, where
+// the warp reconverges, starts the count again (a lane that skipped a site in one pass of a loop
+// of passes is grouped with the others again in the next). Per request:
 //   global: 32-byte sectors and 128-byte lines touched, and the ideal sector count
 //           ceil(distinct bytes / 32);
 //   shared: wavefronts, i.e. per phase the most distinct 32-bit words that fall in one of the 32
@@ -24,6 +26,7 @@
 // replacement of aggregates): a copy of a whole struct is one access of its size, split into
 // naturally aligned pieces of at most 16 bytes (the widest GPU access).
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +61,9 @@ struct LaunchReport {
   std::uint64_t block_load_sectors = 0;  // sum over blocks of the distinct sectors a block loads
                                          // (its L1 misses, were L1 private to the block)
   std::uint64_t local_accesses = 0;      // accesses outside shared memory and the argument arrays
+  // The global counters again per argument array (in the order given to begin), [Direction]: which
+  // argument's accesses carry the sectors. A request counts for the array of its first lane.
+  std::vector<std::array<Counters, 2>> by_array;
 };
 
 // Starts recording a launch whose global memory is `arrays` (begin, size in bytes).
@@ -65,6 +71,9 @@ void begin(const char* kernel, Dim3 grid, Dim3 block, std::size_t shared_mem,
            std::vector<std::pair<const void*, std::size_t>> arrays);
 // Ends it: folds the last block in and returns the launch's counts.
 LaunchReport end();
+// The running thread reached a block barrier: the lanes of its warp reconverge there, so its next
+// accesses start new executions of their sites (the emulator's __syncthreads calls it).
+void barrier();
 
 }  // namespace profile
 }  // namespace emu

@@ -60,6 +60,9 @@ void AnnotateIgnoreWritesEnd(const char* file, int line);
 
 // Last: the CUDA keywords are macros (system headers come first).
 #include "cuda_emu.hpp"
+#if SPECSEP_EMU_PROFILE
+#include "profile.hpp"
+#endif
 
 // Static __shared__ variables of the kernels (function-local statics in namespace specsep::cuda),
 // gathered into one range by the linker script static_shared.ld; null when it was not used.
@@ -851,6 +854,9 @@ int block_collective(int op, int predicate, const char* file, int line) {
     Hidden hide;
     f = s.current;
     if (!f) throw Error(std::string(block_op_name(op)) + " called outside an emulated kernel");
+#if SPECSEP_EMU_PROFILE
+    profile::barrier();  // the access profiler's warps reconverge here
+#endif
     f->state = State::AtBlock;
     f->op = op;
     f->value = predicate != 0;

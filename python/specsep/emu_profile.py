@@ -11,7 +11,8 @@ through ``specsep._emu_profile``, the same kernels compiled with every load and 
   ceil(distinct bytes / 128);
 - requests by access width, bytes by level, the global sectors a launch touches at least once
   (its compulsory DRAM traffic) and those each block loads (its L1 misses, without reuse between
-  blocks).
+  blocks);
+- the global counts per kernel argument, to tell which array's accesses carry the sectors.
 
 Public so that tools (the kernel-resource table, the device model of ``specsep.tools.roofline``)
 read the counts without private modules. Profiling is off unless asked for: the default module
@@ -41,8 +42,10 @@ def recording():
     Yields a list that holds, after the block, one dict per launch: ``kernel``, ``grid``,
     ``block``, ``shared_mem``, ``local_accesses`` (accesses outside shared memory and the launch's
     arrays: the thread's stack, constant tables), ``unique_sectors_load``/``_store``,
-    ``block_load_sectors`` and, for each
-    of :data:`LEVELS`, ``requests``, ``bytes``, ``units``, ``ideal_units``, ``lines`` and ``by_width``.
+    ``block_load_sectors``, for each
+    of :data:`LEVELS`, ``requests``, ``bytes``, ``units``, ``ideal_units``, ``lines`` and ``by_width``,
+    and ``global_by_arg``: the global counts per argument position, ``{position: {"load": ...,
+    "store": ...}}``.
     Raises ValueError when this build has no profiling module.
     """
     from ._backends import _load

@@ -248,5 +248,18 @@ __global__ void selftest_shared_stride(const T* in, T* out, int stride, int coun
   out[t] = s[(stride * static_cast<long>(threadIdx.x)) % count];
 }
 
+// Round r: thread t loads in[r * blockDim.x + t], all from one site, except thread 0 in round 0;
+// a barrier ends each round. The warp reconverges there, so thread 0's first load (round 1) is a
+// request of round 1, not of round 0.
+template <typename T>
+__global__ void selftest_reconverge(const T* in, T* out, int rounds) {
+  T sum = T(0);
+  for (int r = 0; r < rounds; ++r) {
+    if (r > 0 || threadIdx.x != 0) sum += in[r * blockDim.x + threadIdx.x];
+    __syncthreads();
+  }
+  out[threadIdx.x] = sum;
+}
+
 }  // namespace cuda
 }  // namespace specsep

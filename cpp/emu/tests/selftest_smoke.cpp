@@ -204,4 +204,10 @@ SPECSEP_SMOKE(selftest_access_patterns) {
   access_patterns<double>();
   access_patterns<float2>();
   access_patterns<double2>();
+  const int threads = 32, rounds = 2;
+  std::vector<float> in(threads * rounds), out(threads);
+  for (int i = 0; i < threads * rounds; ++i) in[i] = float(i);
+  launch("specsep::cuda::selftest_reconverge<float>", {1}, {threads}, 0, static_cast<const float*>(in.data()),
+         out.data(), rounds);
+  for (int t = 0; t < threads; ++t) SPECSEP_SMOKE_CHECK(out[t] == (t > 0 ? in[t] : 0.0f) + in[threads + t]);
 }

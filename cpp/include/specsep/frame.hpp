@@ -21,10 +21,12 @@ template <typename T, fft::Lengths lengths = fft::Lengths::any>
 struct FrameFFT {
   index_t n;                 // frame length (n_fft)
   fft::Factors factors;   // of n / 2 for even n, of n for odd n
-  const cplx<T>* roots;   // exp(+2 pi i x / n), x < n
+  const cplx<T>* roots;   // exp(+2 pi i x / n), x < n, then the twiddles of the passes of `factors`
   fft::Bluestein<T> blue;  // blue.m > 0: the complex transform goes through Bluestein's
 
   SPECSEP_HD SPECSEP_INLINE bool even() const { return n % 2 == 0; }
+  // The passes' twiddle tables (fft/passes.hpp), behind the root table.
+  SPECSEP_HD SPECSEP_INLINE const cplx<T>* twiddles() const { return roots + n; }
   // Complex values each of the two scratch buffers holds: the transform's length (even n: n/2, and
   // the backward pass keeps bins 0..n/2 there), or Bluestein's convolution length.
   SPECSEP_HD SPECSEP_INLINE index_t scratch() const {
@@ -40,7 +42,7 @@ template <bool fwd, typename V, typename T, fft::Lengths L, typename Block>
 SPECSEP_HD cplx<V>* frame_transform(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
                                     index_t stride) {
   if (L == fft::Lengths::any && f.blue.m > 0) return fft::bluestein<fwd>(block, f.factors.n, f.blue, a, b);
-  return fft::transform<fwd, L>(block, f.factors, fft::Roots<T>{f.roots, stride}, a, b);
+  return fft::transform<fwd, L>(block, f.factors, fft::Roots<T>{f.roots, stride}, f.twiddles(), a, b);
 }
 
 // emit(k, factor * DFT(x)[k]) for k = 0..n/2 (in no particular order), from the packed input in a.

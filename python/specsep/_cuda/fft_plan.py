@@ -1,8 +1,9 @@
-"""The host side of the CUDA kernels' FFT plan: the factor list and the root table of a frame
-length, as arrays for the device.
+"""The host side of the CUDA kernels' FFT plan: the factor list, the root table and the passes'
+twiddle tables of a frame length, as arrays for the device.
 
-The same function as ``specsep::factorize(n, radix8=true)``, ``specsep::root_table<double>``
-(cpp/include/specsep/fft/host_plan.hpp) and the Bluestein tables (bluestein.py), written for NumPy
+The same function as ``specsep::factorize(n, radix8=true)``, ``specsep::root_table<double>``,
+``specsep::twiddle_table`` (cpp/include/specsep/fft/host_plan.hpp) and the Bluestein tables
+(bluestein.py), written for NumPy
 so that the ``cuda`` backend needs no CPU module: tests/test_cuda_fft_plan.py checks them against
 the C++ ones, bit for bit.
 """
@@ -67,22 +68,35 @@ def root_table(n: int) -> np.ndarray:
     return unit_roots(np.arange(n, dtype=np.int64), n)
 
 
+def twiddle_table(factors: list[int], roots: np.ndarray, stride: int) -> np.ndarray:
+    """The passes' twiddle tables of the transform whose radices are ``factors`` (fft/passes.hpp),
+    in pass order: ``tw[(j - 1) * ido + i] = exp(+2 pi i j l1 i / size)``, gathered from ``roots``,
+    the table ``exp(+2 pi i x / (size * stride))``, at ``x = j l1 i stride`` (the same bits)."""
+    size, l1, tables = int(np.prod(factors)), 1, []
+    for p in factors:
+        ido = size // (l1 * p)
+        tables.append(roots[(np.arange(1, p)[:, None] * l1 * np.arange(ido)[None, :] * stride).ravel()])
+        l1 *= p
+    return np.concatenate(tables) if tables else np.empty(0, roots.dtype)
+
+
 @functools.lru_cache(maxsize=16)
 def plan_arrays(n: int) -> tuple[np.ndarray, np.ndarray]:
     """``(factors, roots)`` of the frame FFT of length ``n``: the int32 list ``{count, p_1, ...,
     m, [count_m, q_1, ...]}`` of the transform the kernels run (``n / 2`` points for even ``n``,
     ``n`` for odd), ``m`` its Bluestein convolution length (0: none) and the factors of ``m``; and
-    :func:`root_table` of ``n``, followed for Bluestein by its chirp, filter and the roots of ``m``
-    (complex128, read-only)."""
+    :func:`root_table` of ``n`` with the passes' :func:`twiddle_table`, followed for Bluestein by its
+    chirp, filter and the twiddle tables of ``m``'s passes (complex128, read-only)."""
     size = n // 2 if n % 2 == 0 else n
     factors = factorize(size)
     m = bluestein.convolution_length(size)
     factor_list = [len(factors), *factors, m]
-    tables = [root_table(n)]
+    roots = root_table(n)
+    tables = [roots, twiddle_table(factors, roots, n // size)]
     if m:
         factors_m = factorize(m)
         factor_list += [len(factors_m), *factors_m]
-        tables += [*bluestein.tables(size, m, unit_roots), root_table(m)]
+        tables += [*bluestein.tables(size, m, unit_roots), twiddle_table(factors_m, root_table(m), 1)]
     factor_list, roots = np.array(factor_list, dtype=np.int32), np.concatenate(tables)
     factor_list.flags.writeable = roots.flags.writeable = False
     return factor_list, roots

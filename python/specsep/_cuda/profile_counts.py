@@ -46,8 +46,9 @@ class Traffic:
 class KernelTotals:
     """The counts of every launch of one kernel: a :class:`Traffic` per level and direction, the
     compulsory global sectors (``unique_sectors_load``/``_store``), the sectors each block loads
-    summed over blocks (``block_load_sectors``: L1 misses with no reuse between blocks) and
-    ``launches``."""
+    summed over blocks (``block_load_sectors``: L1 misses with no reuse between blocks),
+    ``launches``, and ``global_by_arg``: the global traffic per kernel argument position,
+    ``{position: {"load": Traffic, "store": Traffic}}`` (which argument carries the sectors)."""
 
     launches: int = 0
     global_load: Traffic = field(default_factory=Traffic)
@@ -57,11 +58,16 @@ class KernelTotals:
     unique_sectors_load: int = 0
     unique_sectors_store: int = 0
     block_load_sectors: int = 0
+    global_by_arg: dict = field(default_factory=dict)
 
     def add(self, report):
         self.launches += 1
         for level in LEVELS:
             getattr(self, level).add(report[level])
+        for position, directions in report["global_by_arg"].items():
+            mine = self.global_by_arg.setdefault(position, {"load": Traffic(), "store": Traffic()})
+            for direction, counts in directions.items():
+                mine[direction].add(counts)
         self.unique_sectors_load += report["unique_sectors_load"]
         self.unique_sectors_store += report["unique_sectors_store"]
         self.block_load_sectors += report["block_load_sectors"]
@@ -70,10 +76,15 @@ class KernelTotals:
         out = {"launches": self.launches, "unique_sectors_load": self.unique_sectors_load,
                "unique_sectors_store": self.unique_sectors_store, "block_load_sectors": self.block_load_sectors}
         for level in LEVELS:
-            t = getattr(self, level)
-            out[level] = {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units,
-                          "lines": t.lines, "by_width": dict(t.by_width)}
+            out[level] = _traffic_dict(getattr(self, level))
+        out["global_by_arg"] = {position: {direction: _traffic_dict(t) for direction, t in directions.items()}
+                                for position, directions in self.global_by_arg.items()}
         return out
+
+
+def _traffic_dict(t: Traffic) -> dict:
+    return {"requests": t.requests, "bytes": t.bytes, "units": t.units, "ideal_units": t.ideal_units,
+            "lines": t.lines, "by_width": dict(t.by_width)}
 
 
 def by_kernel(launches) -> dict[str, KernelTotals]:

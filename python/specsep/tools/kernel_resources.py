@@ -1,7 +1,8 @@
 """Compile every kernel instantiation through NVRTC, as CuPy does at run time, and read ptxas's
 resource report: registers, spills and static shared memory per kernel and architecture; and run
 every kernel through the emulator's access profiler (specsep.emu_profile) at n_fft 512 to 4096:
-global sectors per request against the ideal, 128-byte lines, shared wavefronts per request.
+global sectors per request against the ideal, 128-byte lines, the argument with the most excess
+sectors, shared wavefronts per request.
 
 The resource table needs CuPy and an NVRTC library, not a GPU; the access table the cuda-emu
 backend's profiling module. ``python -m specsep.tools.kernel_resources`` prints the markdown kept
@@ -121,11 +122,28 @@ class Access:
     global_store: tuple
     shared_load: tuple   # (wavefronts per request, ideal wavefronts per request)
     shared_store: tuple
+    worst_argument: tuple  # (parameter name, "load" or "store", sectors / ideal sectors): the most excess
 
 
 def _per_request(t, lines=False):
     n = max(t.requests, 1)
     return (t.units / n, t.ideal_units / n) + ((t.lines / n,) if lines else ())
+
+
+def parameter_names(kernel: str) -> list[str]:
+    """The parameter names of a kernel (a name expression), from its ``__global__`` definition."""
+    base = kernel.split("<")[0].split("::")[-1]
+    for path in sorted(source.source_dirs()[0].glob("*.cu")):
+        found = re.search(rf"__global__ void {base}\((.*?)\)\s*{{", path.read_text(), flags=re.S)
+        if found:
+            return [re.split(r"[\s*&]+", p.strip())[-1] for p in found.group(1).split(",")]
+    raise ValueError(f"no __global__ definition of {kernel}")
+
+
+def _worst_argument(kernel, totals) -> tuple:
+    names = parameter_names(kernel)
+    return max(((names[position], direction, t.excess) for position, directions in totals.global_by_arg.items()
+                for direction, t in directions.items() if t.requests), key=lambda w: w[2])
 
 
 def access_report(sizes=ACCESS_SIZES) -> list[Access]:
@@ -149,7 +167,7 @@ def access_report(sizes=ACCESS_SIZES) -> list[Access]:
             for name, t in emu_profile.by_kernel(launches).items():
                 rows.append(Access(name, n_fft, t.launches, _per_request(t.global_load, True),
                                    _per_request(t.global_store, True), _per_request(t.shared_load),
-                                   _per_request(t.shared_store)))
+                                   _per_request(t.shared_store), _worst_argument(name, t)))
     return sorted(rows, key=lambda r: (r.kernel, r.n_fft))
 
 
@@ -166,14 +184,16 @@ def access_markdown(rows: list[Access]) -> str:
         "/ the ideal for the bytes asked, and 128-byte lines; shared wavefronts / the ideal (32 banks of 4 "
         "bytes; 8-byte accesses in half warps, 16-byte in quarter warps). What a GPU profiler would count, "
         "with g++'s access widths (cpp/emu/README.md); `*_global` kernels run only when a frame does not fit "
-        "shared memory and are not launched here.",
+        "shared memory and are not launched here. Worst argument: the kernel argument whose global loads or "
+        "stores take the most sectors over their ideal, and that ratio.",
         "",
         "| kernel | n_fft | launches | global loads: sectors / ideal | lines | global stores: sectors / ideal "
-        "| lines | shared loads: wavefronts / ideal | shared stores: wavefronts / ideal |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| lines | worst argument | shared loads: wavefronts / ideal | shared stores: wavefronts / ideal |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     lines += [f"| `{r.kernel}` | {r.n_fft} | {r.launches} | {pair(r.global_load)} | {r.global_load[2]:.2f} | "
-              f"{pair(r.global_store)} | {r.global_store[2]:.2f} | {pair(r.shared_load)} | {pair(r.shared_store)} |"
+              f"{pair(r.global_store)} | {r.global_store[2]:.2f} | `{r.worst_argument[0]}` {r.worst_argument[1]} "
+              f"{r.worst_argument[2]:.2f}x | {pair(r.shared_load)} | {pair(r.shared_store)} |"
               for r in rows]
     return "\n".join(lines) + "\n"
 

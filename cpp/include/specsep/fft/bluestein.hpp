@@ -22,7 +22,7 @@ struct Bluestein {
   Factors factors;        // of m
   const cplx<T>* chirp;   // exp(+pi i k^2 / n), k < n
   const cplx<T>* filter;  // H / m, H the length-m DFT of the wrapped chirp
-  const cplx<T>* roots;   // exp(+2 pi i x / m), x < m
+  const cplx<T>* twiddles;  // of the passes of m (fft/passes.hpp)
 };
 
 // The unnormalised DFT of a[0 .. n) as fft::transform computes it, through the convolution; a and
@@ -33,10 +33,11 @@ SPECSEP_HD cplx<V>* bluestein(const Block& block, index_t n, const Bluestein<T>&
   for (index_t k = block.tid(); k < m; k += block.size())
     a[k] = k < n ? twiddle_mul<fwd>(a[k], blue.chirp[k]) : cplx<V>{V(), V()};
   block.sync();
-  cplx<V>* c = transform<true, Lengths::smooth>(block, blue.factors, Roots<T>{blue.roots, 1}, a, b);
+  // m is 5-smooth: no prime pass, which alone reads a root table
+  cplx<V>* c = transform<true, Lengths::smooth>(block, blue.factors, Roots<T>{}, blue.twiddles, a, b);
   for (index_t k = block.tid(); k < m; k += block.size()) c[k] = twiddle_mul<!fwd>(c[k], blue.filter[k]);
   block.sync();
-  c = transform<false, Lengths::smooth>(block, blue.factors, Roots<T>{blue.roots, 1}, c, c == a ? b : a);
+  c = transform<false, Lengths::smooth>(block, blue.factors, Roots<T>{}, blue.twiddles, c, c == a ? b : a);
   for (index_t k = block.tid(); k < n; k += block.size()) c[k] = twiddle_mul<fwd>(c[k], blue.chirp[k]);
   block.sync();
   return c;

@@ -81,7 +81,7 @@ class BluesteinTables {
     if (view_.m == 0) return;
     const index_t m = view_.m;
     view_.factors = factorize(m, radix8);
-    roots_ = root_table<T>(m);
+    twiddles_ = twiddle_table(view_.factors, root_table<T>(m).data(), 1);
     chirp_.resize(static_cast<size_t>(n));
     std::vector<long double> re(static_cast<size_t>(m), 0.0L), im(static_cast<size_t>(m), 0.0L);
     for (index_t k = 0; k < n; ++k) {
@@ -97,14 +97,13 @@ class BluesteinTables {
       filter_[k] = {static_cast<T>(re[k] / static_cast<long double>(m)), static_cast<T>(im[k] / static_cast<long double>(m))};
     view_.chirp = chirp_.data();
     view_.filter = filter_.data();
-    view_.roots = roots_.data();
+    view_.twiddles = twiddles_.data();
   }
   BluesteinTables(const BluesteinTables&) = delete;
   BluesteinTables& operator=(const BluesteinTables&) = delete;
   const fft::Bluestein<T>& view() const { return view_; }
   const std::vector<cplx<T>>& chirp() const { return chirp_; }
   const std::vector<cplx<T>>& filter() const { return filter_; }
-  const std::vector<cplx<T>>& roots() const { return roots_; }
 
  private:
   // Stockham passes as in fft/passes.hpp: CC(i, q, k) = cc[i + ido (q + p k)] to
@@ -137,7 +136,7 @@ class BluesteinTables {
     }
   }
 
-  std::vector<cplx<T>> chirp_, filter_, roots_;
+  std::vector<cplx<T>> chirp_, filter_, twiddles_;
   fft::Bluestein<T> view_{};
 };
 

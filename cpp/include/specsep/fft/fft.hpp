@@ -22,6 +22,17 @@ struct Factors {
 // smooth instantiation for the usual lengths (docs/kernel-resources.md).
 enum class Lengths { smooth, any };
 
+// Entries of the passes' twiddle tables (fft/passes.hpp): (p - 1) * ido per pass.
+SPECSEP_HD SPECSEP_INLINE index_t twiddle_count(const Factors& fact) {
+  index_t count = 0, l1 = 1;
+  for (int s = 0; s < fact.count; ++s) {
+    const int p = fact.factors[s];
+    count += (p - 1) * (fact.n / (l1 * p));
+    l1 *= p;
+  }
+  return count;
+}
+
 SPECSEP_HD SPECSEP_INLINE bool is_smooth(const Factors& fact) {
   for (int s = 0; s < fact.count; ++s) {
     const int p = fact.factors[s];
@@ -30,34 +41,36 @@ SPECSEP_HD SPECSEP_INLINE bool is_smooth(const Factors& fact) {
   return true;
 }
 
-// Pass dispatch on the radix of one stage.
+// Pass dispatch on the radix of one stage; tw: the pass's twiddle table.
 template <bool fwd, Lengths lengths, typename V, typename T, typename Block>
 SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, index_t l1, index_t n,
-                                        const cplx<V>* cc, cplx<V>* ch, Roots<T> roots) {
+                                        const cplx<V>* cc, cplx<V>* ch, Roots<T> roots, const cplx<T>* tw) {
   switch (p) {
-    case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, roots); break;
-    case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, roots); break;
-    case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, roots); break;
-    case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, roots); break;
-    case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, roots); break;
+    case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, tw); break;
+    case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, tw); break;
+    case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, tw); break;
+    case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, tw); break;
+    case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, tw); break;
     default:  // never reached by smooth code: its callers hold is_smooth(fact)
-      if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots);
+      if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots, tw);
       break;
   }
 }
 
 // Unnormalised DFT of `a` (length fact.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
-// with the opposite sign. `b` is scratch of the same length. Returns the buffer holding the
-// result (a or b). Every worker of the block must call it; it ends with a barrier. Smooth code
-// (lengths == Lengths::smooth) needs is_smooth(fact).
+// with the opposite sign. `b` is scratch of the same length. `twiddles`: the passes' tables
+// (twiddle_count(fact) entries, fft/passes.hpp); `roots`: the root table of the prime pass, unread
+// by smooth code. Returns the buffer holding the result (a or b). Every worker of the block must
+// call it; it ends with a barrier. Smooth code (lengths == Lengths::smooth) needs is_smooth(fact).
 template <bool fwd, Lengths lengths = Lengths::any, typename V, typename T, typename Block>
-SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> roots,
+SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> roots, const cplx<T>* twiddles,
                               cplx<V>* a, cplx<V>* b) {
   index_t l1 = 1;
   for (int s = 0; s < fact.count; ++s) {
     const int p = fact.factors[s];
     const index_t ido = fact.n / (l1 * p);
-    run_pass<fwd, lengths>(block, p, ido, l1, fact.n, a, b, roots);
+    run_pass<fwd, lengths>(block, p, ido, l1, fact.n, a, b, roots, twiddles);
+    twiddles += (p - 1) * ido;
     block.sync();
     cplx<V>* t = a;
     a = b;

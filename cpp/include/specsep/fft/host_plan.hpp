@@ -53,9 +53,26 @@ std::vector<cplx<T>> root_table(index_t n) {
   return roots;
 }
 
+// The passes' twiddle tables of a transform of length fact.n (fft/passes.hpp), in pass order:
+// tw[(j - 1) * ido + i] = exp(+2 pi i j l1 i / fact.n), gathered from `roots`, the table
+// exp(+2 pi i x / (fact.n * stride)), at x = j l1 i stride: the same bits as the roots.
+template <typename T>
+std::vector<cplx<T>> twiddle_table(const fft::Factors& fact, const cplx<T>* roots, index_t stride) {
+  std::vector<cplx<T>> tw;
+  tw.reserve(static_cast<size_t>(fft::twiddle_count(fact)));
+  index_t l1 = 1;
+  for (int s = 0; s < fact.count; ++s) {
+    const index_t p = fact.factors[s], ido = fact.n / (l1 * p);
+    for (index_t j = 1; j < p; ++j)
+      for (index_t i = 0; i < ido; ++i) tw.push_back(roots[j * l1 * i * stride]);
+    l1 *= p;
+  }
+  return tw;
+}
+
 }  // namespace specsep
 
-#include "bluestein_plan.hpp"  // uses factorize and unit_root above
+#include "bluestein_plan.hpp"  // uses factorize, unit_root, root_table and twiddle_table above
 
 namespace specsep {
 
@@ -66,6 +83,8 @@ class HostFrameFFT {
       : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, radix8) {
     view_.n = n;
     view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
+    const std::vector<cplx<T>> twiddles = twiddle_table(view_.factors, roots_.data(), n % 2 == 0 ? 2 : 1);
+    roots_.insert(roots_.end(), twiddles.begin(), twiddles.end());  // FrameFFT::twiddles()
     view_.roots = roots_.data();
     view_.blue = blue_.view();
   }
@@ -74,7 +93,7 @@ class HostFrameFFT {
   const FrameFFT<T>& view() const { return view_; }
 
  private:
-  std::vector<cplx<T>> roots_;
+  std::vector<cplx<T>> roots_;  // the root table of n and the passes' twiddles
   BluesteinTables<T> blue_;
   FrameFFT<T> view_{};
 };
@@ -82,7 +101,8 @@ class HostFrameFFT {
 // The frame FFT of length n as the CUDA kernels take it (cuda/common.cuh, load_frame_fft): the
 // factor list {count, p_1, ..., m, [count_m, q_1, ...]} of the transform they run (n/2 for even n,
 // n for odd n), m its Bluestein convolution length (0: none) and the factors of m; the root table
-// exp(+2 pi i x / n), followed for Bluestein by its chirp, filter and the roots of m.
+// exp(+2 pi i x / n) and the passes' twiddle tables, followed for Bluestein by its chirp, filter
+// and the twiddle tables of m's passes.
 template <typename T>
 struct DevicePlanArrays {
   std::vector<int> factors;
@@ -94,7 +114,7 @@ template <typename T>
 DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
   const HostFrameFFT<T> fft(n, radix8);
   const FrameFFT<T>& f = fft.view();
-  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.roots + n}, f.scratch()};
+  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.twiddles() + fft::twiddle_count(f.factors)}, f.scratch()};
   out.factors.insert(out.factors.end(), f.factors.factors, f.factors.factors + f.factors.count);
   out.factors.push_back(static_cast<int>(f.blue.m));
   if (f.blue.m > 0) {
@@ -102,7 +122,7 @@ DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
     out.factors.insert(out.factors.end(), f.blue.factors.factors, f.blue.factors.factors + f.blue.factors.count);
     out.roots.insert(out.roots.end(), f.blue.chirp, f.blue.chirp + f.factors.n);
     out.roots.insert(out.roots.end(), f.blue.filter, f.blue.filter + f.blue.m);
-    out.roots.insert(out.roots.end(), f.blue.roots, f.blue.roots + f.blue.m);
+    out.roots.insert(out.roots.end(), f.blue.twiddles, f.blue.twiddles + fft::twiddle_count(f.blue.factors));
   }
   return out;
 }

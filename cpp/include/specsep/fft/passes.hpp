@@ -8,8 +8,14 @@
 // Every (i, k) item is independent, so a block of workers splits them and meets at a barrier
 // after each pass.
 //
-// All roots of unity come from one table: roots[x * stride] = exp(+2 pi i x / n_sub) for
-// x < n_sub (the forward direction conjugates them), so w_p^m = roots[m * (n_sub / p) * stride].
+// The twiddles w^(j*l1*i) come from a table per pass, contiguous in i as in FFTPACK and pocketfft
+// (consecutive workers read consecutive entries: coalesced on a GPU, where indexing one root table
+// at j*l1*i touched up to 28 cache lines per warp instruction):
+//     tw[(j - 1) * ido + i] = exp(+2 pi i j l1 i / n_sub),  j = 1 .. p-1, i < ido
+// (the forward direction conjugates them), the passes' tables one after another in pass order
+// (fft::transform; the host builds them, specsep/fft/host_plan.hpp). The prime pass's w_p^m come
+// from the root table roots[x * stride] = exp(+2 pi i x / n_sub), x < n_sub:
+// w_p^m = roots[m * (n_sub / p) * stride], the same entry for every worker.
 #pragma once
 #include "../block.hpp"
 #include "../complex.hpp"
@@ -100,7 +106,7 @@ SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
 // One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8).
 template <int p, bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cplx<V>* SPECSEP_RESTRICT cc,
-                           cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
+                           cplx<V>* SPECSEP_RESTRICT ch, const cplx<T>* SPECSEP_RESTRICT tw) {
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
     cplx<V> a[p];
     for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
@@ -111,7 +117,7 @@ SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cp
     if (p == 8) butterfly8<fwd, V, T>(a);
     ch[i + ido * k] = a[0];
     for (int j = 1; j < p; ++j) {
-      const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
+      const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], tw[(j - 1) * ido + i]);
       ch[i + ido * (k + l1 * j)] = y;
     }
   });

@@ -12,7 +12,8 @@ namespace fft {
 
 template <bool fwd, typename V, typename T, typename Block>
 SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, index_t n_sub,
-                           const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
+                           const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots,
+                           const cplx<T>* SPECSEP_RESTRICT tw) {
   const index_t root_step = n_sub / p;
   const int half = (p - 1) / 2;
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
@@ -40,8 +41,8 @@ SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, i
       const cplx<V> ib = {-b.im, b.re};  // i B
       cplx<V> lo = fwd ? a - ib : a + ib, hi = fwd ? a + ib : a - ib;
       if (i != 0) {
-        lo = twiddle_mul<fwd>(lo, roots[j * l1 * i]);
-        hi = twiddle_mul<fwd>(hi, roots[(p - j) * l1 * i]);
+        lo = twiddle_mul<fwd>(lo, tw[(j - 1) * ido + i]);
+        hi = twiddle_mul<fwd>(hi, tw[(p - j - 1) * ido + i]);
       }
       ch[i + ido * (k + l1 * j)] = lo;
       ch[i + ido * (k + l1 * (p - j))] = hi;
