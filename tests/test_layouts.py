@@ -114,6 +114,46 @@ def test_apply_mask_of_any_layout(backend, dtype, layout):
     assert_same_bits(actual, expected, f"apply_mask {layout}")
 
 
+def _memory_order(a):
+    """The axes of ``a`` by decreasing stride (its layout, whatever its dtype)."""
+    return [d for d in np.argsort([-abs(s) for s in a.strides], kind="stable") if a.shape[d] > 1]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS + ["librosa"])
+@pytest.mark.parametrize("kind", ["complex", "real"])
+@pytest.mark.parametrize("power", [2.0, 1.0, 0.5])
+def test_ideal_ratio_of_any_layout(dtype, layout, kind, power):
+    """The masks of NumPy arrays (the cpu kernel) have the contiguous input's bits in any layout,
+    are laid out in the input's memory order, and equal the reference formula to a few ulps."""
+    from specsep._reference import masks as reference
+
+    X = specsep.stft(_signals(dtype, (4, 3, 1000)), **ARGS, backend="numpy").reshape(3, 4, 1, N_FFT // 2 + 1, -1)
+    X = X * np.array([1.0, 0.5, 0.0, 2.0]).reshape(4, 1, 1, 1).astype(dtype)  # source 2 silent, others not
+    X[..., :2, :] = 0  # bins where every source is silent
+    S = X.reshape(3, 4, N_FFT // 2 + 1, -1) if kind == "complex" else np.abs(X).reshape(3, 4, N_FFT // 2 + 1, -1)
+    expected = specsep.masks.ideal_ratio(S, power)
+    M = specsep.masks.ideal_ratio(in_layout(S, layout), power)
+    assert_same_bits(M, expected, f"ideal_ratio {layout}")
+    assert _memory_order(M) == _memory_order(in_layout(S, layout))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(M, reference.ideal_ratio(S, power), rtol=0, atol=(4 if dtype == np.float32 else 16) * eps)
+
+
+def test_ideal_ratio_of_librosa_layout_copies_nothing():
+    """The masks of librosa's layout are computed in place: no NumPy array of the input's size
+    (the output comes from the C++ buffer cache)."""
+    S = in_layout(specsep.stft(_signals(np.float32, (4, 2, 20000)), **ARGS).reshape(2, 4, N_FFT // 2 + 1, -1),
+                  "librosa")
+    specsep.masks.ideal_ratio(S)
+    tracemalloc.start()
+    try:
+        specsep.masks.ideal_ratio(S)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < S.nbytes / 8, f"peak {peak} bytes for an input of {S.nbytes} bytes"
+
+
 @pytest.mark.parametrize("layout", LAYOUTS + ["librosa"])
 def test_griffin_lim_of_any_layout(backend, dtype, layout):
     S = np.abs(specsep.stft(_signals(dtype, (2, 3, 1500)), **ARGS, backend="numpy"))
