@@ -82,6 +82,24 @@ def test_istft_of_any_layout(backend, dtype, layout):
     assert_same_bits(specsep.istft(in_layout(X, layout), **ARGS, backend=backend), expected, f"istft {layout}")
 
 
+def test_istft_of_librosa_layout_in_lane_groups(backend, dtype):
+    """35 items in librosa's layout: the cpu iSTFT reads them as up to 4 groups of SIMD lanes per
+    task, in one pass over each frame's bins, then a partial group and single items."""
+    X = specsep.stft(_signals(dtype, (5, 7, 1200)), **ARGS, backend="numpy")
+    expected = specsep.istft(X, **ARGS, backend=backend)
+    assert_same_bits(specsep.istft(in_layout(X, "librosa"), **ARGS, backend=backend), expected, "istft librosa")
+
+
+def test_separate_with_librosa_layout_masks_in_lane_groups(backend, dtype):
+    """The same for the masks of separate: 5 x 7 mixtures, 3 sources each (105 signals)."""
+    x = _signals(dtype, (5, 7, 1200))
+    n_frames = specsep.stft(x[..., :1, :], **ARGS).shape[-1]
+    masks = np.random.default_rng(3).random((5, 7, 3, N_FFT // 2 + 1, n_frames)).astype(dtype)
+    expected = specsep.separate(x, masks, **ARGS, backend=backend)
+    assert_same_bits(specsep.separate(x, in_layout(masks, "librosa"), **ARGS, backend=backend), expected,
+                     "separate librosa")
+
+
 @requires_torch
 def test_istft_of_torch_stft(backend, dtype):
     """torch.stft's output (frame-major), as the tensor and as its NumPy view."""
