@@ -157,6 +157,17 @@ def test_ideal_ratio_of_any_layout(dtype, layout, kind, power):
     np.testing.assert_allclose(M, reference.ideal_ratio(S, power), rtol=0, atol=(4 if dtype == np.float32 else 16) * eps)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "librosa"])
+def test_ideal_ratio_of_broadcast_sources(dtype, layout):
+    """A broadcast axis (stride 0) reads one item repeatedly; the masks are laid out as NumPy's
+    order="K" lays out an elementwise result (the broadcast axis outermost)."""
+    S = in_layout(np.abs(specsep.stft(_signals(dtype, (3, 500)), **ARGS, backend="numpy")), layout)
+    broadcast = np.broadcast_to(S[None], (4,) + S.shape)
+    M = specsep.masks.ideal_ratio(broadcast)
+    assert_same_bits(M, specsep.masks.ideal_ratio(np.ascontiguousarray(broadcast)), f"broadcast {layout}")
+    assert M.strides == np.abs(broadcast).strides
+
+
 def test_ideal_ratio_of_librosa_layout_copies_nothing():
     """The masks of librosa's layout are computed in place: no NumPy array of the input's size
     (the output comes from the C++ buffer cache)."""

@@ -7,6 +7,7 @@
 
 #include <complex>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -247,9 +248,10 @@ class Plan {
 };
 
 // Ideal ratio masks of S: (..., sources, freq, frames), real or complex T, any strides -> M of S's
-// shape, laid out in S's memory order (its axes by decreasing stride, C-contiguous in that order),
-// computed in that order (masks.hpp). Adjacent axes other than the sources' merge where they are
-// contiguous in both arrays: librosa's batch axes make one row.
+// shape, laid out in S's memory order (its axes by decreasing stride, broadcast ones outermost, as
+// NumPy's order="K"; C-contiguous in that order), computed in that order (masks.hpp). Adjacent axes
+// other than the sources' merge where they are contiguous in both arrays: librosa's batch axes
+// make one row.
 template <typename T, typename E>
 py::array ideal_ratio_of(const py::array& S, double power) {
   const int nd = static_cast<int>(S.ndim()), source_axis = nd - 3;
@@ -258,8 +260,10 @@ py::array ideal_ratio_of(const py::array& S, double power) {
     require(S.strides(d) % static_cast<py::ssize_t>(sizeof(E)) == 0, "S strides must be whole elements");
   std::vector<int> axes(static_cast<size_t>(nd));
   std::iota(axes.begin(), axes.end(), 0);
-  std::stable_sort(axes.begin(), axes.end(),
-                   [&](int i, int j) { return std::abs(S.strides(i)) > std::abs(S.strides(j)); });
+  auto extent = [&](int d) {
+    return S.strides(d) == 0 ? std::numeric_limits<py::ssize_t>::max() : std::abs(S.strides(d));
+  };
+  std::stable_sort(axes.begin(), axes.end(), [&](int i, int j) { return extent(i) > extent(j); });
   std::vector<py::ssize_t> strides(static_cast<size_t>(nd));
   py::ssize_t count = 1;
   for (int k = nd - 1; k >= 0; --k) {

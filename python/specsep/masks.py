@@ -58,7 +58,8 @@ def ideal_ratio(S_sources, power=2.0):
     Returns
     -------
     np.ndarray, shape (..., J, F, T), float32 or float64
-        Sums to one over sources; a bin where every source is silent gets ``1 / J``.
+        Sums to one over sources; a bin where every source is silent gets ``1 / J``. Laid out in
+        ``S_sources``' memory order (librosa's Fortran-order spectrograms give Fortran-order masks).
     """
     S = _sources("S_sources", S_sources)
     if on_device(S):  # the reference formula in the array's own namespace
