@@ -87,6 +87,7 @@ class Scratch : public ScratchMemory {
     if (n > capacity) {
       buffer.reset();
       bytes_ -= capacity * sizeof(E);
+      capacity = 0;  // until the allocation below succeeds
       size_t bytes = 0;
       buffer = allocate<E>(n, bytes);
       capacity = bytes / sizeof(E);
