@@ -82,6 +82,24 @@ def test_istft_of_any_layout(backend, dtype, layout):
     assert_same_bits(specsep.istft(in_layout(X, layout), **ARGS, backend=backend), expected, f"istft {layout}")
 
 
+def test_istft_of_librosa_layout_in_lane_groups(backend, dtype):
+    """35 items in librosa's layout: the cpu iSTFT reads them as up to 4 groups of SIMD lanes per
+    task, in one pass over each frame's bins, then a partial group and single items."""
+    X = specsep.stft(_signals(dtype, (5, 7, 1200)), **ARGS, backend="numpy")
+    expected = specsep.istft(X, **ARGS, backend=backend)
+    assert_same_bits(specsep.istft(in_layout(X, "librosa"), **ARGS, backend=backend), expected, "istft librosa")
+
+
+def test_separate_with_librosa_layout_masks_in_lane_groups(backend, dtype):
+    """The same for the masks of separate: 5 x 7 mixtures, 3 sources each (105 signals)."""
+    x = _signals(dtype, (5, 7, 1200))
+    n_frames = specsep.stft(x[..., :1, :], **ARGS).shape[-1]
+    masks = np.random.default_rng(3).random((5, 7, 3, N_FFT // 2 + 1, n_frames)).astype(dtype)
+    expected = specsep.separate(x, masks, **ARGS, backend=backend)
+    assert_same_bits(specsep.separate(x, in_layout(masks, "librosa"), **ARGS, backend=backend), expected,
+                     "separate librosa")
+
+
 @requires_torch
 def test_istft_of_torch_stft(backend, dtype):
     """torch.stft's output (frame-major), as the tensor and as its NumPy view."""
@@ -112,6 +130,57 @@ def test_apply_mask_of_any_layout(backend, dtype, layout):
     expected = specsep.apply_mask(X, masks, backend=backend)
     actual = specsep.apply_mask(in_layout(X, layout), in_layout(masks, layout), backend=backend)
     assert_same_bits(actual, expected, f"apply_mask {layout}")
+
+
+def _memory_order(a):
+    """The axes of ``a`` by decreasing stride (its layout, whatever its dtype)."""
+    return [d for d in np.argsort([-abs(s) for s in a.strides], kind="stable") if a.shape[d] > 1]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS + ["librosa"])
+@pytest.mark.parametrize("kind", ["complex", "real"])
+@pytest.mark.parametrize("power", [2.0, 1.0, 0.5])
+def test_ideal_ratio_of_any_layout(dtype, layout, kind, power):
+    """The masks of NumPy arrays (the cpu kernel) have the contiguous input's bits in any layout,
+    are laid out in the input's memory order, and equal the reference formula to a few ulps."""
+    from specsep._reference import masks as reference
+
+    X = specsep.stft(_signals(dtype, (4, 3, 1000)), **ARGS, backend="numpy").reshape(3, 4, 1, N_FFT // 2 + 1, -1)
+    X = X * np.array([1.0, 0.5, 0.0, 2.0]).reshape(4, 1, 1, 1).astype(dtype)  # source 2 silent, others not
+    X[..., :2, :] = 0  # bins where every source is silent
+    S = X.reshape(3, 4, N_FFT // 2 + 1, -1) if kind == "complex" else np.abs(X).reshape(3, 4, N_FFT // 2 + 1, -1)
+    expected = specsep.masks.ideal_ratio(S, power)
+    M = specsep.masks.ideal_ratio(in_layout(S, layout), power)
+    assert_same_bits(M, expected, f"ideal_ratio {layout}")
+    assert _memory_order(M) == _memory_order(in_layout(S, layout))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(M, reference.ideal_ratio(S, power), rtol=0, atol=(4 if dtype == np.float32 else 16) * eps)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "librosa"])
+def test_ideal_ratio_of_broadcast_sources(dtype, layout):
+    """A broadcast axis (stride 0) reads one item repeatedly; the masks are laid out as NumPy's
+    order="K" lays out an elementwise result (the broadcast axis outermost)."""
+    S = in_layout(np.abs(specsep.stft(_signals(dtype, (3, 500)), **ARGS, backend="numpy")), layout)
+    broadcast = np.broadcast_to(S[None], (4,) + S.shape)
+    M = specsep.masks.ideal_ratio(broadcast)
+    assert_same_bits(M, specsep.masks.ideal_ratio(np.ascontiguousarray(broadcast)), f"broadcast {layout}")
+    assert M.strides == np.abs(broadcast).strides
+
+
+def test_ideal_ratio_of_librosa_layout_copies_nothing():
+    """The masks of librosa's layout are computed in place: no NumPy array of the input's size
+    (the output comes from the C++ buffer cache)."""
+    S = in_layout(specsep.stft(_signals(np.float32, (4, 2, 20000)), **ARGS).reshape(2, 4, N_FFT // 2 + 1, -1),
+                  "librosa")
+    specsep.masks.ideal_ratio(S)
+    tracemalloc.start()
+    try:
+        specsep.masks.ideal_ratio(S)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < S.nbytes / 8, f"peak {peak} bytes for an input of {S.nbytes} bytes"
 
 
 @pytest.mark.parametrize("layout", LAYOUTS + ["librosa"])

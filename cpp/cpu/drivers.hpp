@@ -59,17 +59,9 @@ class Scratch : public ScratchMemory {
   V* frames() { return frames_.get(); }
   LaneWorkspace<T> workspace() { return {lanes_.get(), lanes_complex_.get()}; }
   T* rows() { return rows_.get(); }  // Lanes<T>::count frames of n_fft samples, row-major
-  T* span(size_t n) {  // n samples of a strided signal gathered (run_stft), grown on demand
-    if (n > span_capacity_) {
-      span_.reset();
-      bytes_ -= span_capacity_ * sizeof(T);
-      size_t bytes = 0;
-      span_ = allocate<T>(n, bytes);
-      span_capacity_ = bytes / sizeof(T);
-      bytes_ += bytes;
-    }
-    return span_.get();
-  }
+  T* span(size_t n) { return grown(span_, span_capacity_, n); }  // n samples of a strided signal (run_stft)
+  // n lane bins: the spectra of a group of items read as lanes (run_istft)
+  cplx<V>* item_spectra(size_t n) { return grown(item_spectra_, item_spectra_capacity_, n); }
 
  private:
   // Scratch for frames up to this long is kept between calls; a larger one is given back at the
@@ -89,6 +81,20 @@ class Scratch : public ScratchMemory {
     bytes += size;
     return Buffer<E>(static_cast<E*>(p));
   }
+  // A buffer of at least n elements, grown on demand (the rarer ones, kept out of reserve()).
+  template <typename E>
+  E* grown(Buffer<E>& buffer, size_t& capacity, size_t n) {
+    if (n > capacity) {
+      buffer.reset();
+      bytes_ -= capacity * sizeof(E);
+      capacity = 0;  // until the allocation below succeeds
+      size_t bytes = 0;
+      buffer = allocate<E>(n, bytes);
+      capacity = bytes / sizeof(E);
+      bytes_ += bytes;
+    }
+    return buffer.get();
+  }
   void reserve(index_t n_fft, index_t fft_scratch) {
     const size_t n = static_cast<size_t>(n_fft), work = std::max(n + 1, static_cast<size_t>(fft_scratch));
     if (n <= capacity_ && work <= work_capacity_ && (capacity_ <= kKept || n * 4 > capacity_)) return;
@@ -107,14 +113,14 @@ class Scratch : public ScratchMemory {
   }
   void release() override {
     a_.reset(), b_.reset(), spectrum_.reset(), lanes_complex_.reset();
-    frames_.reset(), lanes_.reset(), rows_.reset(), span_.reset();
-    capacity_ = work_capacity_ = span_capacity_ = 0;
+    frames_.reset(), lanes_.reset(), rows_.reset(), span_.reset(), item_spectra_.reset();
+    capacity_ = work_capacity_ = span_capacity_ = item_spectra_capacity_ = 0;
     bytes_ = 0;
   }
-  Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_;
+  Buffer<cplx<V>> a_, b_, spectrum_, lanes_complex_, item_spectra_;
   Buffer<V> frames_, lanes_;
   Buffer<T> rows_, span_;
-  size_t capacity_ = 0, work_capacity_ = 0, span_capacity_ = 0;
+  size_t capacity_ = 0, work_capacity_ = 0, span_capacity_ = 0, item_spectra_capacity_ = 0;
 };
 
 // The samples the STFT frames: a signal as it is in memory, or the extrapolation x - alpha * y of
@@ -337,10 +343,10 @@ struct OutputRows {
 // s in [start, start + length) of the un-trimmed signal of item b. A task computes one output chunk
 // of one item, its lanes L frames: their spectra packed by source.fill(b, t, count, n_bins, dst),
 // or, where Source::lane_aligned (the source holds them in lanes, t a multiple of the lane count),
-// read in place as source.bins(b, t)[k]. Where source.by_items(b, L) (the spectra of items
-// b .. b + L - 1 lie one element apart: librosa's layout), a task takes groups of L items instead,
-// its lanes frame t of each, packed by source.fill_items. Every sample adds its frames in
-// increasing t either way: the same bits.
+// read in place as source.bins(b, t)[k]. Where source.by_items(b, g * L) (the spectra of items
+// b .. b + g * L - 1 lie one element apart: librosa's layout), a task takes those g groups of L
+// items instead, its lanes frame t of each, packed by source.fill_items in one pass over the
+// frame's bins. Every sample adds its frames in increasing t either way: the same bits.
 template <typename T, typename Source>
 void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t start, index_t length,
                const OutputRows<T>& rows, const Source& source) {
@@ -356,7 +362,7 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
   for (index_t b = 0; b < batch;) {
     int groups = 0;
     if constexpr (!Source::lane_aligned)
-      while (groups < kGroupsPerUnit && batch - b - groups * L >= L && source.by_items(b + groups * L, L)) ++groups;
+      while (groups < kGroupsPerUnit && batch - b - groups * L >= L && source.by_items(b, (groups + 1) * L)) ++groups;
     units.emplace_back(b, groups);
     b += groups ? groups * L : 1;
   }
@@ -405,13 +411,18 @@ void run_istft(const CpuPlan<T>& plan, index_t batch, index_t n_frames, index_t 
     const index_t t_first = ola_first_frame(s0, plan.n_fft, plan.hop);
     if constexpr (!Source::lane_aligned) {
       if (groups) {
-        for (index_t t = t_first; t <= t_last; ++t)
+        cplx<V>* spectra[kGroupsPerUnit];
+        cplx<V>* block = s.item_spectra(static_cast<size_t>(groups * plan.n_freqs()));
+        for (int g = 0; g < groups; ++g) spectra[g] = block + g * plan.n_freqs();
+        for (index_t t = t_first; t <= t_last; ++t) {
+          source.fill_items(b0, t, groups, plan.n_freqs(), spectra);
           for (int g = 0; g < groups; ++g) {
-            source.fill_items(b0 + g * L, t, L, plan.n_freqs(), s.b(), s.workspace());
-            frame_backward_packed(SerialBlock{}, plan.fft.view(), s.a(), s.b(), store);
+            frame_backward_bins(SerialBlock{}, plan.fft.view(), static_cast<const cplx<V>*>(spectra[g]), s.a(), s.b(),
+                                store);
             unpack_frames(plan.n_fft, frames, frame_rows);
             overlap_add(y + g * L, L, frame_rows, t * plan.hop, 0, s0, covered);
           }
+        }
         divide(y, items, s0, covered, frame_rows);  // the frames are overlap-added: reuse their buffer
         return;
       }

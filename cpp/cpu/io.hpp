@@ -1,8 +1,9 @@
 // What the drivers read and write per group of L frames (lane l = frame t + l). Sinks take the
 // spectra of frames t .. t + count - 1, whole or bin by bin (per_bin); sources pack bins
 // 0 .. n_bins - 1 of those frames into lanes, or hold them in lanes already (lane_aligned), or,
-// where their items lie one element apart (by_items), pack frame t of L items (fill_items). Lanes
-// past `count` repeat the last frame and are never written anywhere.
+// where their items lie one element apart (by_items), pack frame t of groups of L items, one
+// spectrum per group (fill_items). Lanes past `count` repeat the last frame and are never written
+// anywhere.
 #pragma once
 #include <cmath>
 #include <memory>
@@ -167,11 +168,36 @@ struct SpectrumWriter {  // out(b, t, f), contiguous (batch, frames, freqs)
 };
 
 // Whether a source reads items b .. b + count - 1 of X as lanes (frame t of each) rather than
-// frames as lanes: a full group of items one element apart, where neither frames nor bins are
-// (librosa's layout). Each lane's arithmetic is the same either way: the same bits.
+// frames as lanes: whole groups of L items, all one element apart, where neither frames nor bins
+// are (librosa's layout). Each lane's arithmetic is the same either way: the same bits.
 template <typename E>
 bool reads_items(const View3<const E>& X, index_t b, int count) {
-  return count == Lanes<real_of_t<E>>::count && X.s1 != 1 && X.s2 != 1 && X.unit_items(b, count);
+  return count > 0 && count % Lanes<real_of_t<E>>::count == 0 && X.s1 != 1 && X.s2 != 1 && X.unit_items(b, count);
+}
+
+// Frame t of the items b .. b + groups * L - 1 (reads_items: per bin, one contiguous run) into
+// the lane spectra dst[g] of each group of L, in one pass over the frame's bins in memory order:
+// one strided pass per group would read each cache line of the run `groups` times.
+template <typename T>
+void gather_item_groups(const View3<const cplx<T>>& X, index_t b, index_t t, int groups, index_t n_bins,
+                        cplx<typename Lanes<T>::type>* const* dst) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const cplx<T>* bin = &X(b, t, 0);
+  for (index_t k = 0; k < n_bins; ++k, bin += X.s2)
+    for (int g = 0; g < groups; ++g)
+      deinterleave(load_unaligned<V>(bin + g * L), load_unaligned<V>(bin + g * L + L / 2), dst[g][k].re, dst[g][k].im);
+}
+
+// dst[g][k] times the real lanes of M at the same items and frame, in the same pass order.
+template <typename T>
+void scale_item_groups(const View3<const T>& M, index_t b, index_t t, int groups, index_t n_bins,
+                       cplx<typename Lanes<T>::type>* const* dst) {
+  using V = typename Lanes<T>::type;
+  constexpr int L = Lanes<T>::count;
+  const T* bin = &M(b, t, 0);
+  for (index_t k = 0; k < n_bins; ++k, bin += M.s2)
+    for (int g = 0; g < groups; ++g) dst[g][k] = scale(dst[g][k], load_unaligned<V>(bin + g * L));
 }
 
 template <typename T>
@@ -183,9 +209,8 @@ struct SpectrumReader {  // X(b, t, f), any strides
             const LaneWorkspace<T>&) const {
     gather_frames(X, b, t, count, n_bins, dst);
   }
-  void fill_items(index_t b, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
-                  const LaneWorkspace<T>&) const {
-    gather(lanes_of_items(X, b, t, count), X.s2, n_bins, dst);
+  void fill_items(index_t b, index_t t, int groups, index_t n_bins, cplx<typename Lanes<T>::type>* const* dst) const {
+    gather_item_groups(X, b, t, groups, n_bins, dst);
   }
 };
 
@@ -201,11 +226,10 @@ struct MaskedMixture {  // mixture(i, t, f) * mask(i, t, f): the mixture view re
     gather_frames(mask, i, t, count, n_bins, ws.real);
     for (index_t k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
   }
-  void fill_items(index_t i, index_t t, int count, index_t n_bins, cplx<typename Lanes<T>::type>* dst,
-                  const LaneWorkspace<T>& ws) const {
-    gather(lanes_of_items(mixture, i, t, count), mixture.s2, n_bins, dst);
-    gather(lanes_of_items(mask, i, t, count), mask.s2, n_bins, ws.real);
-    for (index_t k = 0; k < n_bins; ++k) dst[k] = scale(dst[k], ws.real[k]);
+  void fill_items(index_t i, index_t t, int groups, index_t n_bins, cplx<typename Lanes<T>::type>* const* dst) const {
+    constexpr int L = Lanes<T>::count;
+    for (int g = 0; g < groups; ++g) gather(lanes_of_items(mixture, i + g * L, t, L), mixture.s2, n_bins, dst[g]);
+    scale_item_groups(mask, i, t, groups, n_bins, dst);
   }
 };
 

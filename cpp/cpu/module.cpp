@@ -7,6 +7,7 @@
 
 #include <complex>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <stdexcept>
@@ -15,6 +16,7 @@
 #include "buffer_cache.hpp"
 #include "io.hpp"
 #include "load_state.hpp"
+#include "masks.hpp"
 #include "phase.hpp"
 
 namespace py = pybind11;
@@ -245,6 +247,71 @@ class Plan {
   specsep::CpuPlan<T> plan_;
 };
 
+// Ideal ratio masks of S: (..., sources, freq, frames), real or complex T, any strides -> M of S's
+// shape, laid out in S's memory order (its axes by decreasing stride, broadcast ones outermost, as
+// NumPy's order="K"; C-contiguous in that order), computed in that order (masks.hpp). Adjacent axes
+// other than the sources' merge where they are contiguous in both arrays: librosa's batch axes
+// make one row.
+template <typename T, typename E>
+py::array ideal_ratio_of(const py::array& S, double power) {
+  const int nd = static_cast<int>(S.ndim()), source_axis = nd - 3;
+  require(nd >= 3, "S must be (..., sources, freq, frames)");
+  for (int d = 0; d < nd; ++d)
+    require(S.strides(d) % static_cast<py::ssize_t>(sizeof(E)) == 0, "S strides must be whole elements");
+  std::vector<int> axes(static_cast<size_t>(nd));
+  std::iota(axes.begin(), axes.end(), 0);
+  auto extent = [&](int d) {
+    return S.strides(d) == 0 ? std::numeric_limits<py::ssize_t>::max() : std::abs(S.strides(d));
+  };
+  std::stable_sort(axes.begin(), axes.end(), [&](int i, int j) { return extent(i) > extent(j); });
+  std::vector<py::ssize_t> strides(static_cast<size_t>(nd));
+  py::ssize_t count = 1;
+  for (int k = nd - 1; k >= 0; --k) {
+    strides[static_cast<size_t>(axes[static_cast<size_t>(k)])] = count * static_cast<py::ssize_t>(sizeof(T));
+    count *= S.shape(axes[static_cast<size_t>(k)]);
+  }
+  std::vector<py::ssize_t> shape(S.shape(), S.shape() + nd);
+  void* block = specsep::acquire_buffer(static_cast<size_t>(count) * sizeof(T));
+  py::capsule owner(block, [](void* p) { specsep::release_buffer(p); });
+  array<T> M(shape, strides, static_cast<T*>(block), owner);
+  if (count == 0) return std::move(M);
+  auto axis = [&](int d) {
+    return specsep::MaskAxis{static_cast<index_t>(S.shape(d)), S.strides(d) / static_cast<py::ssize_t>(sizeof(E)),
+                             strides[static_cast<size_t>(d)] / static_cast<py::ssize_t>(sizeof(T))};
+  };
+  std::vector<specsep::MaskAxis> others;  // memory order, outermost first; length-1 axes dropped
+  for (int d : axes) {
+    if (d == source_axis || S.shape(d) == 1) continue;
+    const specsep::MaskAxis a = axis(d);
+    if (!others.empty() && others.back().s == a.s * a.size && others.back().m == a.m * a.size)
+      others.back() = {others.back().size * a.size, a.s, a.m};
+    else
+      others.push_back(a);
+  }
+  const specsep::MaskAxis row = others.empty() ? specsep::MaskAxis{1, 0, 0} : others.back();
+  if (!others.empty()) others.pop_back();
+  const auto* s = static_cast<const E*>(S.data());
+  T* m = M.mutable_data();
+  const T p = static_cast<T>(power);
+  KernelRun run;
+  using specsep::MaskPower;
+  if (power == 2)
+    specsep::ratio_masks<MaskPower::two>(s, m, others, row, axis(source_axis), p);
+  else if (power == 1)
+    specsep::ratio_masks<MaskPower::one>(s, m, others, row, axis(source_axis), p);
+  else
+    specsep::ratio_masks<MaskPower::other>(s, m, others, row, axis(source_axis), p);
+  return std::move(M);
+}
+
+py::array ideal_ratio(const py::array& S, double power) {
+  if (py::isinstance<array<float>>(S)) return ideal_ratio_of<float, float>(S, power);
+  if (py::isinstance<array<double>>(S)) return ideal_ratio_of<double, double>(S, power);
+  if (py::isinstance<array<std::complex<float>>>(S)) return ideal_ratio_of<float, cplx<float>>(S, power);
+  require(py::isinstance<array<std::complex<double>>>(S), "S must be float32, float64, complex64 or complex128");
+  return ideal_ratio_of<double, cplx<double>>(S, power);
+}
+
 // Test hooks: one real FFT per row, through the same frame code as the STFT.
 template <typename T>
 py::array rfft(array<T> x, bool radix8) {
@@ -354,6 +421,8 @@ PYBIND11_MODULE(SPECSEP_MODULE, m) {
   bind_dtype<double>(m, "PlanFloat64");
   bind_dtype<float>(m, "PlanFloat32");
   m.def("fft_plan_arrays", &fft_plan_arrays, py::arg("n"));
+  m.def("ideal_ratio", &ideal_ratio, py::arg("S"), py::arg("power"),
+        "Ideal ratio masks over axis -3, in S's memory order and layout.");
   m.def("clear_buffer_cache", &specsep::clear_buffer_cache, "Free the cached output buffers; returns the bytes freed.");
   m.def("cached_bytes", &specsep::cached_bytes, "Bytes of output buffers held for reuse.");
   m.def("set_buffer_cache_limit", &specsep::set_buffer_cache_limit, py::arg("bytes"),

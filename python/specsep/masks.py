@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _validate as v
-from ._arrays import as_array, callers_kind
+from . import _backends, _validate as v
+from ._arrays import as_array, callers_kind, on_device
 from ._reference import masks as _ref
 
 
@@ -58,9 +58,14 @@ def ideal_ratio(S_sources, power=2.0):
     Returns
     -------
     np.ndarray, shape (..., J, F, T), float32 or float64
-        Sums to one over sources; a bin where every source is silent gets ``1 / J``.
+        Sums to one over sources; a bin where every source is silent gets ``1 / J``. Laid out in
+        ``S_sources``' memory order (librosa's Fortran-order spectrograms give Fortran-order masks).
     """
-    return _ref.ideal_ratio(_sources("S_sources", S_sources), _power(power))
+    S = _sources("S_sources", S_sources)
+    if on_device(S):  # the reference formula in the array's own namespace
+        return _ref.ideal_ratio(S, _power(power))
+    # NumPy arrays: the cpu kernel, in the memory order of any layout (librosa's included)
+    return _backends.select("cpu").ideal_ratio(S, _power(power))
 
 
 @callers_kind

@@ -2,9 +2,10 @@
 
 Arrays are passed with their shapes and strides as they are (no copies): the kernels read the
 items of any layout in place (module.cpp's item tables) and return ``(items, ...)`` results in C
-order, reshaped back here. ``apply_mask`` is NumPy's elementwise product, which is already
-memory-bound; every other method runs C++. Griffin-Lim and MISI iterate in ``plan``'s precision
-(Note [phase retrieval precision] in specsep/api.py) and return the input's.
+order, reshaped back here (the ideal ratio masks: in the input's memory order). ``apply_mask`` is
+NumPy's elementwise product, which is already memory-bound; every other method runs C++.
+Griffin-Lim and MISI iterate in ``plan``'s precision (Note [phase retrieval precision] in
+specsep/api.py) and return the input's.
 """
 
 from __future__ import annotations
@@ -87,6 +88,12 @@ class CpuBackend:
         return y.reshape(X.shape[:-2] + (length,))
 
     apply_mask = staticmethod(_numpy_apply_mask)
+
+    @staticmethod
+    def ideal_ratio(S, power):
+        """Ideal ratio masks of ``S (..., J, F, T)``, real or complex, laid out and computed in
+        ``S``'s memory order (cpp/cpu/masks.hpp)."""
+        return kernels_module.ideal_ratio(_whole_elements(S), power)
 
     def separate(self, plan, x_mix, M, length):
         single = M.ndim == x_mix.ndim + 1  # one (..., F, T) mask, no source axis
