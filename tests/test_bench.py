@@ -221,3 +221,29 @@ def test_layout_workloads_hand_every_implementation_the_other_librarys_layout():
     by = {c.workload: c.seconds for c in cells}
     assert w2l["vs_own_layout"] == pytest.approx(by["W2L"] / by["W2"])
     assert w2t["vs_own_layout"] == pytest.approx(by["W2T"] / by["W2"])
+
+
+class _OrderSpy(peers.Specsep):
+    """specsep cpu, recording which workload each run belongs to, in order."""
+
+    def __init__(self):
+        super().__init__("cpu")
+        self.order = []
+
+    def istft(self, w, X, length):
+        self.order.append(w.key)
+        return super().istft(w, X, length)
+
+    def separate_stfts(self, w, S, mix):
+        self.order.append(w.key)
+        return super().separate_stfts(w, S, mix)
+
+
+def test_layout_workloads_run_in_the_rounds_of_their_base():
+    """vs_own_layout compares runs made side by side: W2L and W2T share W2's rounds; W5L, whose
+    base W5 is not chosen, runs alone; the cells still come back in the workloads' order."""
+    chosen = workloads.select(["W2", "W2L", "W2T", "W5L"], quick=True)
+    spy = _OrderSpy()
+    cells = harness.run(chosen, [spy], threads=1, warmup=1, repeats=2, verbose=False)
+    assert spy.order == ["W2", "W2L", "W2T"] * 3 + ["W5L"] * 3
+    assert [c.workload for c in cells] == ["W2", "W2L", "W2T", "W5L"]

@@ -7,7 +7,9 @@ its output is copied back for the check after it stops (see :mod:`.devices`).
 
 The runs of one workload are interleaved: a round runs every implementation once, then the next
 round starts. On a shared machine a burst of load then falls on all implementations alike instead
-of on whichever happened to be running, which keeps the ratios steadier than the times.
+of on whichever happened to be running, which keeps the ratios steadier than the times. A workload
+given in another library's layout (``Workload.base``) runs in the same rounds as its base workload
+where both are chosen, so that its time over the base's time compares runs made side by side.
 """
 
 from __future__ import annotations
@@ -94,33 +96,44 @@ def run(workloads, implementations, *, threads, warmup, repeats, skip_slow=False
     """
     cells = []
     try:
-        for w in workloads:
-            # Full collections are slow with torch and numba loaded; collect once per workload and
+        for group in _groups(workloads):
+            # Full collections are slow with torch and numba loaded; collect once per group and
             # freeze what survives, so that the collections between runs scan only new objects.
             gc.collect()
             gc.freeze()
-            cells += _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbose)
+            cells += _run_group(group, implementations, threads, warmup, repeats, skip_slow, verbose)
     finally:
         gc.unfreeze()
-    return cells
+    return sorted(cells, key=lambda c: [w.key for w in workloads].index(c.workload))
 
 
-def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbose):
-    """The cells of one workload: its inputs and reference, warm-up rounds, then timed rounds."""
-    start = time.perf_counter()
-    inputs = wl.make_inputs(w)
-    ref = wl.reference(w, inputs)
-    _log(f"{w.key} {w.describe()} (inputs in {time.perf_counter() - start:.1f} s)", verbose)
+def _groups(workloads):
+    """The workloads in groups timed together: each with the chosen workloads whose ``base`` it is."""
+    keys = {w.key for w in workloads}
+    groups = {}
+    for w in workloads:
+        groups.setdefault(w.base if w.base in keys else w.key, []).append(w)
+    return list(groups.values())
+
+
+def _run_group(group, implementations, threads, warmup, repeats, skip_slow, verbose):
+    """The cells of a group of workloads: their inputs and references, warm-up rounds, then timed
+    rounds, each round running every implementation on every workload of the group once."""
     cells, runners = [], []
-    for impl in implementations:
-        why = impl.available() or impl.skip_reason(w)
-        if why is None and impl.slow and skip_slow:
-            why = "skipped (--skip-slow)"
-        if why is None:
-            runners.append(_Runner(impl, w, inputs, ref, threads, warmup, repeats))
-            cells.append(runners[-1].cell)
-        else:
-            cells.append(Cell(w.key, impl.key, impl.label, impl.specsep, skipped=why))
+    for w in group:
+        start = time.perf_counter()
+        inputs = wl.make_inputs(w)
+        ref = wl.reference(w, inputs)
+        _log(f"{w.key} {w.describe()} (inputs in {time.perf_counter() - start:.1f} s)", verbose)
+        for impl in implementations:
+            why = impl.available() or impl.skip_reason(w)
+            if why is None and impl.slow and skip_slow:
+                why = "skipped (--skip-slow)"
+            if why is None:
+                runners.append(_Runner(impl, w, inputs, ref, threads, warmup, repeats))
+                cells.append(runners[-1].cell)
+            else:
+                cells.append(Cell(w.key, impl.key, impl.label, impl.specsep, skipped=why))
 
     rounds = [(i, False) for i in range(warmup)] + [(i, True) for i in range(repeats)]
     for i, timed in rounds:
@@ -136,11 +149,12 @@ def _run_workload(w, implementations, threads, warmup, repeats, skip_slow, verbo
         if cell.times:
             cell.seconds = statistics.median(cell.times)
         if cell.skipped:
-            _log(f"  {cell.label:<20} {cell.skipped}", verbose)
+            _log(f"  {cell.workload:<4} {cell.label:<20} {cell.skipped}", verbose)
         elif cell.seconds is not None:
             check = (f"error {cell.error:.1e}" if cell.error is not None
                      else f"spectral convergence {cell.spectral_convergence:.4f}")
-            _log(f"  {cell.label:<20} {cell.seconds:8.3f} s  {check}{'' if cell.ok else '  MISMATCH'}", verbose)
+            _log(f"  {cell.workload:<4} {cell.label:<20} {cell.seconds:8.3f} s  {check}{'' if cell.ok else '  MISMATCH'}",
+                 verbose)
     return cells
 
 
