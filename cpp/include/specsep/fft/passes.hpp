@@ -13,6 +13,7 @@
 #pragma once
 #include "../block.hpp"
 #include "../complex.hpp"
+#include "layout.hpp"
 
 namespace specsep {
 namespace fft {
@@ -97,23 +98,24 @@ SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
   a[7] = even[3] - o3;
 }
 
-// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8).
-template <int p, bool fwd, typename V, typename T, typename Block>
+// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8); value x of cc is at cc[in(x)],
+// of ch at ch[out(x)] (layout.hpp).
+template <int p, bool fwd, typename V, typename T, typename Block, typename Layout>
 SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cplx<V>* SPECSEP_RESTRICT cc,
-                           cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
+                           cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots, Layout in, Layout out) {
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
     cplx<V> a[p];
-    for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
+    for (int m = 0; m < p; ++m) a[m] = cc[in(i + ido * (m + p * k))];
     if (p == 2) butterfly2<fwd>(a);
     if (p == 3) butterfly3<fwd, V, T>(a);
     if (p == 4) butterfly4<fwd>(a);
     if (p == 5) butterfly5<fwd, V, T>(a);
     if (p == 8) butterfly8<fwd, V, T>(a);
-    ch[i + ido * k] = a[0];
-    for (int j = 1; j < p; ++j) {
-      const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
-      ch[i + ido * (k + l1 * j)] = y;
-    }
+    if (i != 0)  // w^0 = 1
+      for (int j = 1; j < p; ++j) a[j] = twiddle_mul<fwd>(a[j], roots[j * l1 * i]);
+    // Stored after the branch: the items with and without twiddles store together, one warp
+    // request per output (where a store in each branch would split the warp).
+    for (int j = 0; j < p; ++j) ch[out(i + ido * (k + l1 * j))] = a[j];
   });
 }
 

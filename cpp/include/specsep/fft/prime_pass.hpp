@@ -10,17 +10,19 @@
 namespace specsep {
 namespace fft {
 
-template <bool fwd, typename V, typename T, typename Block>
+// Value x of cc is at cc[in(x)], of ch at ch[out(x)] (layout.hpp).
+template <bool fwd, typename V, typename T, typename Block, typename Layout>
 SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, index_t n_sub,
-                           const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots) {
+                           const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots,
+                           Layout in, Layout out) {
   const index_t root_step = n_sub / p;
   const int half = (p - 1) / 2;
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
-    const cplx<V>* in = cc + i + ido * p * k;
-    const cplx<V> x0 = in[0];
+    const auto x = [&](int m) { return cc[in(i + ido * (m + p * k))]; };  // CC(i, m, k)
+    const cplx<V> x0 = x(0);
     cplx<V> y0 = x0;
-    for (int m = 1; m <= half; ++m) y0 = y0 + (in[ido * m] + in[ido * (p - m)]);
-    ch[i + ido * k] = y0;
+    for (int m = 1; m <= half; ++m) y0 = y0 + (x(m) + x(p - m));
+    ch[out(i + ido * k)] = y0;
     for (int j = 1; j <= half; ++j) {
       cplx<V> a = x0, b = {V(), V()};
       index_t jm = 0;  // (j * m) mod p, advanced without a division
@@ -30,7 +32,7 @@ SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, i
           jm += j;
           if (jm >= p) jm -= p;
           const cplx<T> w = roots[jm * root_step];  // {cos theta, sin theta}
-          const cplx<V> s = in[ido * m] + in[ido * (p - m)], d = in[ido * m] - in[ido * (p - m)];
+          const cplx<V> s = x(m) + x(p - m), d = x(m) - x(p - m);
           ga = ga + scale(s, w.re);
           gb = gb + scale(d, w.im);
         }
@@ -43,8 +45,8 @@ SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, i
         lo = twiddle_mul<fwd>(lo, roots[j * l1 * i]);
         hi = twiddle_mul<fwd>(hi, roots[(p - j) * l1 * i]);
       }
-      ch[i + ido * (k + l1 * j)] = lo;
-      ch[i + ido * (k + l1 * (p - j))] = hi;
+      ch[out(i + ido * (k + l1 * j))] = lo;
+      ch[out(i + ido * (k + l1 * (p - j)))] = hi;
     }
   });
 }
