@@ -62,7 +62,7 @@ SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> 
   for (int s = 0; s < count; ++s) {
     const int p = fact.factors[s];
     const index_t ido = n / (l1 * p);
-    const L out = s + 1 < count ? L::template before<V>(fact.factors[s + 1], ido / fact.factors[s + 1]) : L{};
+    const L out = s + 1 < count ? L::template before<V>(fact.factors[s + 1], ido / fact.factors[s + 1], n / p) : L{};
     run_pass<fwd, lengths>(block, p, ido, l1, n, a, b, roots, in, out);
     block.sync();
     cplx<V>* t = a;

@@ -15,6 +15,11 @@
 // ones padded. The pad is at most P/8 (radix-8 passes: ido = S/8; the last pass: ido = 1 <= B/8),
 // so a padded buffer of n values fits in room(n) = n + n/8; the first pass reads and the last
 // writes the plain layout (fft.hpp), the one every caller fills and reads.
+//
+// P is a multiple of the reader's rows S and of the writer's outputs j apart (`run`, or the buffer
+// stays plain), so the passes address whole rows and add the offsets within them: CC(i, m, k) at
+// in(S*k) + i + ido*m, and the writer's output j at out(x) + j*out(run): one shift per item, not
+// one per value (each costs the kernels registers).
 #pragma once
 #include "../complex.hpp"
 
@@ -25,7 +30,7 @@ namespace fft {
 struct Plain {
   SPECSEP_HD SPECSEP_INLINE index_t operator()(index_t x) const { return x; }
   template <typename V>
-  SPECSEP_HD SPECSEP_INLINE static Plain before(int, index_t) { return {}; }
+  SPECSEP_HD SPECSEP_INLINE static Plain before(int, index_t, index_t) { return {}; }
   SPECSEP_HD SPECSEP_INLINE static index_t room(index_t n) { return n; }
 };
 
@@ -36,12 +41,13 @@ struct Padded {
 
   SPECSEP_HD SPECSEP_INLINE index_t operator()(index_t x) const { return x + (x >> shift) * pad; }
 
-  // The layout of the buffer that a pass of radix p with this ido reads.
+  // The layout of the buffer that a pass of radix p with this ido reads, and the pass before it
+  // writes with outputs `run` values apart.
   template <typename V>
-  SPECSEP_HD SPECSEP_INLINE static Padded before(int p, index_t ido) {
+  SPECSEP_HD SPECSEP_INLINE static Padded before(int p, index_t ido, index_t run) {
     const index_t banks = 128 / sizeof(cplx<V>), rows = p * ido;
     const index_t period = rows > banks ? rows : banks;
-    if (ido >= banks || (rows & (rows - 1)) != 0 || 8 * ido > period) return {0, 0};
+    if (ido >= banks || (rows & (rows - 1)) != 0 || 8 * ido > period || run % period != 0) return {0, 0};
     int shift = 0;
     while ((index_t(1) << shift) < period) ++shift;
     return {shift, ido};
