@@ -19,6 +19,7 @@ SELFTEST_MISSING = ("specsep._emu_selftest is test-only and not in wheels "
 _emu = pytest.importorskip("specsep._emu", reason="this build has no emulator (configure with SPECSEP_BUILD_EMU=ON)")
 selftest = pytest.importorskip("specsep._emu_selftest", reason=SELFTEST_MISSING)
 from specsep import cuda_source as source  # noqa: E402
+from specsep._cuda import fft_plan  # noqa: E402
 
 
 def kernel(name, dtype=np.float32):
@@ -431,7 +432,7 @@ def test_real_stft_kernel_against_numpy(dtype, n_fft, rng):
     roots = roots.astype(np.complex64 if dtype == np.float32 else np.complex128)
     n_frames = 1 + (samples - n_fft) // hop
     out = np.zeros((signals, n_frames, n_fft // 2 + 1), roots.dtype)
-    scratch = n_fft // 2 + 1 if n_fft % 2 == 0 else n_fft
+    scratch = fft_plan.work_values(n_fft)
     _emu.launch(kernel("stft", dtype), (n_frames, signals), (threads,), (
         x, np.int64(samples), np.int64(samples), window, roots, factors, np.int32(n_fft), np.int32(hop),
         np.int32(0), np.int32(0), dtype(1), np.int64(n_frames), out), shared_mem=2 * scratch * roots.itemsize)

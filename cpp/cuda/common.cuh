@@ -10,8 +10,10 @@ namespace specsep {
 namespace cuda {
 
 // The threads of a CUDA block as a specsep Block (block.hpp): items split by threadIdx.x,
-// barriers are __syncthreads().
+// barriers are __syncthreads(); FFT work buffers padded against bank conflicts (fft/layout.hpp),
+// in shared memory and in the *_global kernels' scratch alike.
 struct CudaBlock {
+  static constexpr bool banked = true;
   __device__ __forceinline__ int tid() const { return threadIdx.x; }
   __device__ __forceinline__ int size() const { return blockDim.x; }
   __device__ __forceinline__ void sync() const { __syncthreads(); }
@@ -46,9 +48,10 @@ __device__ void load_frame_fft(FrameFFT<T, L>& f, index_t n, const int* factors,
   __syncthreads();
 }
 
-// Scratch per FFT buffer, in complex values (FrameFFT::scratch()).
+// Scratch per FFT buffer, in complex values: FrameFFT::scratch() and the padded layout's room
+// (python/specsep/_cuda/fft_plan.py: work_values).
 template <typename T, fft::Lengths L>
-__device__ __forceinline__ index_t fft_scratch(const FrameFFT<T, L>& f) { return f.scratch(); }
+__device__ __forceinline__ index_t fft_scratch(const FrameFFT<T, L>& f) { return fft::Padded::room(f.scratch()); }
 
 // This block's `per_block` values of a global scratch array (the *_global kernels, for work
 // buffers too big for shared memory): one slice per block of the grid, so blocks never share one.

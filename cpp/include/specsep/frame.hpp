@@ -28,7 +28,8 @@ struct FrameFFT {
   // The passes' twiddle tables (fft/passes.hpp), behind the root table.
   SPECSEP_HD SPECSEP_INLINE const cplx<T>* twiddles() const { return roots + n; }
   // Complex values each of the two scratch buffers holds: the transform's length (even n: n/2, and
-  // the backward pass keeps bins 0..n/2 there), or Bluestein's convolution length.
+  // the backward pass keeps bins 0..n/2 there), or Bluestein's convolution length. A Block whose
+  // work buffers are padded (fft/layout.hpp) needs fft::Layout<Block>::room(scratch()) each.
   SPECSEP_HD SPECSEP_INLINE index_t scratch() const {
     const index_t own = even() ? n / 2 + 1 : n;
     return blue.m > own ? blue.m : own;

@@ -111,7 +111,7 @@ class CudaBackend:
         else ``("global", values)``: complex values per block of a global scratch array (the
         kernel's ``_global`` variant)."""
         itemsize = COMPLEX_OF[plan.dtype].itemsize
-        dynamic = 2 * fft_plan.scratch(plan.n_fft) * itemsize + extra_bytes
+        dynamic = 2 * fft_plan.work_values(plan.n_fft) * itemsize + extra_bytes
         static = self.launcher.static_shared_memory(cuda_source.name_expression(kernel, plan.dtype, plan.n_fft))
         return ("shared", dynamic) if static + dynamic <= self.launcher.max_shared_memory else ("global", -(-dynamic // itemsize))
 

@@ -107,3 +107,11 @@ def scratch(n: int) -> int:
     for even ``n``, ``n`` for odd ``n``, or Bluestein's convolution length where that is longer."""
     own = n // 2 + 1 if n % 2 == 0 else n
     return max(own, bluestein.convolution_length(n // 2 if n % 2 == 0 else n))
+
+
+def work_values(n: int) -> int:
+    """Complex values of each of the CUDA kernels' two FFT work buffers: :func:`scratch` and the
+    room of the layout padded against shared-memory bank conflicts, an eighth more
+    (``fft::Padded::room`` of cpp/include/specsep/fft/layout.hpp)."""
+    values = scratch(n)
+    return values + values // 8

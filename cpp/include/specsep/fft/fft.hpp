@@ -42,40 +42,49 @@ SPECSEP_HD SPECSEP_INLINE bool is_smooth(const Factors& fact) {
 }
 
 // Pass dispatch on the radix of one stage; tw: the pass's twiddle table.
-template <bool fwd, Lengths lengths, typename V, typename T, typename Block>
+template <bool fwd, Lengths lengths, typename V, typename T, typename Block, typename Layout>
 SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, index_t l1, index_t n,
-                                        const cplx<V>* cc, cplx<V>* ch, Roots<T> roots, const cplx<T>* tw) {
+                                        const cplx<V>* cc, cplx<V>* ch, Roots<T> roots, const cplx<T>* tw,
+                                        Layout in, Layout out) {
   switch (p) {
-    case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, tw); break;
-    case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, tw); break;
-    case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, tw); break;
-    case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, tw); break;
-    case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, tw); break;
+    case 2: pass_small<2, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
+    case 3: pass_small<3, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
+    case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
+    case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
+    case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
     default:  // never reached by smooth code: its callers hold is_smooth(fact)
-      if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots, tw);
+      if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots, tw, in, out);
       break;
   }
 }
 
 // Unnormalised DFT of `a` (length fact.n), forward: sum_x a[x] exp(-2 pi i x k / n); backward
-// with the opposite sign. `b` is scratch of the same length. `twiddles`: the passes' tables
-// (twiddle_count(fact) entries, fft/passes.hpp); `roots`: the root table of the prime pass, unread
-// by smooth code. Returns the buffer holding the result (a or b). Every worker of the block must
-// call it; it ends with a barrier. Smooth code (lengths == Lengths::smooth) needs is_smooth(fact).
+// with the opposite sign. `b` is scratch of the same length, Layout<Block>::room(fact.n) values
+// each (the buffers between passes take the Block's layout, layout.hpp; a and the result are in
+// order). `twiddles`: the passes' tables (twiddle_count(fact) entries, fft/passes.hpp); `roots`:
+// the root table of the prime pass, unread by smooth code. Returns the buffer holding the result
+// (a or b). Every worker of the block must call it; it ends with a barrier. Smooth code
+// (lengths == Lengths::smooth) needs is_smooth(fact).
 template <bool fwd, Lengths lengths = Lengths::any, typename V, typename T, typename Block>
 SPECSEP_HD cplx<V>* transform(const Block& block, const Factors& fact, Roots<T> roots, const cplx<T>* twiddles,
                               cplx<V>* a, cplx<V>* b) {
+  using L = Layout<Block>;
+  const index_t n = fact.n;  // read once: `fact` may live in GPU shared memory
+  const int count = fact.count;
   index_t l1 = 1;
-  for (int s = 0; s < fact.count; ++s) {
+  L in{};
+  for (int s = 0; s < count; ++s) {
     const int p = fact.factors[s];
-    const index_t ido = fact.n / (l1 * p);
-    run_pass<fwd, lengths>(block, p, ido, l1, fact.n, a, b, roots, twiddles);
+    const index_t ido = n / (l1 * p);
+    const L out = s + 1 < count ? L::template before<V>(fact.factors[s + 1], ido / fact.factors[s + 1], n / p) : L{};
+    run_pass<fwd, lengths>(block, p, ido, l1, n, a, b, roots, twiddles, in, out);
     twiddles += (p - 1) * ido;
     block.sync();
     cplx<V>* t = a;
     a = b;
     b = t;
     l1 *= p;
+    in = out;
   }
   return a;
 }

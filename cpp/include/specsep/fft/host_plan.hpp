@@ -107,14 +107,15 @@ template <typename T>
 struct DevicePlanArrays {
   std::vector<int> factors;
   std::vector<cplx<T>> roots;
-  index_t scratch;  // FrameFFT::scratch()
+  index_t scratch;  // each FFT work buffer's values: FrameFFT::scratch(), padded (fft/layout.hpp)
 };
 
 template <typename T>
 DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
   const HostFrameFFT<T> fft(n, radix8);
   const FrameFFT<T>& f = fft.view();
-  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.twiddles() + fft::twiddle_count(f.factors)}, f.scratch()};
+  DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.twiddles() + fft::twiddle_count(f.factors)},
+                          fft::Padded::room(f.scratch())};
   out.factors.insert(out.factors.end(), f.factors.factors, f.factors.factors + f.factors.count);
   out.factors.push_back(static_cast<int>(f.blue.m));
   if (f.blue.m > 0) {

@@ -19,6 +19,7 @@
 #pragma once
 #include "../block.hpp"
 #include "../complex.hpp"
+#include "layout.hpp"
 
 namespace specsep {
 namespace fft {
@@ -103,23 +104,29 @@ SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
   a[7] = even[3] - o3;
 }
 
-// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8).
-template <int p, bool fwd, typename V, typename T, typename Block>
+// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8); value x of cc is at cc[in(x)],
+// of ch at ch[out(x)], layouts that keep rows whole (layout.hpp): CC(i, m, k) at
+// in(ido*p*k) + i + ido*m, CH(i, k, j) at out(ido*k) + i + j*out(ido*l1).
+template <int p, bool fwd, typename V, typename T, typename Block, typename Layout>
 SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cplx<V>* SPECSEP_RESTRICT cc,
-                           cplx<V>* SPECSEP_RESTRICT ch, const cplx<T>* SPECSEP_RESTRICT tw) {
+                           cplx<V>* SPECSEP_RESTRICT ch, const cplx<T>* SPECSEP_RESTRICT tw, Layout in,
+                           Layout out) {
+  const index_t out_step = out(ido * l1);
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
+    const cplx<V>* x = cc + in(ido * p * k) + i;
+    cplx<V>* y = ch + out(ido * k) + i;
     cplx<V> a[p];
-    for (int m = 0; m < p; ++m) a[m] = cc[i + ido * (m + p * k)];
+    for (int m = 0; m < p; ++m) a[m] = x[ido * m];
     if (p == 2) butterfly2<fwd>(a);
     if (p == 3) butterfly3<fwd, V, T>(a);
     if (p == 4) butterfly4<fwd>(a);
     if (p == 5) butterfly5<fwd, V, T>(a);
     if (p == 8) butterfly8<fwd, V, T>(a);
-    ch[i + ido * k] = a[0];
-    for (int j = 1; j < p; ++j) {
-      const cplx<V> y = i == 0 ? a[j] : twiddle_mul<fwd>(a[j], tw[(j - 1) * ido + i]);
-      ch[i + ido * (k + l1 * j)] = y;
-    }
+    if (i != 0)  // w^0 = 1
+      for (int j = 1; j < p; ++j) a[j] = twiddle_mul<fwd>(a[j], tw[(j - 1) * ido + i]);
+    // Stored after the branch: the items with and without twiddles store together, one warp
+    // request per output (where a store in each branch would split the warp).
+    for (int j = 0; j < p; ++j) y[j * out_step] = a[j];
   });
 }
 

@@ -10,18 +10,21 @@
 namespace specsep {
 namespace fft {
 
-template <bool fwd, typename V, typename T, typename Block>
+// Value x of cc is at cc[in(x)], of ch at ch[out(x)], as in pass_small.
+template <bool fwd, typename V, typename T, typename Block, typename Layout>
 SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, index_t n_sub,
                            const cplx<V>* SPECSEP_RESTRICT cc, cplx<V>* SPECSEP_RESTRICT ch, Roots<T> roots,
-                           const cplx<T>* SPECSEP_RESTRICT tw) {
+                           const cplx<T>* SPECSEP_RESTRICT tw, Layout in, Layout out) {
   const index_t root_step = n_sub / p;
   const int half = (p - 1) / 2;
+  const index_t out_step = out(ido * l1);
   for_each_pair(block, l1, ido, [&](index_t k, index_t i) {
-    const cplx<V>* in = cc + i + ido * p * k;
-    const cplx<V> x0 = in[0];
+    const cplx<V>* in_k = cc + in(ido * p * k) + i;
+    cplx<V>* out_k = ch + out(ido * k) + i;
+    const cplx<V> x0 = in_k[0];
     cplx<V> y0 = x0;
-    for (int m = 1; m <= half; ++m) y0 = y0 + (in[ido * m] + in[ido * (p - m)]);
-    ch[i + ido * k] = y0;
+    for (int m = 1; m <= half; ++m) y0 = y0 + (in_k[ido * m] + in_k[ido * (p - m)]);
+    out_k[0] = y0;
     for (int j = 1; j <= half; ++j) {
       cplx<V> a = x0, b = {V(), V()};
       index_t jm = 0;  // (j * m) mod p, advanced without a division
@@ -31,7 +34,7 @@ SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, i
           jm += j;
           if (jm >= p) jm -= p;
           const cplx<T> w = roots[jm * root_step];  // {cos theta, sin theta}
-          const cplx<V> s = in[ido * m] + in[ido * (p - m)], d = in[ido * m] - in[ido * (p - m)];
+          const cplx<V> s = in_k[ido * m] + in_k[ido * (p - m)], d = in_k[ido * m] - in_k[ido * (p - m)];
           ga = ga + scale(s, w.re);
           gb = gb + scale(d, w.im);
         }
@@ -44,8 +47,8 @@ SPECSEP_HD void pass_prime(const Block& block, int p, index_t ido, index_t l1, i
         lo = twiddle_mul<fwd>(lo, tw[(j - 1) * ido + i]);
         hi = twiddle_mul<fwd>(hi, tw[(p - j - 1) * ido + i]);
       }
-      ch[i + ido * (k + l1 * j)] = lo;
-      ch[i + ido * (k + l1 * (p - j))] = hi;
+      out_k[j * out_step] = lo;
+      out_k[(p - j) * out_step] = hi;
     }
   });
 }
