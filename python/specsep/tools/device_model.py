@@ -27,7 +27,10 @@ from specsep import cuda_source, emu_profile
 from . import roofline
 from .bench import peers, predictions, workloads
 
-PROFILE_FRAMES = 24
+# Frames of the profiled signal: enough that the iSTFT's segments (_backends/cuda.py: SEGMENT_HOPS
+# hops per block, each re-inverting the n_fft / hop - 1 frames it shares with the previous one)
+# repeat as in a long signal; at 24 frames the last, partial segment hid a third of that overlap.
+PROFILE_FRAMES = 96
 PROFILE_ITERATIONS = 2
 ORACLE_SOURCES = 4  # W5's: a track's mixture and four stems in, four estimates out
 FALLBACK_REGISTERS = 64  # per thread, where the ptxas table is not at hand (an installed wheel)
