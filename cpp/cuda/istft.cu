@@ -16,6 +16,13 @@
 namespace specsep {
 namespace cuda {
 
+// A functor's values as a sequence: bins[k] = load(k).
+template <typename Load>
+struct Indexed {
+  const Load& load;
+  __device__ __forceinline__ auto operator[](index_t k) const { return load(k); }
+};
+
 template <typename T, fft::Lengths L>
 __device__ __forceinline__ void istft_segment(const FrameFFT<T, L>& f, const cplx<T>* X, long long xs0, long long xs1,
                                               long long xs2, const T* M, long long ms0, long long ms1, long long ms2,
@@ -29,9 +36,9 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T, L>& f, const cpl
   const index_t s1 = s0 + segment < start + length ? s0 + segment : start + length;
   const index_t n_full = n_fft + hop * (n_frames - 1);
   const index_t covered = s1 < n_full ? s1 : n_full;  // samples past the last frame stay zero
-  // No barrier after the zeroing: frame_backward's first block.sync() (after its loads, before any
-  // store) orders it before every accumulation, and where no frame covers the segment each thread
-  // reads back only the entries it zeroed itself (tests/test_emu_barriers.py).
+  // No barrier after the zeroing: frame_backward_bins's first block.sync() (after its loads, before
+  // any store) orders it before every accumulation, and where no frame covers the segment each
+  // thread reads back only the entries it zeroed itself (tests/test_emu_barriers.py).
   for (index_t s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
   const cplx<T>* spectrum = X + (signal / sources) * xs0;
   const T* mask = M + signal * ms0;
@@ -47,7 +54,9 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T, L>& f, const cpl
         const index_t s = origin + j;
         if (s >= s0 && s < covered) acc[s - s0] += synthesis[j] * v;
       };
-      frame_backward(CudaBlock{}, f, load, work, work + scratch, store);
+      // The bins go from global memory straight into the real-FFT pre-pass, which reads each once
+      // (pairs k, h - k): staging them in shared memory first cost a store and a load of every bin.
+      frame_backward_bins(CudaBlock{}, f, Indexed<decltype(load)>{load}, work, work + scratch, store);
     }
   }
   T* y = out + signal * length + (s0 - start);
