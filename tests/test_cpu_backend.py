@@ -78,23 +78,23 @@ def fft_rtol(n, dtype):
     return eps * math.sqrt(math.log2(n) + 1 + largest_generic_prime(n) / 4)
 
 
-@pytest.mark.parametrize("radix8", [False, True], ids=["cpu-factors", "gpu-factors"])
+@pytest.mark.parametrize("gpu_radices", [False, True], ids=["cpu-factors", "gpu-factors"])
 @pytest.mark.parametrize("group", FFT_SIZES)
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 @pytest.mark.parametrize("kernels", MODULES)
-def test_fft_hooks_equal_numpy(kernels, dtype, group, radix8):
-    """radix8: the factorisation of the GPU plans (8s first), here on the CPU's frame code."""
+def test_fft_hooks_equal_numpy(kernels, dtype, group, gpu_radices):
+    """gpu_radices: the factorisation of the GPU plans (16s and an 8 first), here on the CPU's frame code."""
     rng = np.random.default_rng(len(group))
     failures = []
     for n in FFT_SIZES[group]:
         rows = 3 if n <= 1024 else 1
         x = rng.standard_normal((rows, n))
-        X = kernels.rfft(x.astype(dtype), radix8)
+        X = kernels.rfft(x.astype(dtype), gpu_radices)
         assert X.dtype == COMPLEX[dtype] and X.shape == (rows, n // 2 + 1)
         # irfft of arbitrary bins: numpy ignores the imaginary parts of bin 0 and (even n) of the
         # Nyquist bin, i.e. it inverts the Hermitian completion of bins 1 .. (n - 1) // 2
         Y = rng.standard_normal((rows, n // 2 + 1)) + 1j * rng.standard_normal((rows, n // 2 + 1))
-        y = kernels.irfft(Y.astype(COMPLEX[dtype]), n, radix8)
+        y = kernels.irfft(Y.astype(COMPLEX[dtype]), n, gpu_radices)
         assert y.dtype == dtype and y.shape == (rows, n)
         for name, actual, expected in (("rfft", X, np.fft.rfft(x)), ("irfft", y, np.fft.irfft(Y, n))):
             error = np.linalg.norm(actual - expected) / np.linalg.norm(expected)

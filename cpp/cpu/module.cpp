@@ -314,12 +314,12 @@ py::array ideal_ratio(const py::array& S, double power) {
 
 // Test hooks: one real FFT per row, through the same frame code as the STFT.
 template <typename T>
-py::array rfft(array<T> x, bool radix8) {
+py::array rfft(array<T> x, bool gpu_radices) {
   require(unit_rows(x), "x must be (rows, n), unit stride");
   const index_t rows = static_cast<index_t>(x.shape(0)), n = static_cast<index_t>(x.shape(1));
   require(n >= 1, "n must be >= 1");
   array<std::complex<T>> out({rows, n / 2 + 1});
-  specsep::HostFrameFFT<T> fft(n, radix8);
+  specsep::HostFrameFFT<T> fft(n, gpu_radices);
   std::vector<cplx<T>> a(std::max<size_t>(n + 1, fft.view().scratch())), b(a.size());
   auto* y = reinterpret_cast<cplx<T>*>(out.mutable_data());
   for (index_t r = 0; r < rows; ++r) {
@@ -331,12 +331,12 @@ py::array rfft(array<T> x, bool radix8) {
 }
 
 template <typename T>
-py::array irfft(array<std::complex<T>> X, index_t n, bool radix8) {
+py::array irfft(array<std::complex<T>> X, index_t n, bool gpu_radices) {
   require(X.ndim() == 2 && X.shape(1) == n / 2 + 1 && X.strides(1) == sizeof(std::complex<T>),
           "X must be (rows, n // 2 + 1), unit stride");
   const index_t rows = static_cast<index_t>(X.shape(0));
   array<T> out({rows, n});
-  specsep::HostFrameFFT<T> fft(n, radix8);
+  specsep::HostFrameFFT<T> fft(n, gpu_radices);
   std::vector<cplx<T>> a(std::max<size_t>(n + 1, fft.view().scratch())), b(a.size());
   T* y = out.mutable_data();
   for (index_t r = 0; r < rows; ++r) {
@@ -366,7 +366,7 @@ py::array_t<T> window_sum_square(py::array_t<T, py::array::c_style | py::array::
 // factorisation): the factor list and the root table with Bluestein's tables.
 py::tuple fft_plan_arrays(index_t n) {
   require(n >= 1, "n must be >= 1");
-  const specsep::DevicePlanArrays<double> plan = specsep::device_plan_arrays<double>(n, /*radix8=*/true);
+  const specsep::DevicePlanArrays<double> plan = specsep::device_plan_arrays<double>(n, /*gpu_radices=*/true);
   array<int> factors(static_cast<py::ssize_t>(plan.factors.size()));
   std::copy(plan.factors.begin(), plan.factors.end(), factors.mutable_data());
   array<std::complex<double>> roots(static_cast<py::ssize_t>(plan.roots.size()));
@@ -386,9 +386,9 @@ void bind_dtype(py::module_& m, const char* plan_name) {
            py::arg("momentum"), py::arg("length"), py::arg("tol"), py::arg("track"))
       .def("misi", &Plan<T>::misi, py::arg("x_mix"), py::arg("S"), py::arg("angles"), py::arg("weights"),
            py::arg("n_iter"), py::arg("momentum"), py::arg("tol"), py::arg("track"));
-  m.def("rfft", &rfft<T>, py::arg("x"), py::arg("radix8") = false,
-        "Real FFT of each row through the frame code (radix8: the GPU plans' factorisation).");
-  m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"), py::arg("radix8") = false);
+  m.def("rfft", &rfft<T>, py::arg("x"), py::arg("gpu_radices") = false,
+        "Real FFT of each row through the frame code (gpu_radices: the GPU plans' factorisation).");
+  m.def("irfft", &irfft<T>, py::arg("X"), py::arg("n"), py::arg("gpu_radices") = false);
   m.def("window_sum_square", &window_sum_square<T>, py::arg("window"), py::arg("hop_length"), py::arg("n_frames"));
 }
 

@@ -42,13 +42,17 @@ __device__ __forceinline__ void istft_segment(const FrameFFT<T, L>& f, const cpl
   for (index_t s = threadIdx.x; s < s1 - s0; s += blockDim.x) acc[s] = T(0);
   const cplx<T>* spectrum = X + (signal / sources) * xs0;
   const T* mask = M + signal * ms0;
+  // A mask constant over the frames and bins (the plain iSTFT's single 1) is read once: read per
+  // bin it took a warp request, and an L1 line, for every two bins.
+  const bool uniform = ms1 == 0 && ms2 == 0;
+  const T m0 = mask[0];
   if (s0 < covered) {
     const index_t t_last = ola_last_frame(covered - 1, hop, n_frames);
     for (index_t t = ola_first_frame(s0, n_fft, hop); t <= t_last; ++t) {
       const index_t origin = t * hop;
       auto load = [&](index_t k) {
         const cplx<T> x = spectrum[t * xs1 + k * xs2];
-        return scale(x, mask[t * ms1 + k * ms2]);
+        return scale(x, uniform ? m0 : mask[t * ms1 + k * ms2]);
       };
       auto store = [&](index_t j, T v) {
         const index_t s = origin + j;

@@ -1,7 +1,7 @@
 """The host side of the CUDA kernels' FFT plan: the factor list, the root table and the passes'
 twiddle tables of a frame length, as arrays for the device.
 
-The same function as ``specsep::factorize(n, radix8=true)``, ``specsep::root_table<double>``,
+The same function as ``specsep::factorize(n, gpu_radices=true)``, ``specsep::root_table<double>``,
 ``specsep::twiddle_table`` (cpp/include/specsep/fft/host_plan.hpp) and the Bluestein tables
 (bluestein.py), written for NumPy
 so that the ``cuda`` backend needs no CPU module: tests/test_cuda_fft_plan.py checks them against
@@ -24,12 +24,17 @@ _QUARTER_TURNS = np.array([complex(1, 0), complex(0, 1), complex(-1, 0), complex
 
 
 def factorize(n: int) -> list[int]:
-    """The radix passes of an ``n``-point complex FFT: 8s, then 4s, a 2, odd factors ascending."""
+    """The radix passes of an ``n``-point complex FFT: 16s, an 8, then 4s, a 2, odd factors ascending."""
     factors, rest = [], n
-    for radix in (8, 4):
-        while rest % radix == 0:
-            factors.append(radix)
-            rest //= radix
+    while rest % 16 == 0:
+        factors.append(16)
+        rest //= 16
+    if rest % 8 == 0:
+        factors.append(8)
+        rest //= 8
+    while rest % 4 == 0:
+        factors.append(4)
+        rest //= 4
     if rest % 2 == 0:
         factors.append(2)
         rest //= 2
@@ -47,9 +52,9 @@ def factorize(n: int) -> list[int]:
 
 
 def smooth(n: int) -> bool:
-    """Whether the frame FFT of length ``n`` runs passes of radix 2, 3, 4, 5 and 8 alone
+    """Whether the frame FFT of length ``n`` runs passes of radix 2, 3, 4, 5, 8 and 16 alone
     (``fft::is_smooth``): no prime pass, no Bluestein's transform."""
-    return set(factorize(n // 2 if n % 2 == 0 else n)) <= {2, 3, 4, 5, 8}
+    return set(factorize(n // 2 if n % 2 == 0 else n)) <= {2, 3, 4, 5, 8, 16}
 
 
 def unit_roots(x: np.ndarray, n: int, dtype=np.float64) -> np.ndarray:

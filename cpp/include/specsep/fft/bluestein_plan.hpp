@@ -76,11 +76,11 @@ inline index_t bluestein_length(index_t n) {
 template <typename T>
 class BluesteinTables {
  public:
-  explicit BluesteinTables(index_t n, bool radix8) {
+  explicit BluesteinTables(index_t n, bool gpu_radices) {
     view_.m = bluestein_length(n);
     if (view_.m == 0) return;
     const index_t m = view_.m;
-    view_.factors = factorize(m, radix8);
+    view_.factors = factorize(m, gpu_radices);
     twiddles_ = twiddle_table(view_.factors, root_table<T>(m).data(), 1);
     chirp_.resize(static_cast<size_t>(n));
     std::vector<long double> re(static_cast<size_t>(m), 0.0L), im(static_cast<size_t>(m), 0.0L);

@@ -17,7 +17,7 @@ struct Factors {
 };
 
 // The lengths a transform is compiled for: `any`, or only the `smooth` ones whose factors are all
-// 2, 3, 4, 5 or 8. The smooth code has no prime pass (nor, in frame.hpp, Bluestein's branch): a GPU
+// 2, 3, 4, 5, 8 or 16. The smooth code has no prime pass (nor, in frame.hpp, Bluestein's branch): a GPU
 // kernel holds the registers of every path it contains, taken or not, so the CUDA kernels have a
 // smooth instantiation for the usual lengths (docs/kernel-resources.md).
 enum class Lengths { smooth, any };
@@ -36,7 +36,7 @@ SPECSEP_HD SPECSEP_INLINE index_t twiddle_count(const Factors& fact) {
 SPECSEP_HD SPECSEP_INLINE bool is_smooth(const Factors& fact) {
   for (int s = 0; s < fact.count; ++s) {
     const int p = fact.factors[s];
-    if (p != 2 && p != 3 && p != 4 && p != 5 && p != 8) return false;
+    if (p != 2 && p != 3 && p != 4 && p != 5 && p != 8 && p != 16) return false;
   }
   return true;
 }
@@ -52,6 +52,7 @@ SPECSEP_HD SPECSEP_INLINE void run_pass(const Block& block, int p, index_t ido, 
     case 4: pass_small<4, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
     case 5: pass_small<5, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
     case 8: pass_small<8, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
+    case 16: pass_small<16, fwd>(block, ido, l1, cc, ch, tw, in, out); break;
     default:  // never reached by smooth code: its callers hold is_smooth(fact)
       if (lengths == Lengths::any) pass_prime<fwd>(block, p, ido, l1, n, cc, ch, roots, tw, in, out);
       break;

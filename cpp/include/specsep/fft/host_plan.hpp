@@ -11,11 +11,12 @@
 
 namespace specsep {
 
-// Radix order: 8s (GPU plans) or 4s first, then a 4 and a 2, then odd factors ascending (3 and 5
-// have butterflies, larger primes the prime pass; HostFrameFFT hands the lengths that
-// bluestein_length chooses to Bluestein's transform). The CPU plans stop at radix 4: a radix-8 butterfly
+// Radix order: 16s and an 8 (the GPU plans: `gpu_radices`) or 4s first, then a 4 and a 2, then odd factors
+// ascending (3 and 5 have butterflies, larger primes the prime pass; HostFrameFFT hands the lengths
+// that bluestein_length chooses to Bluestein's transform). The GPU plans take the fewest passes
+// through shared memory, which bounds their time. The CPU plans stop at radix 4: a radix-8 butterfly
 // over lanes of 8 frames needs more vector registers than AVX2 has and runs slower.
-inline fft::Factors factorize(index_t n, bool radix8 = false) {
+inline fft::Factors factorize(index_t n, bool gpu_radices = false) {
   fft::Factors f{};
   f.n = n;
   auto push = [&](int p) {
@@ -23,8 +24,10 @@ inline fft::Factors factorize(index_t n, bool radix8 = false) {
     f.factors[f.count++] = p;
   };
   index_t rest = n;
-  if (radix8)
-    while (rest % 8 == 0) { push(8); rest /= 8; }
+  if (gpu_radices) {
+    while (rest % 16 == 0) { push(16); rest /= 16; }
+    if (rest % 8 == 0) { push(8); rest /= 8; }
+  }
   while (rest % 4 == 0) { push(4); rest /= 4; }
   if (rest % 2 == 0) { push(2); rest /= 2; }
   for (index_t p = 3; p * p <= rest; p += 2)
@@ -79,10 +82,10 @@ namespace specsep {
 template <typename T>
 class HostFrameFFT {
  public:
-  explicit HostFrameFFT(index_t n, bool radix8 = false)
-      : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, radix8) {
+  explicit HostFrameFFT(index_t n, bool gpu_radices = false)
+      : roots_(root_table<T>(n)), blue_(n % 2 == 0 ? n / 2 : n, gpu_radices) {
     view_.n = n;
-    view_.factors = factorize(n % 2 == 0 ? n / 2 : n, radix8);
+    view_.factors = factorize(n % 2 == 0 ? n / 2 : n, gpu_radices);
     const std::vector<cplx<T>> twiddles = twiddle_table(view_.factors, roots_.data(), n % 2 == 0 ? 2 : 1);
     roots_.insert(roots_.end(), twiddles.begin(), twiddles.end());  // FrameFFT::twiddles()
     view_.roots = roots_.data();
@@ -111,8 +114,8 @@ struct DevicePlanArrays {
 };
 
 template <typename T>
-DevicePlanArrays<T> device_plan_arrays(index_t n, bool radix8) {
-  const HostFrameFFT<T> fft(n, radix8);
+DevicePlanArrays<T> device_plan_arrays(index_t n, bool gpu_radices) {
+  const HostFrameFFT<T> fft(n, gpu_radices);
   const FrameFFT<T>& f = fft.view();
   DevicePlanArrays<T> out{{f.factors.count}, {f.roots, f.twiddles() + fft::twiddle_count(f.factors)},
                           fft::Padded::room(f.scratch())};

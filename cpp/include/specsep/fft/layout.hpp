@@ -12,9 +12,9 @@
 // run of B values holding B/S rows (S < B), starts ido values further along the banks than the one
 // before, so the rows a phase reads tile the B bank groups, and a writer's phase (B consecutive
 // values, B dividing P) never straddles a pad. That is conflict-free for power-of-two S, the only
-// ones padded. The pad is at most P/8 (checked; radix-8 passes: ido = S/8, the last: ido = 1 <= B/8),
-// so a padded buffer of n values fits in room(n) = n + n/8; the first pass reads and the last
-// writes the plain layout (fft.hpp), the one every caller fills and reads.
+// ones padded. The pad is at most P/8 (checked; radix-8 and radix-16 passes: ido = S/8 or S/16,
+// the last: ido = 1 <= B/8), so a padded buffer of n values fits in room(n) = n + n/8; the first
+// pass reads and the last writes the plain layout (fft.hpp), the one every caller fills and reads.
 //
 // P is a multiple of the reader's rows S and of the writer's outputs j apart (`run`, or the buffer
 // stays plain), so the passes address whole rows and add the offsets within them: CC(i, m, k) at

@@ -104,7 +104,31 @@ SPECSEP_HD SPECSEP_INLINE void butterfly8(cplx<V>* a) {
   a[7] = even[3] - o3;
 }
 
-// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8); value x of cc is at cc[in(x)],
+// Radix 16 as 4 x 4 (Cooley-Tukey): radix-4 transforms of the inputs n2, n2 + 4, n2 + 8, n2 + 12,
+// times w16^(n2 k1), then radix-4 transforms across them: y[k1 + 4 k2]. One pass of it replaces two
+// passes through memory (the GPU plans' passes: shared-memory traffic, not flops, bounds them).
+template <bool fwd, typename V, typename T>
+SPECSEP_HD SPECSEP_INLINE void butterfly16(cplx<V>* a) {
+  const T c = T(0.92387953251128675613), s = T(0.38268343236508977173);  // cos, sin (pi / 8)
+  const T h = T(0.70710678118654752440);
+  // exp(+2 pi i m / 16) for m = n2 * k1 (twiddle_mul conjugates them forward); w16^4 is a quarter turn
+  const cplx<T> w[10] = {{T(1), T(0)}, {c, s}, {h, h}, {s, c}, {T(0), T(1)}, {}, {-h, h}, {}, {}, {-c, -s}};
+  cplx<V> b[4][4];
+  for (int n2 = 0; n2 < 4; ++n2) {
+    for (int n1 = 0; n1 < 4; ++n1) b[n2][n1] = a[n2 + 4 * n1];
+    butterfly4<fwd>(b[n2]);
+  }
+  for (int n2 = 1; n2 < 4; ++n2)
+    for (int k1 = 1; k1 < 4; ++k1)
+      b[n2][k1] = n2 * k1 == 4 ? quarter_turn<fwd>(b[n2][k1]) : twiddle_mul<fwd>(b[n2][k1], w[n2 * k1]);
+  for (int k1 = 0; k1 < 4; ++k1) {
+    cplx<V> y[4] = {b[0][k1], b[1][k1], b[2][k1], b[3][k1]};
+    butterfly4<fwd>(y);
+    for (int k2 = 0; k2 < 4; ++k2) a[k1 + 4 * k2] = y[k2];
+  }
+}
+
+// One pass of a radix with a specialised butterfly (2, 3, 4, 5, 8, 16); value x of cc is at cc[in(x)],
 // of ch at ch[out(x)], layouts that keep rows whole (layout.hpp): CC(i, m, k) at
 // in(ido*p*k) + i + ido*m, CH(i, k, j) at out(ido*k) + i + j*out(ido*l1).
 template <int p, bool fwd, typename V, typename T, typename Block, typename Layout>
@@ -122,6 +146,7 @@ SPECSEP_HD void pass_small(const Block& block, index_t ido, index_t l1, const cp
     if (p == 4) butterfly4<fwd>(a);
     if (p == 5) butterfly5<fwd, V, T>(a);
     if (p == 8) butterfly8<fwd, V, T>(a);
+    if (p == 16) butterfly16<fwd, V, T>(a);
     if (i != 0)  // w^0 = 1
       for (int j = 1; j < p; ++j) a[j] = twiddle_mul<fwd>(a[j], tw[(j - 1) * ido + i]);
     // Stored after the branch: the items with and without twiddles store together, one warp
