@@ -41,6 +41,13 @@ from .._cuda import fft_plan
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
+# Consecutive frames of one signal per block of the forward STFT kernels (stft.cu). The block loads
+# the window, the root and twiddle tables once into its SM's L1 for all of them, and the samples
+# its frames share (hop < n_fft): at n_fft 2048, hop 512 these were about 60% of a frame's L2
+# sectors with one frame per block. 4 divides that share by 4 yet leaves the workloads thousands of
+# blocks (W4's four signals: 864), enough to fill the largest device (H100: 132 SMs) several
+# times over; a fixed count keeps the blocks' work independent of the batch (docs/gpu.md).
+FRAMES_PER_BLOCK = 4
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
 HEADROOM = 1 / 16
@@ -180,17 +187,24 @@ class CudaBackend:
         return [(first, min(first + step, rows)) for first in range(0, rows, step)]
 
     # ---- transforms --------------------------------------------------------------------------
+    @staticmethod
+    def _frame_blocks(n_frames):
+        """``(gridDim.x, frames per block)`` of the forward STFT kernels over ``n_frames`` frames."""
+        per_block = max(1, min(FRAMES_PER_BLOCK, n_frames))
+        return -(-n_frames // per_block), per_block
+
     def _stft_rows(self, plan, rows, n_frames):
         """``rows (signals, samples)`` contiguous -> ``(signals, frames, freqs)`` contiguous."""
         xp, c = self.xp, self._constants(plan)
         signals, n_samples = rows.shape
         out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
         work = self._work("stft", plan, 0)
+        blocks, per_block = self._frame_blocks(n_frames)
         for first, last in self._grid_rows(signals):
-            self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
+            self._launch_work("stft", plan, (blocks, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(plan.pad_mode_code), c["scale"], _long(n_frames), out[first:last]), work)
+                _int(plan.pad_mode_code), c["scale"], _long(n_frames), _int(per_block), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -306,6 +320,7 @@ class CudaBackend:
         alpha = real.type(momentum / (1.0 + momentum))
 
         signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
+        blocks, per_block = self._frame_blocks(n_frames)
 
         def invert(y):
             self._istft_rows(plan, angles, S.swapaxes(-1, -2), 1, length, y)
@@ -320,10 +335,10 @@ class CudaBackend:
                 break
             invert(current)
             for first, last in signal_ranges:
-                self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
+                self._launch_work("stft_phase_update", plan, (blocks, last - first), (threads,), (
                     current[first:last], previous[first:last], _long(length), c["window"], c["roots"],
                     c["factors"], _int(plan.n_fft), _int(plan.hop_length), _int(pad),
-                    _int(plan.pad_mode_code), _long(n_frames), S[first:last], *ms, angles[first:last],
+                    _int(plan.pad_mode_code), _long(n_frames), _int(per_block), S[first:last], *ms, angles[first:last],
                     active[first // sources:], _int(sources), alpha, epsilon, _int(track),
                     frame_error[first:last]), update_work)
             current, previous = previous, current  # x_(k-1)'s buffer takes x_(k+1)
@@ -363,7 +378,7 @@ class CudaBackend:
         shared memory; 0 where its work fits there), ``signals`` its sources."""
         itemsize = COMPLEX_OF[plan.dtype].itemsize
         place, size = self._update_work(plan)
-        update = n_frames * signals * size * itemsize if place == "global" else 0
+        update = self._frame_blocks(n_frames)[0] * signals * size * itemsize if place == "global" else 0
         segment, (place, size) = self._segment(plan)
         inverse = -(-length // segment) * signals * size * itemsize if place == "global" else 0
         return max(update, inverse)
