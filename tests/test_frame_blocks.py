@@ -77,3 +77,17 @@ def test_frames_per_block_keep_the_bits(monkeypatch, dtype, samples, per_block):
     one = _transforms(x)
     monkeypatch.setattr(cuda, "FRAMES_PER_BLOCK", per_block)
     assert_same_bits(_transforms(x), one, f"{per_block} frames per block")
+
+
+def test_grid_x_limit_counts_blocks_of_frames(monkeypatch):
+    """gridDim.x is the blocks of frames of a signal: with it lowered to 3, 12 frames (3 blocks of
+    4) run, 13 (4 blocks) are refused before any launch."""
+    from specsep._cuda.launcher import emulated_device
+
+    monkeypatch.setattr(cuda, "FRAMES_PER_BLOCK", 4)
+    x = _signals((1, 2, 100), np.float64)  # 13 frames
+    whole = specsep.stft(x[..., :88], n_fft=N_FFT, hop_length=HOP, backend="cuda-emu")  # 12 frames
+    with emulated_device("H100", max_grid=(3, 65535, 65535)):
+        assert_same_bits(specsep.stft(x[..., :88], n_fft=N_FFT, hop_length=HOP, backend="cuda-emu"), whole, "stft")
+        with pytest.raises(ValueError, match=r"stft on the cuda-emu backend needs gridDim.x = 4 \(blocks of frames"):
+            specsep.stft(x, n_fft=N_FFT, hop_length=HOP, backend="cuda-emu")

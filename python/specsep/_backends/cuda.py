@@ -169,8 +169,8 @@ class CudaBackend:
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
         if grid[0] > self.launcher.max_grid[0]:
-            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
-                             f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
+            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (blocks of frames, "
+                             f"segments or sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
                              "shorter signals or the cpu backend")
         name = cuda_source.name_expression(kernel, plan.dtype, plan.n_fft)
         self.launcher.launch(name, grid, block, args, shared_mem)
