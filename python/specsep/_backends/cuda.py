@@ -42,11 +42,12 @@ from .._cuda import fft_plan
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
 # Consecutive frames of one signal per block of the forward STFT kernels (stft.cu). The block loads
-# the window, the root and twiddle tables once into its SM's L1 for all of them, and the samples
-# its frames share (hop < n_fft): at n_fft 2048, hop 512 these were about 60% of a frame's L2
-# sectors with one frame per block. 4 divides that share by 4 yet leaves the workloads thousands of
-# blocks (W4's four signals: 864), enough to fill the largest device (H100: 132 SMs) several
-# times over; a fixed count keeps the blocks' work independent of the batch (docs/gpu.md).
+# the window and the root and twiddle tables into its SM's L1 once for all of them, and the samples
+# its frames share (hop < n_fft) once: with one frame per block the tables were 69% of a frame's
+# L2 sectors (n_fft 2048, hop 512, float32: 905 of 1,310); with 4, a frame costs 593. 4 still
+# leaves the benchmark workloads hundreds to thousands of blocks (W4's four signals: 864), several
+# per SM of the largest device (H100: 132 SMs); a fixed count keeps the profile of one signal
+# (specsep.tools.device_model) valid for a batch (docs/gpu.md, "several frames per block").
 FRAMES_PER_BLOCK = 4
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
