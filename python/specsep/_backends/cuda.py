@@ -46,8 +46,9 @@ SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where share
 # its frames share (hop < n_fft) once: with one frame per block the tables were 69% of a frame's
 # L2 sectors (n_fft 2048, hop 512, float32: 905 of 1,310); with 4, a frame costs 593. 4 still
 # leaves the benchmark workloads hundreds to thousands of blocks (W4's four signals: 864), several
-# per SM of the largest device (H100: 132 SMs); a fixed count keeps the profile of one signal
-# (specsep.tools.device_model) valid for a batch (docs/gpu.md, "several frames per block").
+# per SM of the largest device (H100: 132 SMs); 8 saves a little more L2 but loads the busiest SM
+# more (the device model: W1 on an H100 0.138 ms with 8, 0.135 with 4). A fixed count keeps the
+# profile of one signal (specsep.tools.device_model) valid for a batch (docs/gpu.md).
 FRAMES_PER_BLOCK = 4
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
