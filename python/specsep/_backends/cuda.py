@@ -43,8 +43,8 @@ CHECK_EVERY = 8           # iterations between the host's looks at the device's 
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
 # Consecutive frames of one signal per block of the forward STFT kernels (stft.cu). The block loads
 # the window and the root and twiddle tables into its SM's L1 once for all of them, and the samples
-# its frames share (hop < n_fft) once: with one frame per block the tables were 69% of a frame's
-# L2 sectors (n_fft 2048, hop 512, float32: 905 of 1,310); with 4, a frame costs 593. 4 still
+# its frames share (hop < n_fft) once: with one frame per block the tables were 59% of a frame's
+# L2 sectors (n_fft 2048, hop 512, float32: 770 of 1,310); with 4, a frame costs 593. 4 still
 # leaves the benchmark workloads hundreds to thousands of blocks (W4's four signals: 864), several
 # per SM of the largest device (H100: 132 SMs); 8 saves a little more L2 but loads the busiest SM
 # more (the device model: W1 on an H100 0.138 ms with 8, 0.135 with 4). A fixed count keeps the
