@@ -6,10 +6,11 @@
 // frame-major, with consecutive threads on consecutive bins: the same arithmetic whatever the
 // frames per block.
 //
-// Frames in turn reuse the work buffers: every write of a frame's first phase (frame_pack) comes
-// after a barrier that follows the previous frame's last reads (frame_forward_bins ends with one;
-// stft_phase_update's reads of its spectrum and block_sum's partial sums come before the next
-// frame's frame_forward, whose first barrier follows them: tests/test_emu_barriers.py).
+// Frames in turn reuse the work buffers without a barrier of their own: stft's last reads (the
+// bins, in frame_forward_bins) end at its closing barrier; stft_phase_update's (its spectrum, and
+// block_sum's partial[0]) are of buffers the next frame writes only after frame_pack's barrier,
+// and frame_pack writes the FFT buffer, which the previous frame's reads left behind barriers
+// (tests/test_emu_race.py runs 4 frames per block under ThreadSanitizer).
 //
 // Work buffers: stft 2 * fft_scratch(f) complex values; stft_phase_update that plus n/2 + 1
 // complex values and blockDim.x doubles. In dynamic shared memory, or for an FFT too big for it
