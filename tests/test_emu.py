@@ -435,7 +435,7 @@ def test_real_stft_kernel_against_numpy(dtype, n_fft, rng):
     scratch = fft_plan.work_values(n_fft)
     _emu.launch(kernel("stft", dtype), (n_frames, signals), (threads,), (
         x, np.int64(samples), np.int64(samples), window, roots, factors, np.int32(n_fft), np.int32(hop),
-        np.int32(0), np.int32(0), dtype(1), np.int64(n_frames), out), shared_mem=2 * scratch * roots.itemsize)
+        np.int32(0), np.int32(0), dtype(1), np.int64(n_frames), np.int32(1), out), shared_mem=2 * scratch * roots.itemsize)
     frames = np.stack([x[:, t * hop:t * hop + n_fft] for t in range(n_frames)], axis=1) * window
     expected = np.fft.rfft(frames.astype(np.float64), axis=-1)
     error = np.linalg.norm(out - expected) / np.linalg.norm(expected)

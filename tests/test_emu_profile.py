@@ -162,7 +162,7 @@ def test_recording_profiles_the_backend_kernels(rng):
     assert stft.shared_load.requests > 0 and stft.shared_load.units >= stft.shared_load.ideal_units > 0
     assert stft.global_load.units >= stft.global_load.ideal_units > 0
     # per argument (the signal x is args[0], the output args[12]), summing to the kernel's totals
-    assert stft.global_by_arg[0]["load"].requests > 0 and stft.global_by_arg[12]["store"].requests > 0
+    assert stft.global_by_arg[0]["load"].requests > 0 and stft.global_by_arg[13]["store"].requests > 0
     assert sum(d["load"].units for d in stft.global_by_arg.values()) == stft.global_load.units
     # outside the block nothing is recorded
     specsep.stft(x, n_fft=512, hop_length=128, backend="cuda-emu")

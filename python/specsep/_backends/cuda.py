@@ -41,6 +41,15 @@ from .._cuda import fft_plan
 
 CHECK_EVERY = 8           # iterations between the host's looks at the device's stopping flags
 SEGMENT_HOPS = 8          # iSTFT output segment per block, in hops, where shared memory allows
+# Consecutive frames of one signal per block of the forward STFT kernels (stft.cu). The block loads
+# the window and the root and twiddle tables into its SM's L1 once for all of them, and the samples
+# its frames share (hop < n_fft) once: with one frame per block the tables were 59% of a frame's
+# L2 sectors (n_fft 2048, hop 512, float32: 770 of 1,310); with 4, a frame costs 593. 4 still
+# leaves the benchmark workloads hundreds to thousands of blocks (W4's four signals: 864), several
+# per SM of the largest device (H100: 132 SMs); 8 saves a little more L2 but loads the busiest SM
+# more (the device model: W1 on an H100 0.138 ms with 8, 0.135 with 4). A fixed count keeps the
+# profile of one signal (specsep.tools.device_model) valid for a batch (docs/gpu.md).
+FRAMES_PER_BLOCK = 4
 # Share of the free device memory left unused: CuPy's pool rounds every block up to 512 bytes,
 # and small arrays (stopping flags, a mask of one) are not counted one by one.
 HEADROOM = 1 / 16
@@ -162,8 +171,8 @@ class CudaBackend:
 
     def _launch(self, kernel, plan, grid, block, args, shared_mem):
         if grid[0] > self.launcher.max_grid[0]:
-            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (frames, segments or "
-                             f"sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
+            raise ValueError(f"{kernel} on the {self.name} backend needs gridDim.x = {grid[0]} (blocks of frames, "
+                             f"segments or sample blocks of one signal); the device allows {self.launcher.max_grid[0]}: use "
                              "shorter signals or the cpu backend")
         name = cuda_source.name_expression(kernel, plan.dtype, plan.n_fft)
         self.launcher.launch(name, grid, block, args, shared_mem)
@@ -180,17 +189,24 @@ class CudaBackend:
         return [(first, min(first + step, rows)) for first in range(0, rows, step)]
 
     # ---- transforms --------------------------------------------------------------------------
+    @staticmethod
+    def _frame_blocks(n_frames):
+        """``(gridDim.x, frames per block)`` of the forward STFT kernels over ``n_frames`` frames."""
+        per_block = max(1, min(FRAMES_PER_BLOCK, n_frames))
+        return -(-n_frames // per_block), per_block
+
     def _stft_rows(self, plan, rows, n_frames):
         """``rows (signals, samples)`` contiguous -> ``(signals, frames, freqs)`` contiguous."""
         xp, c = self.xp, self._constants(plan)
         signals, n_samples = rows.shape
         out = xp.empty((signals, n_frames, plan.n_freqs), dtype=COMPLEX_OF[plan.dtype])
         work = self._work("stft", plan, 0)
+        blocks, per_block = self._frame_blocks(n_frames)
         for first, last in self._grid_rows(signals):
-            self._launch_work("stft", plan, (n_frames, last - first), (_threads(plan.n_fft),), (
+            self._launch_work("stft", plan, (blocks, last - first), (_threads(plan.n_fft),), (
                 rows[first:last], _long(n_samples), _long(n_samples), c["window"], c["roots"], c["factors"],
                 _int(plan.n_fft), _int(plan.hop_length), _int(plan.padding),
-                _int(plan.pad_mode_code), c["scale"], _long(n_frames), out[first:last]), work)
+                _int(plan.pad_mode_code), c["scale"], _long(n_frames), _int(per_block), out[first:last]), work)
         return out
 
     def _istft_rows(self, plan, X, M, sources, length, out):
@@ -306,6 +322,7 @@ class CudaBackend:
         alpha = real.type(momentum / (1.0 + momentum))
 
         signal_ranges, item_ranges = self._grid_rows(signals, sources), self._grid_rows(items)
+        blocks, per_block = self._frame_blocks(n_frames)
 
         def invert(y):
             self._istft_rows(plan, angles, S.swapaxes(-1, -2), 1, length, y)
@@ -320,10 +337,10 @@ class CudaBackend:
                 break
             invert(current)
             for first, last in signal_ranges:
-                self._launch_work("stft_phase_update", plan, (n_frames, last - first), (threads,), (
+                self._launch_work("stft_phase_update", plan, (blocks, last - first), (threads,), (
                     current[first:last], previous[first:last], _long(length), c["window"], c["roots"],
                     c["factors"], _int(plan.n_fft), _int(plan.hop_length), _int(pad),
-                    _int(plan.pad_mode_code), _long(n_frames), S[first:last], *ms, angles[first:last],
+                    _int(plan.pad_mode_code), _long(n_frames), _int(per_block), S[first:last], *ms, angles[first:last],
                     active[first // sources:], _int(sources), alpha, epsilon, _int(track),
                     frame_error[first:last]), update_work)
             current, previous = previous, current  # x_(k-1)'s buffer takes x_(k+1)
@@ -363,7 +380,7 @@ class CudaBackend:
         shared memory; 0 where its work fits there), ``signals`` its sources."""
         itemsize = COMPLEX_OF[plan.dtype].itemsize
         place, size = self._update_work(plan)
-        update = n_frames * signals * size * itemsize if place == "global" else 0
+        update = self._frame_blocks(n_frames)[0] * signals * size * itemsize if place == "global" else 0
         segment, (place, size) = self._segment(plan)
         inverse = -(-length // segment) * signals * size * itemsize if place == "global" else 0
         return max(update, inverse)
