@@ -90,3 +90,22 @@ def test_predict_a_workload_from_the_profile():
     assert p["specsep"] == pytest.approx(max(kernel, p["terms"]["fp"]) + p["launches"] * roofline.LAUNCH_OVERHEAD)
     assert p["torch"] == pytest.approx(roofline.cost_seconds(predictions.costs(w1)[1], H100))
     assert counts[0].dram_bytes == pytest.approx(predictions.costs(w1)[0].bytes)
+
+
+def test_predicted_speedups_hold_their_goals():
+    """Issue 15's goals for the kernels as profiled on cuda-emu now: on an H100, W1 and W2 within a
+    third of torch's predicted time and W4 within a quarter of torchaudio's; on an RTX 4090 (FP64
+    at 1/64 of FP32) no workload bound by floating point. A kernel change that loses them fails here
+    before any GPU sees it."""
+    pytest.importorskip("specsep._emu_profile")
+    from specsep.tools import device_model
+    from specsep.tools.bench import workloads
+
+    chosen = {w.key: w for w in workloads.select(list(device_model.MODELLED))}
+    counts = {key: device_model.kernel_counts(w) for key, w in chosen.items()}
+    h100, rtx = roofline.DEVICES["H100 SXM"], roofline.DEVICES["RTX 4090"]
+    for key, goal in (("W1", 3), ("W2", 3), ("W4", 4)):
+        p = device_model.predict(chosen[key], h100, counts[key])
+        assert p["torch"] >= goal * p["specsep"], (key, p["torch"] / p["specsep"])
+    for key, w in chosen.items():
+        assert device_model.predict(w, rtx, counts[key])["bound"] != "fp", key
