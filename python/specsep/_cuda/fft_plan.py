@@ -26,18 +26,12 @@ _QUARTER_TURNS = np.array([complex(1, 0), complex(0, 1), complex(-1, 0), complex
 def factorize(n: int) -> list[int]:
     """The radix passes of an ``n``-point complex FFT: 16s, an 8, then 4s, a 2, odd factors ascending."""
     factors, rest = [], n
-    while rest % 16 == 0:
-        factors.append(16)
-        rest //= 16
-    if rest % 8 == 0:
-        factors.append(8)
-        rest //= 8
-    while rest % 4 == 0:
-        factors.append(4)
-        rest //= 4
-    if rest % 2 == 0:
-        factors.append(2)
-        rest //= 2
+    for radix, repeat in ((16, True), (8, False), (4, True), (2, False)):
+        while rest % radix == 0:
+            factors.append(radix)
+            rest //= radix
+            if not repeat:
+                break
     p = 3
     while p * p <= rest:
         while rest % p == 0:
