@@ -54,6 +54,9 @@ void exceptions() {
     specsep::parallel_for(100000, [&](std::ptrdiff_t i) {
       ran.fetch_add(1);
       if (i == 10) throw std::runtime_error("task 10");
+      // Tasks long enough (a second in all) that the others cannot finish every one while the
+      // thrower is descheduled between its throw and the cancellation, as on a loaded machine.
+      std::this_thread::sleep_for(std::chrono::microseconds(30));
     });
     require(false, "the exception was lost");
   } catch (const std::runtime_error& e) {
