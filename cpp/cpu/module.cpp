@@ -341,8 +341,8 @@ py::array irfft(array<std::complex<T>> X, index_t n, bool gpu_radices) {
   T* y = out.mutable_data();
   for (index_t r = 0; r < rows; ++r) {
     const auto* row = reinterpret_cast<const cplx<T>*>(X.data()) + r * stride<std::complex<T>>(X, 0);
-    specsep::frame_backward(specsep::SerialBlock{}, fft.view(), [&](index_t k) { return row[k]; }, a.data(), b.data(),
-                            [&](index_t j, T v) { y[r * n + j] = v / T(n); });
+    specsep::frame_backward_bins(specsep::SerialBlock{}, fft.view(), row, a.data(), b.data(),
+                                 [&](index_t j, T v) { y[r * n + j] = v / T(n); });
   }
   return std::move(out);
 }

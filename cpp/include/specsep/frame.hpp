@@ -3,9 +3,10 @@
 // odd n as a full-length complex FFT.
 //
 // Each direction comes in layers: *_packed works on scratch that the caller has filled in the
-// packed layout below (a driver may fill it with its own fast loads), and the plain function
-// fills it from a functor (load(j) for samples, load(k) for bins) first. frame_forward_bins hands
-// each bin to a functor as it is made, and frame_backward_bins reads the bins where they are.
+// packed layout below (a driver may fill it with its own fast loads), and frame_forward fills it
+// from a functor (load(j), the windowed sample j) first. frame_forward_bins hands each bin to a
+// functor as it is made, and frame_backward_bins reads the bins where they are (a pointer, or
+// anything indexable: the CUDA iSTFT reads them from global memory through its mask).
 //   forward packed input, buffer a:  even n: a[j] = {x[2j], x[2j+1]}, j < n/2;  odd n: a[j] = {x[j], 0}
 //   backward packed input, buffer b: b[k] = X[k], k <= n/2
 #pragma once
@@ -125,14 +126,6 @@ template <typename V, typename T, fft::Lengths L, typename Block, typename Store
 SPECSEP_HD void frame_backward_packed(const Block& block, const FrameFFT<T, L>& f, cplx<V>* a, cplx<V>* b,
                                       const Store& store) {
   frame_backward_bins(block, f, static_cast<const cplx<V>*>(b), a, b, store);
-}
-
-template <typename V, typename T, fft::Lengths L, typename Block, typename Load, typename Store>
-SPECSEP_HD void frame_backward(const Block& block, const FrameFFT<T, L>& f, const Load& load, cplx<V>* a,
-                               cplx<V>* b, const Store& store) {
-  for (index_t k = block.tid(); k <= f.n / 2; k += block.size()) b[k] = load(k);
-  block.sync();
-  frame_backward_packed(block, f, a, b, store);
 }
 
 }  // namespace specsep
