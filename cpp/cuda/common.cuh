@@ -25,7 +25,7 @@ struct CudaBlock {
 // tables of m follow. Built by
 // thread 0 in shared memory; every thread reads it after the barrier. Every frame-FFT kernel takes
 // L = fft::Lengths::smooth by default and is instantiated for L = any too: the host launches the
-// smooth one only for lists whose factors are all 2, 3, 4, 5 or 8 (cuda_source.name_expression).
+// smooth one only for lists whose factors are all 2, 3, 4, 5, 8 or 16 (cuda_source.name_expression).
 template <typename T, fft::Lengths L>
 __device__ void load_frame_fft(FrameFFT<T, L>& f, index_t n, const int* factors, const cplx<T>* roots) {
   if (threadIdx.x == 0) {
